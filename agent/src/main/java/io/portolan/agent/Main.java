@@ -1,0 +1,1 @@
+package io.portolan.agent; public final class Main { public static void main(String[] a) {} }
