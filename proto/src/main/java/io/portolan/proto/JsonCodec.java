@@ -1,0 +1,382 @@
+package io.portolan.proto;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * JSON for stored values and the registration protocol. Every stored value carries
+ * {@code "schema": 1}; fields this version does not know are kept in {@link Extras} and written
+ * back unchanged. Decoding errors are {@link ValidationException}s naming the field and value.
+ */
+public final class JsonCodec {
+    public static final int SCHEMA = 1;
+
+    private static final ObjectMapper MAPPER = new ObjectMapper();
+    private static final JsonFactory FACTORY = MAPPER.getFactory();
+    private static final Set<String> SERVICE_FIELDS = Set.of("schema", "name", "mode", "ports", "vip", "scheduler", "published");
+    private static final Set<String> INSTANCE_FIELDS = Set.of("schema", "id", "service", "node", "address", "ports", "weight",
+            "health", "metadata", "registered");
+
+    private JsonCodec() {
+    }
+
+    // ---- Service --------------------------------------------------------------------------
+
+    public static byte[] encode(Service s) {
+        return write(g -> writeService(g, s, true));
+    }
+
+    public static Service decodeService(byte[] json) {
+        return service(object(json));
+    }
+
+    static Service service(ObjectNode o) {
+        schema(o);
+        String name = text(o, "name", true);
+        Mode mode = Mode.parse("mode", text(o, "mode", true));
+        List<Port> ports = ports(o.get("ports"));
+        String vipText = text(o, "vip", false);
+        InetAddress vip = vipText == null ? null : Validate.unicast("vip", vipText);
+        String scheduler = text(o, "scheduler", false);
+        List<PublishedPort> published = new ArrayList<>();
+        JsonNode pub = o.get("published");
+        if (pub != null && !pub.isNull()) {
+            if (!pub.isArray()) {
+                throw new ValidationException("published", pub.toString(), "expected an array");
+            }
+            for (JsonNode p : pub) {
+                if (!p.isObject()) {
+                    throw new ValidationException("published", p.toString(), "expected an object");
+                }
+                published.add(new PublishedPort(Validate.port("published.published", integer(p, "published")), Validate.port("published.target", integer(p, "target")),
+                        Protocol.parse("published.protocol", text(p, "protocol", false))));
+            }
+        }
+        return new Service(name, mode, ports, vip, scheduler, published, extras(o, SERVICE_FIELDS));
+    }
+
+    private static void writeService(JsonGenerator g, Service s, boolean withSchema) throws IOException {
+        g.writeStartObject();
+        if (withSchema) {
+            g.writeNumberField("schema", SCHEMA);
+        }
+        g.writeStringField("name", s.name());
+        g.writeStringField("mode", s.mode().lower());
+        writePorts(g, s.ports());
+        if (s.vip() != null) {
+            g.writeStringField("vip", s.vip().getHostAddress());
+        }
+        g.writeStringField("scheduler", s.scheduler());
+        if (!s.publishedPorts().isEmpty()) {
+            g.writeArrayFieldStart("published");
+            for (PublishedPort p : s.publishedPorts()) {
+                g.writeStartObject();
+                g.writeNumberField("published", p.published());
+                g.writeNumberField("target", p.target());
+                g.writeStringField("protocol", p.protocol().lower());
+                g.writeEndObject();
+            }
+            g.writeEndArray();
+        }
+        writeExtras(g, s.extras());
+        g.writeEndObject();
+    }
+
+    // ---- Instance -------------------------------------------------------------------------
+
+    public static byte[] encode(Instance i) {
+        return write(g -> writeInstance(g, i, true));
+    }
+
+    public static Instance decodeInstance(byte[] json) {
+        return instance(object(json));
+    }
+
+    static Instance instance(ObjectNode o) {
+        schema(o);
+        String id = text(o, "id", true);
+        String service = text(o, "service", true);
+        String node = text(o, "node", true);
+        InetAddress address = Validate.unicast("address", text(o, "address", true));
+        List<Port> ports = ports(o.get("ports"));
+        int weight = o.has("weight") ? Validate.weight("weight", integer(o, "weight")) : Validate.DEFAULT_WEIGHT;
+        Health health = Health.parse("health", text(o, "health", false));
+        Map<String, String> metadata = stringMap(o.get("metadata"));
+        Instant registered = Instant.EPOCH;
+        String reg = text(o, "registered", false);
+        if (reg != null) {
+            try {
+                registered = Instant.parse(reg);
+            } catch (DateTimeParseException e) {
+                throw new ValidationException("registered", reg, "expected an ISO-8601 instant, e.g. 2026-01-01T00:00:00Z");
+            }
+        }
+        return new Instance(id, service, node, address, ports, weight, health, metadata, registered, extras(o, INSTANCE_FIELDS));
+    }
+
+    private static void writeInstance(JsonGenerator g, Instance i, boolean withSchema) throws IOException {
+        g.writeStartObject();
+        if (withSchema) {
+            g.writeNumberField("schema", SCHEMA);
+        }
+        g.writeStringField("id", i.id());
+        g.writeStringField("service", i.service());
+        g.writeStringField("node", i.node());
+        g.writeStringField("address", i.address().getHostAddress());
+        writePorts(g, i.ports());
+        g.writeNumberField("weight", i.weight());
+        g.writeStringField("health", i.health().lower());
+        if (!i.metadata().isEmpty()) {
+            g.writeObjectFieldStart("metadata");
+            for (Map.Entry<String, String> e : new java.util.TreeMap<>(i.metadata()).entrySet()) {
+                g.writeStringField(e.getKey(), e.getValue());
+            }
+            g.writeEndObject();
+        }
+        g.writeStringField("registered", i.registeredAt().toString());
+        writeExtras(g, i.extras());
+        g.writeEndObject();
+    }
+
+    // ---- Registration (HTTP API body) -----------------------------------------------------
+
+    public static byte[] encode(Registration r) {
+        return write(g -> {
+            g.writeStartObject();
+            g.writeStringField("service", r.service());
+            if (r.id() != null) {
+                g.writeStringField("id", r.id());
+            }
+            if (r.node() != null) {
+                g.writeStringField("node", r.node());
+            }
+            g.writeStringField("address", r.address().getHostAddress());
+            writePorts(g, r.ports());
+            g.writeStringField("mode", r.mode().lower());
+            g.writeNumberField("weight", r.weight());
+            g.writeNumberField("ttl", r.ttlSeconds());
+            if (!r.metadata().isEmpty()) {
+                g.writeObjectFieldStart("metadata");
+                for (Map.Entry<String, String> e : r.metadata().entrySet()) {
+                    g.writeStringField(e.getKey(), e.getValue());
+                }
+                g.writeEndObject();
+            }
+            g.writeEndObject();
+        });
+    }
+
+    public static Registration decodeRegistration(byte[] json) {
+        ObjectNode o = object(json);
+        for (Iterator<String> it = o.fieldNames(); it.hasNext(); ) {
+            String f = it.next();
+            if (!Set.of("service", "id", "node", "address", "ports", "mode", "weight", "ttl", "metadata").contains(f)) {
+                throw new ValidationException("field", f, "unknown registration field");
+            }
+        }
+        String mode = text(o, "mode", false);
+        return new Registration(text(o, "service", true), text(o, "id", false), text(o, "node", false),
+                Validate.unicast("address", text(o, "address", true)), ports(o.get("ports")),
+                mode == null ? Mode.VIP : Mode.parse("mode", mode),
+                o.has("weight") ? Validate.weight("weight", integer(o, "weight")) : Validate.DEFAULT_WEIGHT,
+                o.has("ttl") ? Validate.ttl("ttl", integer(o, "ttl")) : Validate.DEFAULT_TTL,
+                stringMap(o.get("metadata")));
+    }
+
+    // ---- Snapshot (admin API, `portolan services --json`) ----------------------------------
+
+    public static byte[] encode(ClusterSnapshot s) {
+        return write(g -> {
+            g.writeStartObject();
+            g.writeNumberField("schema", SCHEMA);
+            g.writeNumberField("revision", s.revision());
+            g.writeArrayFieldStart("services");
+            for (Service svc : s.services().values()) {
+                writeService(g, svc, false);
+            }
+            g.writeEndArray();
+            g.writeArrayFieldStart("instances");
+            for (List<Instance> list : s.instancesByService().values()) {
+                for (Instance i : list) {
+                    writeInstance(g, i, false);
+                }
+            }
+            g.writeEndArray();
+            g.writeEndObject();
+        });
+    }
+
+    public static ClusterSnapshot decodeSnapshot(byte[] json) {
+        ObjectNode o = object(json);
+        long revision = o.path("revision").asLong();
+        Map<String, Service> services = new LinkedHashMap<>();
+        for (JsonNode n : o.path("services")) {
+            ObjectNode so = ((ObjectNode) n).deepCopy();
+            so.put("schema", SCHEMA);
+            Service s = service(so);
+            services.put(s.name(), s);
+        }
+        Map<String, List<Instance>> instances = new LinkedHashMap<>();
+        for (JsonNode n : o.path("instances")) {
+            ObjectNode io = ((ObjectNode) n).deepCopy();
+            io.put("schema", SCHEMA);
+            Instance i = instance(io);
+            instances.computeIfAbsent(i.service(), k -> new ArrayList<>()).add(i);
+        }
+        return new ClusterSnapshot(revision, services, instances);
+    }
+
+    // ---- helpers --------------------------------------------------------------------------
+
+    private interface Writer {
+        void write(JsonGenerator g) throws IOException;
+    }
+
+    private static byte[] write(Writer w) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream(256);
+        try (JsonGenerator g = FACTORY.createGenerator(out)) {
+            w.write(g);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return out.toByteArray();
+    }
+
+    private static ObjectNode object(byte[] json) {
+        if (json == null || json.length == 0) {
+            throw new ValidationException("value", "", "empty; expected a JSON object");
+        }
+        JsonNode n;
+        try {
+            n = MAPPER.readTree(json);
+        } catch (JsonProcessingException e) {
+            throw new ValidationException("value", new String(json, 0, Math.min(json.length, 60), java.nio.charset.StandardCharsets.UTF_8),
+                    "not JSON: " + e.getOriginalMessage());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        if (n == null || !n.isObject()) {
+            throw new ValidationException("value", n == null ? "" : n.toString(), "expected a JSON object");
+        }
+        return (ObjectNode) n;
+    }
+
+    private static void schema(ObjectNode o) {
+        JsonNode v = o.get("schema");
+        if (v == null || !v.isIntegralNumber() || v.asLong() < 1) {
+            throw new ValidationException("schema", v == null ? null : v.toString(), "expected a schema version (1)");
+        }
+    }
+
+    private static String text(JsonNode o, String field, boolean required) {
+        JsonNode v = o.get(field);
+        if (v == null || v.isNull()) {
+            if (required) {
+                throw new ValidationException(field, null, "required");
+            }
+            return null;
+        }
+        if (!v.isTextual()) {
+            throw new ValidationException(field, v.toString(), "expected a string");
+        }
+        return v.textValue();
+    }
+
+    private static long integer(JsonNode o, String field) {
+        JsonNode v = o.get(field);
+        if (v == null || !v.isIntegralNumber() || !v.canConvertToLong()) {
+            throw new ValidationException(field, v == null ? null : v.toString(), "expected an integer");
+        }
+        return v.longValue();
+    }
+
+    private static List<Port> ports(JsonNode arr) {
+        if (arr == null || arr.isNull()) {
+            return List.of();
+        }
+        if (!arr.isArray()) {
+            throw new ValidationException("ports", arr.toString(), "expected an array");
+        }
+        List<Port> out = new ArrayList<>(arr.size());
+        for (JsonNode p : arr) {
+            if (!p.isObject()) {
+                throw new ValidationException("ports", p.toString(), "expected an object");
+            }
+            String name = text(p, "name", false);
+            out.add(new Port(name == null ? "" : Validate.portName("ports.name", name),
+                    Validate.port("ports.port", integer(p, "port")),
+                    Protocol.parse("ports.protocol", text(p, "protocol", false))));
+        }
+        return out;
+    }
+
+    private static void writePorts(JsonGenerator g, List<Port> ports) throws IOException {
+        g.writeArrayFieldStart("ports");
+        for (Port p : ports) {
+            g.writeStartObject();
+            if (!p.name().isEmpty()) {
+                g.writeStringField("name", p.name());
+            }
+            g.writeNumberField("port", p.number());
+            g.writeStringField("protocol", p.protocol().lower());
+            g.writeEndObject();
+        }
+        g.writeEndArray();
+    }
+
+    private static Map<String, String> stringMap(JsonNode n) {
+        if (n == null || n.isNull()) {
+            return Map.of();
+        }
+        if (!n.isObject()) {
+            throw new ValidationException("metadata", n.toString(), "expected an object of strings");
+        }
+        Map<String, String> m = new LinkedHashMap<>();
+        for (Iterator<Map.Entry<String, JsonNode>> it = n.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            if (!e.getValue().isTextual()) {
+                throw new ValidationException("metadata." + e.getKey(), e.getValue().toString(), "expected a string");
+            }
+            m.put(e.getKey(), e.getValue().textValue());
+        }
+        return m;
+    }
+
+    private static Extras extras(ObjectNode o, Set<String> known) {
+        Map<String, String> raw = null;
+        for (Iterator<Map.Entry<String, JsonNode>> it = o.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            if (!known.contains(e.getKey())) {
+                if (raw == null) {
+                    raw = new LinkedHashMap<>();
+                }
+                raw.put(e.getKey(), e.getValue().toString());
+            }
+        }
+        return raw == null ? Extras.NONE : new Extras(raw);
+    }
+
+    private static void writeExtras(JsonGenerator g, Extras extras) throws IOException {
+        for (Map.Entry<String, String> e : extras.rawFields().entrySet()) {
+            g.writeFieldName(e.getKey());
+            g.writeRawValue(e.getValue());
+        }
+    }
+}
