@@ -1,1 +1,101 @@
-package io.portolan.agent; public final class Main { public static void main(String[] a) {} }
+package io.portolan.agent;
+
+import io.portolan.agent.cli.Commands;
+import io.portolan.agent.config.AgentConfig;
+import io.portolan.agent.registry.RegistryUnavailableException;
+import io.portolan.proto.ValidationException;
+
+import java.util.Arrays;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * {@code portolan agent|register|deregister|services|delete-service ...}. Exit codes: 0 ok, 1 the
+ * operation failed (store unreachable, not found), 2 bad input (the message names the value).
+ */
+public final class Main {
+    private Main() {
+    }
+
+    static final String USAGE = String.join("\n",
+            "usage:",
+            "  portolan agent      [--config FILE] [--node NAME] [--etcd-endpoints URLS] [--etcd-prefix P] [--state-dir DIR]",
+            "                      [--admin-listen ADDR:PORT] [--vip-cidr CIDR] [--dataplane none] [--log-level LEVEL]",
+            "  portolan register   --service NAME --address IP --port [NAME:]PORT[/tcp|/udp] ... [--mode vip|dnsrr]",
+            "                      [--weight N] [--ttl SECONDS] [--id ID] [--node NAME] [--meta K=V]... [--drain-seconds N]",
+            "                      [--agent URL | --etcd-endpoints URLS] [-- COMMAND ARGS...]",
+            "  portolan deregister --service NAME --id ID [--agent URL | --etcd-endpoints URLS]",
+            "  portolan delete-service --service NAME [--agent URL | --etcd-endpoints URLS]",
+            "  portolan services   [--agent URL] [--json]",
+            "");
+
+    public static void main(String[] args) {
+        if (args.length == 0 || args[0].equals("help") || args[0].equals("--help") || args[0].equals("-h")) {
+            System.out.print(USAGE);
+            System.exit(args.length == 0 ? 2 : 0);
+        }
+        String cmd = args[0];
+        String[] rest = Arrays.copyOfRange(args, 1, args.length);
+        configureLogging(cmd, rest);
+        int code;
+        try {
+            code = switch (cmd) {
+                case "agent" -> agent(rest);
+                case "register" -> Commands.register(rest);
+                case "deregister" -> Commands.deregister(rest);
+                case "delete-service" -> Commands.deleteService(rest);
+                case "services" -> Commands.services(rest, System.out);
+                default -> {
+                    System.err.print("portolan: unknown command '" + cmd + "'\n" + USAGE);
+                    yield 2;
+                }
+            };
+        } catch (ValidationException e) {
+            System.err.println("portolan: " + e.getMessage());
+            code = 2;
+        } catch (RegistryUnavailableException e) {
+            System.err.println("portolan: " + e.getMessage());
+            code = 1;
+        } catch (Exception e) {
+            System.err.println("portolan: " + e);
+            code = 1;
+        }
+        System.exit(code);
+    }
+
+    private static int agent(String[] args) throws Exception {
+        AgentConfig config = AgentConfig.parse(args);
+        Agent agent = Agent.start(config);
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            agent.close();
+            stopped.countDown();
+        }, "shutdown"));
+        Systemd.notifyReady();
+        stopped.await();
+        return 0;
+    }
+
+    /** slf4j-simple reads its settings once, at the first logger: set them before anything logs. */
+    private static void configureLogging(String cmd, String[] args) {
+        String level = cmd.equals("agent") ? "info" : "warn";
+        for (int i = 0; i < args.length; i++) {
+            if (args[i].equals("--log-level") && i + 1 < args.length) {
+                level = args[i + 1];
+            } else if (args[i].startsWith("--log-level=")) {
+                level = args[i].substring("--log-level=".length());
+            } else if (args[i].equals("--")) {
+                break;
+            }
+        }
+        System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", level);
+        System.setProperty("org.slf4j.simpleLogger.showDateTime", "true");
+        System.setProperty("org.slf4j.simpleLogger.dateTimeFormat", "yyyy-MM-dd'T'HH:mm:ss.SSSZ");
+        System.setProperty("org.slf4j.simpleLogger.showThreadName", "false");
+        System.setProperty("org.slf4j.simpleLogger.log.io.grpc", "warn");
+        System.setProperty("org.slf4j.simpleLogger.log.io.netty", "warn");
+        System.setProperty("org.slf4j.simpleLogger.log.io.vertx", "warn");
+        System.setProperty("org.slf4j.simpleLogger.log.io.etcd", "warn");
+        java.util.logging.LogManager.getLogManager().reset();
+        org.slf4j.bridge.SLF4JBridgeHandler.install();
+    }
+}

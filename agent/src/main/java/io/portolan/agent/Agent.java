@@ -1,0 +1,104 @@
+package io.portolan.agent;
+
+import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.micrometer.prometheus.PrometheusConfig;
+import io.micrometer.prometheus.PrometheusMeterRegistry;
+import io.portolan.agent.admin.AdminServer;
+import io.portolan.agent.config.AgentConfig;
+import io.portolan.agent.registry.Registry;
+import io.portolan.agent.registry.RegistryState;
+import io.portolan.agent.registry.SnapshotPublisher;
+import io.portolan.agent.registry.etcd.EtcdRegistry;
+import io.portolan.agent.registry.local.LocalRegistry;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+
+/**
+ * The daemon, wired: a registry (etcd, or the embedded local store when no endpoints are given)
+ * feeds the {@link RegistryState}, which publishes snapshots to every consumer; the admin API
+ * serves registrations, the snapshot, health and metrics. {@link #close()} stops it in reverse.
+ */
+public final class Agent implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Agent.class);
+
+    private final List<AutoCloseable> closeables = new ArrayList<>();
+    private final SnapshotPublisher publisher = new SnapshotPublisher();
+    private final PrometheusMeterRegistry meters = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private final RegistryState state;
+    private final Registry registry;
+    private final AdminServer admin;
+
+    private Agent(AgentConfig config) throws IOException {
+        new ClassLoaderMetrics().bindTo(meters);
+        new JvmMemoryMetrics().bindTo(meters);
+        JvmGcMetrics gc = new JvmGcMetrics();
+        gc.bindTo(meters);
+        closeables.add(gc);
+        new JvmThreadMetrics().bindTo(meters);
+        new ProcessorMetrics().bindTo(meters);
+        new UptimeMetrics().bindTo(meters);
+
+        state = new RegistryState(config.layout(), publisher, meters);
+        closeables.add(state);
+        if (config.etcdEndpoints().isEmpty()) {
+            registry = new LocalRegistry(config.stateDir(), config.layout(), config.vipCidr());
+            log.info("registry: embedded local store in {}", config.stateDir());
+        } else {
+            registry = new EtcdRegistry(config.etcdEndpoints(), config.layout(), config.vipCidr(), config.etcdTimeout(), meters);
+            log.info("registry: etcd at {} under {}", config.etcdEndpoints(), config.layout().prefix());
+        }
+        closeables.add(registry);
+        registry.start(state);
+        admin = new AdminServer(config.adminListen(), registry, state, publisher, meters, config.node());
+        closeables.add(admin);
+        log.info("portolan agent {} up: admin API on http://{}, VIPs from {}, data plane {}", config.node(),
+                hostPort(admin.address()), config.vipCidr(), config.dataplane());
+    }
+
+    public static Agent start(AgentConfig config) throws IOException {
+        return new Agent(config);
+    }
+
+    static String hostPort(InetSocketAddress a) {
+        String h = a.getAddress().getHostAddress();
+        return (h.contains(":") ? "[" + h + "]" : h) + ":" + a.getPort();
+    }
+
+    public SnapshotPublisher publisher() {
+        return publisher;
+    }
+
+    public RegistryState state() {
+        return state;
+    }
+
+    public InetSocketAddress adminAddress() {
+        return admin.address();
+    }
+
+    @Override
+    public void close() {
+        List<AutoCloseable> reversed = new ArrayList<>(closeables);
+        Collections.reverse(reversed);
+        for (AutoCloseable c : reversed) {
+            try {
+                c.close();
+            } catch (Exception e) {
+                log.warn("closing {}", c, e);
+            }
+        }
+        meters.close();
+        log.info("portolan agent stopped");
+    }
+}

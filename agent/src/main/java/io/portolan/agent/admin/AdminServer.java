@@ -1,0 +1,298 @@
+package io.portolan.agent.admin;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import io.micrometer.prometheus.PrometheusMeterRegistry;
+import io.portolan.agent.registry.Registry;
+import io.portolan.agent.registry.RegistryState;
+import io.portolan.agent.registry.RegistryUnavailableException;
+import io.portolan.agent.registry.SnapshotPublisher;
+import io.portolan.proto.ClusterSnapshot;
+import io.portolan.proto.Instance;
+import io.portolan.proto.JsonCodec;
+import io.portolan.proto.Registration;
+import io.portolan.proto.Service;
+import io.portolan.proto.Validate;
+import io.portolan.proto.ValidationException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.security.SecureRandom;
+import java.time.Instant;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+/**
+ * The agent's HTTP API (loopback by default):
+ * <pre>
+ *   POST   /v1/instances                       register (JSON body: {@link Registration}) → 201
+ *   PUT    /v1/instances/SERVICE/ID/heartbeat   keep it alive → 200, 404 if unknown (register again)
+ *   DELETE /v1/instances/SERVICE/ID             deregister → 200, 404
+ *   DELETE /v1/services/SERVICE                 delete a service, its instances and VIP → 200, 404
+ *   GET    /v1/services                         services with VIP and instance counts
+ *   GET    /v1/snapshot                         the current snapshot
+ *   GET    /healthz  /readyz  /metrics
+ * </pre>
+ * Errors are {@code {"error": "..."}} with 400 (bad input, naming the value), 404, 409 (conflict
+ * with the stored service) or 503 (store unreachable).
+ */
+public final class AdminServer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(AdminServer.class);
+    private static final int MAX_BODY = 64 * 1024;
+    private static final JsonFactory JSON = new JsonFactory();
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private final HttpServer server;
+    private final ExecutorService executor;
+    private final Registry registry;
+    private final RegistryState state;
+    private final SnapshotPublisher publisher;
+    private final PrometheusMeterRegistry meters;
+    private final String node;
+    /** Instances registered through this agent: their leases, kept alive by heartbeats. */
+    private final Map<String, Registry.Lease> leases = new ConcurrentHashMap<>();
+
+    public AdminServer(InetSocketAddress listen, Registry registry, RegistryState state, SnapshotPublisher publisher,
+                       PrometheusMeterRegistry meters, String node) throws IOException {
+        this.registry = registry;
+        this.state = state;
+        this.publisher = publisher;
+        this.meters = meters;
+        this.node = node;
+        this.server = HttpServer.create(listen, 128);
+        this.executor = Executors.newFixedThreadPool(4, r -> {
+            Thread t = new Thread(r, "admin-http");
+            t.setDaemon(true);
+            return t;
+        });
+        server.setExecutor(executor);
+        server.createContext("/", this::handle);
+        server.start();
+    }
+
+    public InetSocketAddress address() {
+        return server.getAddress();
+    }
+
+    private void handle(HttpExchange ex) throws IOException {
+        try (ex) {
+            String method = ex.getRequestMethod();
+            String path = ex.getRequestURI().getRawPath();
+            try {
+                route(ex, method, path);
+            } catch (ValidationException e) {
+                error(ex, e.getMessage().contains("exists in") ? 409 : 400, e.getMessage());
+            } catch (RegistryUnavailableException e) {
+                error(ex, 503, e.getMessage());
+            } catch (RuntimeException e) {
+                log.error("{} {} failed", method, path, e);
+                error(ex, 500, "internal error: " + e);
+            }
+        }
+    }
+
+    private void route(HttpExchange ex, String method, String path) throws IOException {
+        String[] parts = path.split("/");
+        // parts[0] is "" for a leading slash
+        switch (path) {
+            case "/healthz" -> {
+                send(ex, 200, "text/plain", "ok\n".getBytes(StandardCharsets.UTF_8));
+                return;
+            }
+            case "/readyz" -> {
+                boolean ready = state.loaded();
+                send(ex, ready ? 200 : 503, "text/plain", (ready ? "ready\n" : "waiting for the first registry listing\n")
+                        .getBytes(StandardCharsets.UTF_8));
+                return;
+            }
+            case "/metrics" -> {
+                send(ex, 200, "text/plain; version=0.0.4; charset=utf-8", meters.scrape().getBytes(StandardCharsets.UTF_8));
+                return;
+            }
+            case "/v1/snapshot" -> {
+                requireMethod(method, "GET");
+                send(ex, 200, "application/json", JsonCodec.encode(publisher.current()));
+                return;
+            }
+            case "/v1/services" -> {
+                requireMethod(method, "GET");
+                send(ex, 200, "application/json", servicesJson(publisher.current()));
+                return;
+            }
+            case "/v1/instances" -> {
+                requireMethod(method, "POST");
+                register(ex);
+                return;
+            }
+            default -> { }
+        }
+        if (parts.length == 6 && parts[1].equals("v1") && parts[2].equals("instances") && parts[5].equals("heartbeat")) {
+            requireMethod(method, "PUT");
+            String key = key(parts[3], parts[4]);
+            Registry.Lease lease = leases.get(key);
+            if (lease == null) {
+                error(ex, 404, "instance " + parts[3] + "/" + parts[4] + " is not registered through this agent; register it again");
+                return;
+            }
+            lease.keepAliveOnce();
+            send(ex, 200, "application/json", "{\"ok\":true}".getBytes(StandardCharsets.UTF_8));
+            return;
+        }
+        if (parts.length == 5 && parts[1].equals("v1") && parts[2].equals("instances")) {
+            requireMethod(method, "DELETE");
+            String service = Validate.serviceName("service", parts[3]);
+            String id = Validate.id("id", parts[4]);
+            Registry.Lease lease = leases.remove(key(service, id));
+            if (lease != null) {
+                lease.close();
+            }
+            boolean existed = registry.deregister(service, id);
+            if (!existed && lease == null) {
+                error(ex, 404, "no instance " + service + "/" + id);
+                return;
+            }
+            log.info("deregistered {}/{}", service, id);
+            send(ex, 200, "application/json", "{\"ok\":true}".getBytes(StandardCharsets.UTF_8));
+            return;
+        }
+        if (parts.length == 4 && parts[1].equals("v1") && parts[2].equals("services")) {
+            requireMethod(method, "DELETE");
+            String service = Validate.serviceName("service", parts[3]);
+            leases.entrySet().removeIf(e -> {
+                if (e.getKey().startsWith(service + "/")) {
+                    e.getValue().close();
+                    return true;
+                }
+                return false;
+            });
+            if (!registry.deleteService(service)) {
+                error(ex, 404, "no service " + service);
+                return;
+            }
+            log.info("deleted service {}", service);
+            send(ex, 200, "application/json", "{\"ok\":true}".getBytes(StandardCharsets.UTF_8));
+            return;
+        }
+        error(ex, 404, "no such endpoint: " + method + " " + path);
+    }
+
+    private void register(HttpExchange ex) throws IOException {
+        Registration r = JsonCodec.decodeRegistration(readBody(ex));
+        if (r.node() == null) {
+            r = r.withNode(node);
+        }
+        if (r.id() == null) {
+            r = r.withId(newId(r.service()));
+        }
+        Service service = registry.ensureService(r.impliedService());
+        Instance instance = r.toInstance(Instant.now());
+        String key = key(r.service(), r.id());
+        Registry.Lease lease = registry.register(instance, r.ttlSeconds(), false);
+        Registry.Lease old = leases.put(key, lease);
+        if (old != null) {
+            old.close();
+        }
+        log.info("registered {}/{} at {} (ttl {} s)", r.service(), r.id(), r.address().getHostAddress(), r.ttlSeconds());
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try (JsonGenerator g = JSON.createGenerator(out)) {
+            g.writeStartObject();
+            g.writeStringField("service", r.service());
+            g.writeStringField("id", r.id());
+            g.writeStringField("node", r.node());
+            if (service.vip() != null) {
+                g.writeStringField("vip", service.vip().getHostAddress());
+            }
+            g.writeNumberField("ttl", r.ttlSeconds());
+            g.writeEndObject();
+        }
+        send(ex, 201, "application/json", out.toByteArray());
+    }
+
+    static String newId(String service) {
+        byte[] b = new byte[5];
+        RANDOM.nextBytes(b);
+        StringBuilder s = new StringBuilder(service.length() + 11).append(service).append('-');
+        for (byte x : b) {
+            s.append(Character.forDigit((x >> 4) & 0xf, 16)).append(Character.forDigit(x & 0xf, 16));
+        }
+        return s.toString();
+    }
+
+    private static String key(String service, String id) {
+        return service + "/" + id;
+    }
+
+    private static byte[] servicesJson(ClusterSnapshot s) throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try (JsonGenerator g = JSON.createGenerator(out)) {
+            g.writeStartArray();
+            for (Service svc : s.services().values()) {
+                g.writeStartObject();
+                g.writeStringField("name", svc.name());
+                g.writeStringField("mode", svc.mode().lower());
+                if (svc.vip() != null) {
+                    g.writeStringField("vip", svc.vip().getHostAddress());
+                }
+                g.writeNumberField("instances", s.instances(svc.name()).size());
+                g.writeNumberField("serving", s.servingInstances(svc.name()).size());
+                g.writeEndObject();
+            }
+            g.writeEndArray();
+        }
+        return out.toByteArray();
+    }
+
+    private static void requireMethod(String method, String wanted) {
+        if (!method.equals(wanted)) {
+            throw new ValidationException("method", method, "this endpoint takes " + wanted);
+        }
+    }
+
+    private static byte[] readBody(HttpExchange ex) throws IOException {
+        try (InputStream in = ex.getRequestBody()) {
+            byte[] body = in.readNBytes(MAX_BODY + 1);
+            if (body.length > MAX_BODY) {
+                throw new ValidationException("body", body.length + "+ bytes", "at most " + MAX_BODY + " bytes");
+            }
+            return body;
+        }
+    }
+
+    private static void error(HttpExchange ex, int status, String message) throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try (JsonGenerator g = JSON.createGenerator(out)) {
+            g.writeStartObject();
+            g.writeStringField("error", message);
+            g.writeEndObject();
+        }
+        send(ex, status, "application/json", out.toByteArray());
+    }
+
+    private static void send(HttpExchange ex, int status, String type, byte[] body) throws IOException {
+        ex.getResponseHeaders().set("Content-Type", type);
+        ex.sendResponseHeaders(status, body.length == 0 ? -1 : body.length);
+        if (body.length > 0) {
+            try (OutputStream os = ex.getResponseBody()) {
+                os.write(body);
+            }
+        }
+    }
+
+    /** Stops serving; instances registered through this agent are left to their TTL (registrants re-register). */
+    @Override
+    public void close() {
+        server.stop(0);
+        executor.shutdownNow();
+        leases.values().forEach(Registry.Lease::close);
+    }
+}

@@ -1,0 +1,248 @@
+package io.portolan.agent.cli;
+
+import io.portolan.agent.config.AgentConfig;
+import io.portolan.agent.config.Flags;
+import io.portolan.agent.config.Hostnames;
+import io.portolan.proto.Cidr;
+import io.portolan.proto.ClusterSnapshot;
+import io.portolan.proto.Instance;
+import io.portolan.proto.JsonCodec;
+import io.portolan.proto.KeyLayout;
+import io.portolan.proto.Mode;
+import io.portolan.proto.Port;
+import io.portolan.proto.Registration;
+import io.portolan.proto.Service;
+import io.portolan.proto.Validate;
+import io.portolan.proto.ValidationException;
+
+import java.io.PrintStream;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+/** The client subcommands: register, deregister, services, delete-service. */
+public final class Commands {
+    static final Set<String> TARGET_FLAGS = Set.of("agent", "etcd-endpoints", "etcd-prefix", "etcd-timeout-ms", "vip-cidr", "config");
+    static final Set<String> REGISTER_FLAGS = union(TARGET_FLAGS, Set.of("service", "address", "port", "mode", "weight", "ttl", "id",
+            "node", "meta", "drain-seconds"));
+    static final Set<String> DEREGISTER_FLAGS = union(TARGET_FLAGS, Set.of("service", "id"));
+    static final Set<String> SERVICES_FLAGS = Set.of("agent");
+    static final SecureRandom RANDOM = new SecureRandom();
+
+    private Commands() {
+    }
+
+    private static Set<String> union(Set<String> a, Set<String> b) {
+        java.util.HashSet<String> s = new java.util.HashSet<>(a);
+        s.addAll(b);
+        return Set.copyOf(s);
+    }
+
+    /** Registration from flags; every value validated, errors naming the flag. */
+    static Registration registration(Flags f) {
+        String service = Validate.serviceName("--service", f.required("service"));
+        var address = Validate.unicast("--address", f.required("address"));
+        List<Port> ports = new ArrayList<>();
+        for (String p : f.all("port")) {
+            ports.add(Port.parse("--port", p));
+        }
+        if (ports.isEmpty()) {
+            throw new ValidationException("--port", null, "at least one --port [NAME:]PORT[/tcp|/udp] is required");
+        }
+        Mode mode = Mode.parse("--mode", f.get("mode", "vip"));
+        int weight = (int) f.number("weight", Validate.DEFAULT_WEIGHT, Validate.MIN_WEIGHT, Validate.MAX_WEIGHT);
+        int ttl = (int) f.number("ttl", Validate.DEFAULT_TTL, Validate.MIN_TTL, Validate.MAX_TTL);
+        String id = f.has("id") ? Validate.id("--id", f.get("id", null)) : newId(service);
+        String node = f.has("node") ? Validate.id("--node", f.get("node", null)) : null;
+        Map<String, String> meta = new LinkedHashMap<>();
+        for (String kv : f.raw("meta")) {
+            int eq = kv.indexOf('=');
+            if (eq <= 0) {
+                throw new ValidationException("--meta", kv, "expected KEY=VALUE");
+            }
+            meta.put(kv.substring(0, eq), kv.substring(eq + 1));
+        }
+        try {
+            return new Registration(service, id, node, address, ports, mode, weight, ttl, meta);
+        } catch (ValidationException e) {
+            throw new ValidationException("--" + e.field(), e.value(), e.getMessage());
+        }
+    }
+
+    static String newId(String service) {
+        byte[] b = new byte[5];
+        RANDOM.nextBytes(b);
+        StringBuilder s = new StringBuilder(service).append('-');
+        for (byte x : b) {
+            s.append(Character.forDigit((x >> 4) & 0xf, 16)).append(Character.forDigit(x & 0xf, 16));
+        }
+        return s.toString();
+    }
+
+    static Flags flags(String[] args, Set<String> known, Set<String> switches) {
+        Flags f = Flags.parse(args, known, switches);
+        if (f.has("config")) {
+            f.mergeConfigFile(java.nio.file.Path.of(f.get("config", null)), known, switches);
+        }
+        return f;
+    }
+
+    /** --agent URL (default the local agent) or --etcd-endpoints; not both. */
+    static Registrar registrar(Flags f) {
+        if (f.has("agent") && f.has("etcd-endpoints")) {
+            throw new ValidationException("--agent", f.get("agent", null), "give --agent or --etcd-endpoints, not both");
+        }
+        if (f.has("etcd-endpoints")) {
+            List<URI> eps = Flags.endpoints("--etcd-endpoints", f.all("etcd-endpoints"));
+            KeyLayout layout;
+            try {
+                layout = new KeyLayout(f.get("etcd-prefix", KeyLayout.DEFAULT_PREFIX));
+            } catch (ValidationException e) {
+                throw new ValidationException("--etcd-prefix", f.get("etcd-prefix", null), e.getMessage());
+            }
+            Cidr cidr = Cidr.parse("--vip-cidr", f.get("vip-cidr", AgentConfig.DEFAULT_VIP_CIDR));
+            return new Registrar.ViaEtcd(eps, layout, cidr, Duration.ofMillis(f.number("etcd-timeout-ms", 3000, 100, 60_000)));
+        }
+        return new Registrar.ViaAgent(Flags.agentUrl("--agent", f.get("agent", "http://" + AgentConfig.DEFAULT_ADMIN)));
+    }
+
+    public static int register(String[] args) throws Exception {
+        Flags f = flags(args, REGISTER_FLAGS, Set.of());
+        Registration r = registration(f);
+        long drainMillis = f.number("drain-seconds", 2, 0, 3600) * 1000L;
+        Registrar registrar = registrar(f);
+        if (registrar instanceof Registrar.ViaEtcd && r.node() == null) {
+            r = r.withNode(Validate.id("--node", Hostnames.local()));
+        }
+        return new Wrapper(registrar, r, f.command(), drainMillis).run();
+    }
+
+    public static int deregister(String[] args) {
+        Flags f = flags(args, DEREGISTER_FLAGS, Set.of());
+        String service = Validate.serviceName("--service", f.required("service"));
+        String id = Validate.id("--id", f.required("id"));
+        try (Registrar registrar = registrar(f)) {
+            boolean removed;
+            if (registrar instanceof Registrar.ViaEtcd e) {
+                removed = e.registry().deregister(service, id);
+            } else {
+                AgentClient.Reply reply = new AgentClient(Flags.agentUrl("--agent", f.get("agent", "http://" + AgentConfig.DEFAULT_ADMIN)))
+                        .send("DELETE", "/v1/instances/" + service + "/" + id, null);
+                if (reply.status() != 200 && reply.status() != 404) {
+                    AgentClient.raise(reply, "deregister");
+                }
+                removed = reply.status() == 200;
+            }
+            if (!removed) {
+                System.err.println("portolan: no instance " + service + "/" + id);
+                return 1;
+            }
+            System.out.println("deregistered " + service + "/" + id);
+            return 0;
+        }
+    }
+
+    public static int deleteService(String[] args) {
+        Flags f = flags(args, union(TARGET_FLAGS, Set.of("service")), Set.of());
+        String service = Validate.serviceName("--service", f.required("service"));
+        try (Registrar registrar = registrar(f)) {
+            boolean removed;
+            if (registrar instanceof Registrar.ViaEtcd e) {
+                removed = e.registry().deleteService(service);
+            } else {
+                AgentClient.Reply reply = new AgentClient(Flags.agentUrl("--agent", f.get("agent", "http://" + AgentConfig.DEFAULT_ADMIN)))
+                        .send("DELETE", "/v1/services/" + service, null);
+                if (reply.status() != 200 && reply.status() != 404) {
+                    AgentClient.raise(reply, "delete-service");
+                }
+                removed = reply.status() == 200;
+            }
+            if (!removed) {
+                System.err.println("portolan: no service " + service);
+                return 1;
+            }
+            System.out.println("deleted service " + service);
+            return 0;
+        }
+    }
+
+    public static int services(String[] args, PrintStream out) {
+        Flags f = Flags.parse(args, SERVICES_FLAGS, Set.of("json"));
+        AgentClient client = new AgentClient(Flags.agentUrl("--agent", f.get("agent", "http://" + AgentConfig.DEFAULT_ADMIN)));
+        AgentClient.Reply reply = client.send("GET", "/v1/snapshot", null);
+        if (reply.status() != 200) {
+            AgentClient.raise(reply, "services");
+        }
+        if (f.bool("json")) {
+            out.println(new String(reply.body(), StandardCharsets.UTF_8));
+            return 0;
+        }
+        out.print(table(JsonCodec.decodeSnapshot(reply.body()), Instant.now()));
+        return 0;
+    }
+
+    /** The `services` table: one row per instance, the service's columns on its first row. */
+    static String table(ClusterSnapshot s, Instant now) {
+        List<String[]> rows = new ArrayList<>();
+        rows.add(new String[] {"SERVICE", "MODE", "VIP", "PORTS", "INSTANCE", "ADDRESS", "NODE", "WEIGHT", "HEALTH", "AGE"});
+        for (Service svc : s.services().values()) {
+            String ports = svc.ports().stream().map(Port::toString).collect(Collectors.joining(","));
+            String vip = svc.vip() == null ? "-" : svc.vip().getHostAddress();
+            List<Instance> instances = s.instances(svc.name());
+            if (instances.isEmpty()) {
+                rows.add(new String[] {svc.name(), svc.mode().lower(), vip, ports, "-", "-", "-", "-", "-", "-"});
+            }
+            boolean first = true;
+            for (Instance i : instances) {
+                String addr = i.address().getHostAddress();
+                if (addr.contains(":")) {
+                    addr = "[" + addr + "]";
+                }
+                String addrPorts = addr + ":" + i.ports().stream().map(p -> String.valueOf(p.number())).collect(Collectors.joining(","));
+                rows.add(new String[] {first ? svc.name() : "", first ? svc.mode().lower() : "", first ? vip : "", first ? ports : "",
+                        i.id(), addrPorts, i.node(), String.valueOf(i.weight()), i.health().lower(), age(i.registeredAt(), now)});
+                first = false;
+            }
+        }
+        int[] width = new int[rows.get(0).length];
+        for (String[] r : rows) {
+            for (int c = 0; c < r.length; c++) {
+                width[c] = Math.max(width[c], r[c].length());
+            }
+        }
+        StringBuilder b = new StringBuilder();
+        for (String[] r : rows) {
+            StringBuilder line = new StringBuilder();
+            for (int c = 0; c < r.length; c++) {
+                line.append(r[c]);
+                if (c < r.length - 1) {
+                    line.append(" ".repeat(width[c] - r[c].length() + 2));
+                }
+            }
+            b.append(line.toString().stripTrailing()).append('\n');
+        }
+        return b.toString();
+    }
+
+    static String age(Instant since, Instant now) {
+        long s = Math.max(0, Duration.between(since, now).getSeconds());
+        if (s < 120) {
+            return s + "s";
+        }
+        if (s < 7200) {
+            return (s / 60) + "m";
+        }
+        if (s < 172_800) {
+            return (s / 3600) + "h";
+        }
+        return (s / 86_400) + "d";
+    }
+}

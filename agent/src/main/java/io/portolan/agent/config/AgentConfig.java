@@ -1,0 +1,58 @@
+package io.portolan.agent.config;
+
+import io.portolan.proto.Cidr;
+import io.portolan.proto.KeyLayout;
+import io.portolan.proto.ValidationException;
+import io.portolan.proto.Validate;
+
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+
+/** The agent's settings, from flags over the config file over defaults. */
+public record AgentConfig(String node, List<URI> etcdEndpoints, KeyLayout layout, Duration etcdTimeout, Path stateDir,
+                          InetSocketAddress adminListen, Cidr vipCidr, String dataplane, Flags flags) {
+
+    public static final String DEFAULT_ADMIN = "127.0.0.1:9190";
+    public static final String DEFAULT_VIP_CIDR = "10.99.0.0/16";
+    public static final String DEFAULT_STATE_DIR = "/var/lib/portolan";
+
+    /** Flags that take a value; other modules' settings (dns-*, lb-*) are added to this set as they are wired. */
+    public static final Set<String> FLAGS = Set.of("config", "node", "etcd-endpoints", "etcd-prefix", "etcd-timeout-ms",
+            "state-dir", "admin-listen", "vip-cidr", "dataplane", "log-level");
+    public static final Set<String> SWITCHES = Set.of();
+
+    public static AgentConfig parse(String[] args) {
+        Flags f = Flags.parse(args, FLAGS, SWITCHES);
+        if (!f.command().isEmpty()) {
+            throw new ValidationException("argument", String.join(" ", f.command()), "the agent runs no command");
+        }
+        if (f.has("config")) {
+            f.mergeConfigFile(Path.of(f.get("config", null)), FLAGS, SWITCHES);
+        }
+        String node = Validate.id("--node", f.get("node", Hostnames.local()));
+        List<URI> endpoints = Flags.endpoints("--etcd-endpoints", f.all("etcd-endpoints"));
+        KeyLayout layout;
+        try {
+            layout = new KeyLayout(f.get("etcd-prefix", KeyLayout.DEFAULT_PREFIX));
+        } catch (ValidationException e) {
+            throw new ValidationException("--etcd-prefix", f.get("etcd-prefix", null), e.getMessage());
+        }
+        Duration timeout = Duration.ofMillis(f.number("etcd-timeout-ms", 3000, 100, 60_000));
+        Path stateDir = Path.of(f.get("state-dir", DEFAULT_STATE_DIR));
+        InetSocketAddress admin = Flags.hostPort("--admin-listen", f.get("admin-listen", DEFAULT_ADMIN));
+        Cidr cidr = Cidr.parse("--vip-cidr", f.get("vip-cidr", DEFAULT_VIP_CIDR));
+        String dataplane = f.get("dataplane", "none");
+        if (!Set.of("none").contains(dataplane)) {
+            throw new ValidationException("--dataplane", dataplane, "supported here: none");
+        }
+        String level = f.get("log-level", "info");
+        if (!Set.of("trace", "debug", "info", "warn", "error").contains(level)) {
+            throw new ValidationException("--log-level", level, "one of trace, debug, info, warn, error");
+        }
+        return new AgentConfig(node, endpoints, layout, timeout, stateDir, admin, cidr, dataplane, f);
+    }
+}

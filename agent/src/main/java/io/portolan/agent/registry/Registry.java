@@ -1,0 +1,61 @@
+package io.portolan.agent.registry;
+
+import io.portolan.proto.Instance;
+import io.portolan.proto.Service;
+
+/**
+ * A store of services and instances (etcd, or the embedded local store) with the same contract:
+ * it feeds a {@link RegistryState} with every change, allocates VIPs so that no two services
+ * share one, and keeps instances only while their lease is kept alive.
+ */
+public interface Registry extends AutoCloseable {
+
+    /** Starts feeding {@code state}: a full listing, then every change. Returns at once; retries on its own. */
+    void start(RegistryState state);
+
+    /**
+     * Returns the stored service named {@code wanted.name()}, creating it from {@code wanted} (with
+     * a VIP from the pool in vip mode) when absent, and adding any of {@code wanted}'s ports it lacks.
+     *
+     * @throws io.portolan.proto.ValidationException when the stored service conflicts (another mode)
+     * @throws RegistryUnavailableException when the store cannot be reached in time
+     */
+    Service ensureService(Service wanted);
+
+    /**
+     * Stores {@code instance} under a lease of {@code ttlSeconds}. With {@code keepAliveStream} the
+     * registry keeps the lease alive itself until the lease is closed (a registrant process);
+     * otherwise the caller calls {@link Lease#keepAliveOnce()} (the agent, on each heartbeat).
+     */
+    Lease register(Instance instance, int ttlSeconds, boolean keepAliveStream);
+
+    /** Removes an instance; false when it did not exist. */
+    boolean deregister(String service, String id);
+
+    /** Removes a service, its instances, and frees its VIP; false when it did not exist. */
+    boolean deleteService(String name);
+
+    /** A short name: etcd or local. */
+    String kind();
+
+    @Override
+    void close();
+
+    /** An instance's hold on the store. */
+    interface Lease extends AutoCloseable {
+        Instance instance();
+
+        /**
+         * Renews the lease; if the store lost it (expired while unreachable), grants a new one and
+         * puts the instance again, so the key is never left without a lease.
+         */
+        void keepAliveOnce();
+
+        /** Stops keeping the instance alive and deletes it. */
+        void revoke();
+
+        /** Stops keeping the instance alive; it expires with its TTL. */
+        @Override
+        void close();
+    }
+}

@@ -1,0 +1,239 @@
+package io.portolan.agent.registry;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.portolan.proto.ClusterSnapshot;
+import io.portolan.proto.Instance;
+import io.portolan.proto.JsonCodec;
+import io.portolan.proto.KeyLayout;
+import io.portolan.proto.Service;
+import io.portolan.proto.ValidationException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * The agent's view of the registry, fed by one store (etcd or local) and turned into snapshots.
+ * Events are cut down at the edge: each value is parsed once, here; a value that does not parse
+ * is skipped with a warning naming the key, and whatever that key held before stays in force.
+ *
+ * <p>{@link #apply} and {@link #reset} are serialized; building and publishing the snapshot runs
+ * on a separate thread that coalesces bursts: while one snapshot is being built, further events
+ * only mark the state dirty, and the next build includes all of them.
+ */
+public final class RegistryState implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(RegistryState.class);
+
+    private final KeyLayout layout;
+    private final SnapshotPublisher publisher;
+    private final Map<String, Service> services = new HashMap<>();
+    private final Map<String, Map<String, Instance>> instances = new HashMap<>();
+    /** Raw values of the keys we accepted, to drop no-op puts and to diff on re-list. */
+    private final Map<String, byte[]> accepted = new HashMap<>();
+    private final Set<String> rejected = new HashSet<>();
+    private long revision;
+    private boolean loaded;
+
+    private final ExecutorService builder = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "snapshot-builder");
+        t.setDaemon(true);
+        return t;
+    });
+    private final AtomicBoolean buildPending = new AtomicBoolean();
+    private final Counter eventsApplied;
+    private final Counter invalidValues;
+    private final Counter resets;
+    private final Timer buildTimer;
+
+    public RegistryState(KeyLayout layout, SnapshotPublisher publisher, MeterRegistry meters) {
+        this.layout = layout;
+        this.publisher = publisher;
+        this.eventsApplied = Counter.builder("portolan_registry_events").description("registry events applied").register(meters);
+        this.invalidValues = Counter.builder("portolan_registry_invalid_values")
+                .description("values under the prefix that did not parse and were skipped").register(meters);
+        this.resets = Counter.builder("portolan_registry_relists").description("full re-lists diffed into the state").register(meters);
+        this.buildTimer = Timer.builder("portolan_snapshot_build").description("time to build and publish a snapshot").register(meters);
+        Gauge.builder("portolan_snapshot_revision", publisher, p -> p.current().revision()).register(meters);
+        Gauge.builder("portolan_snapshot_services", publisher, p -> p.current().services().size()).register(meters);
+        Gauge.builder("portolan_snapshot_instances", publisher, p -> p.current().instanceCount()).register(meters);
+    }
+
+    /** True once a full listing has been applied. */
+    public synchronized boolean loaded() {
+        return loaded;
+    }
+
+    public synchronized long revision() {
+        return revision;
+    }
+
+    /** Applies a batch of watch events observed at store revision {@code atRevision}. */
+    public void apply(List<KvEvent> events, long atRevision) {
+        synchronized (this) {
+            for (KvEvent e : events) {
+                applyOne(e);
+            }
+            eventsApplied.increment(events.size());
+            if (atRevision > revision) {
+                revision = atRevision;
+            }
+        }
+        scheduleBuild();
+    }
+
+    /** Only the revision moved (a progress notification): publish it so waiters see the store's progress. */
+    public void progress(long atRevision) {
+        synchronized (this) {
+            if (atRevision <= revision) {
+                return;
+            }
+            revision = atRevision;
+        }
+        scheduleBuild();
+    }
+
+    /**
+     * Replaces the state with a full listing taken at {@code atRevision}: keys that are gone are
+     * deleted, changed keys re-parsed, unchanged keys left alone. This is how a compaction or a
+     * lost watch is recovered without missing a delete.
+     */
+    public void reset(Map<String, byte[]> listing, long atRevision) {
+        synchronized (this) {
+            Set<String> known = new HashSet<>(accepted.keySet());
+            known.addAll(rejected);
+            int deleted = 0;
+            for (String key : known) {
+                if (!listing.containsKey(key)) {
+                    applyOne(new KvEvent(key, null, atRevision));
+                    deleted++;
+                }
+            }
+            for (Map.Entry<String, byte[]> e : listing.entrySet()) {
+                applyOne(new KvEvent(e.getKey(), e.getValue(), atRevision));
+            }
+            revision = atRevision;
+            if (loaded) {
+                resets.increment();
+                log.info("re-listed {} keys at revision {}; {} deleted while unwatched", listing.size(), atRevision, deleted);
+            }
+            loaded = true;
+        }
+        scheduleBuild();
+    }
+
+    private void applyOne(KvEvent e) {
+        String key = e.key();
+        KeyLayout.Key k;
+        try {
+            k = layout.parse(key);
+        } catch (ValidationException ex) {
+            warnOnce(key, ex.getMessage());
+            return;
+        }
+        if (e.isDelete()) {
+            rejected.remove(key);
+            if (accepted.remove(key) == null) {
+                return;
+            }
+            switch (k.kind()) {
+                case SERVICE -> services.remove(k.service());
+                case INSTANCE -> {
+                    Map<String, Instance> m = instances.get(k.service());
+                    if (m != null) {
+                        m.remove(k.id());
+                        if (m.isEmpty()) {
+                            instances.remove(k.service());
+                        }
+                    }
+                }
+                case VIP -> { }
+            }
+            return;
+        }
+        byte[] previous = accepted.get(key);
+        if (previous != null && Arrays.equals(previous, e.value())) {
+            return;
+        }
+        try {
+            switch (k.kind()) {
+                case SERVICE -> {
+                    Service s = JsonCodec.decodeService(e.value());
+                    if (!s.name().equals(k.service())) {
+                        throw new ValidationException("name", s.name(), "does not match the key's service '" + k.service() + "'");
+                    }
+                    services.put(s.name(), s);
+                }
+                case INSTANCE -> {
+                    Instance i = JsonCodec.decodeInstance(e.value());
+                    if (!i.service().equals(k.service()) || !i.id().equals(k.id())) {
+                        throw new ValidationException("service/id", i.service() + "/" + i.id(),
+                                "does not match the key's " + k.service() + "/" + k.id());
+                    }
+                    instances.computeIfAbsent(i.service(), x -> new HashMap<>()).put(i.id(), i);
+                }
+                case VIP -> {
+                    String owner = new String(e.value(), StandardCharsets.UTF_8);
+                    io.portolan.proto.Validate.serviceName("vip owner", owner);
+                }
+            }
+            accepted.put(key, e.value());
+            rejected.remove(key);
+        } catch (ValidationException ex) {
+            warnOnce(key, ex.getMessage());
+        }
+    }
+
+    private void warnOnce(String key, String why) {
+        invalidValues.increment();
+        rejected.add(key);
+        log.warn("skipping registry key {}: {} (the previous value, if any, stays in force)", key, why);
+    }
+
+    private void scheduleBuild() {
+        if (buildPending.compareAndSet(false, true)) {
+            try {
+                builder.execute(this::build);
+            } catch (java.util.concurrent.RejectedExecutionException closed) {
+                buildPending.set(false);
+            }
+        }
+    }
+
+    private void build() {
+        buildPending.set(false);
+        long t0 = System.nanoTime();
+        ClusterSnapshot snapshot;
+        synchronized (this) {
+            Map<String, List<Instance>> copy = new HashMap<>(instances.size() * 2);
+            for (Map.Entry<String, Map<String, Instance>> e : instances.entrySet()) {
+                copy.put(e.getKey(), List.copyOf(e.getValue().values()));
+            }
+            snapshot = new ClusterSnapshot(revision, services, copy);
+        }
+        publisher.publish(snapshot);
+        buildTimer.record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
+    }
+
+    /** Raw values by key, as accepted (for tests and diagnostics). */
+    public synchronized Map<String, byte[]> acceptedValues() {
+        return new HashMap<>(accepted);
+    }
+
+    @Override
+    public void close() {
+        builder.shutdownNow();
+    }
+}

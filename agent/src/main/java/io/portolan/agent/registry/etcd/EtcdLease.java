@@ -1,0 +1,154 @@
+package io.portolan.agent.registry.etcd;
+
+import io.etcd.jetcd.lease.LeaseKeepAliveResponse;
+import io.etcd.jetcd.options.PutOption;
+import io.etcd.jetcd.support.CloseableClient;
+import io.grpc.stub.StreamObserver;
+import io.portolan.agent.registry.Registry;
+import io.portolan.agent.registry.RegistryUnavailableException;
+import io.portolan.proto.Instance;
+import io.portolan.proto.JsonCodec;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * An instance key held by an etcd lease. The key is only ever written together with a live lease:
+ * when the keep-alive stream ends (jetcd completes it, or the lease is gone after an outage longer
+ * than the TTL), a new lease is granted and the key put again, with backoff while etcd is down.
+ */
+final class EtcdLease implements Registry.Lease {
+    private static final Logger log = LoggerFactory.getLogger(EtcdLease.class);
+
+    private final EtcdRegistry registry;
+    private final Instance instance;
+    private final int ttlSeconds;
+    private final String key;
+    private final AtomicInteger failures = new AtomicInteger();
+    private volatile long leaseId;
+    private volatile boolean stream;
+    private volatile boolean closed;
+    private volatile CloseableClient keepAlive;
+
+    EtcdLease(EtcdRegistry registry, Instance instance, int ttlSeconds) {
+        this.registry = registry;
+        this.instance = instance;
+        this.ttlSeconds = ttlSeconds;
+        this.key = registry.layout().instanceKey(instance.service(), instance.id());
+    }
+
+    @Override
+    public Instance instance() {
+        return instance;
+    }
+
+    synchronized void grantAndPut() {
+        long old = leaseId;
+        long id = registry.call(registry.client().getLeaseClient().grant(ttlSeconds), "grant lease").getID();
+        registry.call(registry.client().getKVClient().put(EtcdRegistry.bytes(key),
+                io.etcd.jetcd.ByteSequence.from(JsonCodec.encode(instance)),
+                PutOption.builder().withLeaseId(id).build()), "put " + key);
+        leaseId = id;
+        if (old != 0 && old != id) {
+            // The key now hangs on the new lease; the old one (if it still exists) holds nothing.
+            registry.client().getLeaseClient().revoke(old).exceptionally(t -> null);
+        }
+    }
+
+    void startStream() {
+        stream = true;
+        openStream();
+    }
+
+    private void openStream() {
+        if (closed) {
+            return;
+        }
+        final long id = leaseId;
+        keepAlive = registry.client().getLeaseClient().keepAlive(id, new StreamObserver<>() {
+            @Override
+            public void onNext(LeaseKeepAliveResponse r) {
+                failures.set(0);
+                if (r.getTTL() <= 0) {
+                    regrantLater("lease " + Long.toHexString(id) + " expired");
+                }
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                regrantLater("keep-alive failed: " + t);
+            }
+
+            @Override
+            public void onCompleted() {
+                regrantLater("keep-alive stream completed");
+            }
+        });
+    }
+
+    private void regrantLater(String why) {
+        if (closed) {
+            return;
+        }
+        CloseableClient k = keepAlive;
+        if (k != null) {
+            k.close();
+        }
+        long wait = registry.backoff().apply(Math.min(failures.incrementAndGet(), 10));
+        log.warn("instance {}/{}: {}; granting a new lease and putting the key again in {} ms",
+                instance.service(), instance.id(), why, wait);
+        registry.scheduler().schedule(() -> {
+            if (closed || registry.isClosed()) {
+                return;
+            }
+            try {
+                grantAndPut();
+                log.info("instance {}/{} is registered again under lease {}", instance.service(), instance.id(), Long.toHexString(leaseId));
+                if (stream) {
+                    openStream();
+                }
+            } catch (RuntimeException e) {
+                regrantLater("re-registration failed: " + e.getMessage());
+            }
+        }, wait, TimeUnit.MILLISECONDS);
+    }
+
+    @Override
+    public void keepAliveOnce() {
+        long id = leaseId;
+        LeaseKeepAliveResponse r;
+        try {
+            r = registry.call(registry.client().getLeaseClient().keepAliveOnce(id), "keep-alive " + key);
+        } catch (RegistryUnavailableException e) {
+            if (!String.valueOf(e.getMessage()).contains("lease not found")) {
+                throw e;
+            }
+            r = null;
+        }
+        if (r == null || r.getTTL() <= 0) {
+            log.info("lease of {}/{} was lost; granting a new one and putting the key again", instance.service(), instance.id());
+            grantAndPut();
+        }
+    }
+
+    @Override
+    public void revoke() {
+        closed = true;
+        CloseableClient k = keepAlive;
+        if (k != null) {
+            k.close();
+        }
+        registry.call(registry.client().getLeaseClient().revoke(leaseId), "revoke lease of " + key);
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        CloseableClient k = keepAlive;
+        if (k != null) {
+            k.close();
+        }
+    }
+}
