@@ -29,13 +29,20 @@ public final class Main {
             "");
 
     public static void main(String[] args) {
+        if (args.length > 0) {
+            configureLogging(args[0], Arrays.copyOfRange(args, 1, args.length));
+        }
+        System.exit(run(args));
+    }
+
+    /** Runs one command and returns its exit code (tests call this in-process). */
+    public static int run(String[] args) {
         if (args.length == 0 || args[0].equals("help") || args[0].equals("--help") || args[0].equals("-h")) {
             System.out.print(USAGE);
-            System.exit(args.length == 0 ? 2 : 0);
+            return args.length == 0 ? 2 : 0;
         }
         String cmd = args[0];
         String[] rest = Arrays.copyOfRange(args, 1, args.length);
-        configureLogging(cmd, rest);
         int code;
         try {
             code = switch (cmd) {
@@ -59,7 +66,7 @@ public final class Main {
             System.err.println("portolan: " + e);
             code = 1;
         }
-        System.exit(code);
+        return code;
     }
 
     private static int agent(String[] args) throws Exception {
