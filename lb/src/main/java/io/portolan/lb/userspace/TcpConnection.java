@@ -1,0 +1,270 @@
+package io.portolan.lb.userspace;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.epoll.AbstractEpollStreamChannel;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.channel.socket.DuplexChannel;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.util.ReferenceCountUtil;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One proxied TCP connection: picks an instance, connects (trying other instances and other source
+ * addresses on failure, before any byte went out), then relays both ways with back-pressure
+ * (auto-read off while the other side cannot take more) and carries half-closes through. Both
+ * channels live on the client's event loop, so no state here needs a lock.
+ */
+final class TcpConnection {
+    private static final Logger log = LoggerFactory.getLogger(TcpConnection.class);
+
+    final TcpFrontend fe;
+    final Channel client;
+    final Relay clientRelay;
+    private Channel upstream;
+    private Backend backend;
+    private List<Backend> tried = List.of();
+    private int attempts;
+    private boolean clientInputShut;
+    private boolean upstreamInputShut;
+
+    TcpConnection(TcpFrontend fe, Channel client) {
+        this.fe = fe;
+        this.client = client;
+        this.clientRelay = new Relay(true);
+    }
+
+    /** Closes with an RST so the client learns at once that nothing is behind the VIP. */
+    static void reset(Channel ch) {
+        try {
+            ch.config().setOption(ChannelOption.SO_LINGER, 0);
+        } catch (RuntimeException ignored) {
+            // closed already
+        }
+        ch.close();
+    }
+
+    void connect() {
+        InetAddress clientAddr = ((InetSocketAddress) client.remoteAddress()).getAddress();
+        Backend b = fe.scheduler.pick(clientAddr, tried);
+        if (b == null) {
+            (attempts == 0 ? fe.refusedNoInstance : fe.refusedConnectFailed).increment();
+            reset(client);
+            return;
+        }
+        b.active.incrementAndGet();
+        int sources = fe.ctx.sources.size(b.address.getAddress());
+        connectTo(b, Math.max(1, sources));
+    }
+
+    private void connectTo(Backend b, int sourcesLeft) {
+        InetAddress src = fe.ctx.sources.next(b.address.getAddress());
+        Relay relay = new Relay(false);
+        io.netty.bootstrap.Bootstrap bs = fe.upstream.clone(client.eventLoop()).handler(relay);
+        ChannelFuture f = src == null ? bs.connect(b.address) : bs.connect(b.address, new InetSocketAddress(src, 0));
+        long t0 = System.nanoTime();
+        f.addListener((ChannelFutureListener) cf -> {
+            if (cf.isSuccess()) {
+                connected(b, cf.channel(), t0);
+            } else {
+                connectFailed(b, cf.cause(), sourcesLeft, t0);
+            }
+        });
+    }
+
+    private void connected(Backend b, Channel ch, long t0) {
+        if (b.breaker != null) {
+            b.breaker.onSuccess(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
+        }
+        if (!client.isActive()) {
+            ch.close();
+            release(b);
+            return;
+        }
+        backend = b;
+        upstream = ch;
+        b.total.increment();
+        b.channels.add(client);
+        client.closeFuture().addListener(f -> {
+            b.channels.remove(client);
+            release(b);
+        });
+        if (fe.proxyProtocol) {
+            ch.write(ProxyProtocolV2.header(ch.alloc(), (InetSocketAddress) client.remoteAddress(),
+                    (InetSocketAddress) client.localAddress()), ch.voidPromise());
+        }
+        ch.flush();
+        if (fe.ctx.splice) {
+            AbstractEpollStreamChannel c = (AbstractEpollStreamChannel) client;
+            AbstractEpollStreamChannel u = (AbstractEpollStreamChannel) ch;
+            c.spliceTo(u, Integer.MAX_VALUE).addListener(this::spliceEnded);
+            u.spliceTo(c, Integer.MAX_VALUE).addListener(this::spliceEnded);
+        }
+        client.config().setAutoRead(true);
+        ch.config().setAutoRead(true);
+    }
+
+    private void spliceEnded(io.netty.util.concurrent.Future<? super Void> f) {
+        if (!f.isSuccess()) {
+            closeBoth();
+        }
+    }
+
+    private void connectFailed(Backend b, Throwable cause, int sourcesLeft, long t0) {
+        b.connectErrors.increment();
+        boolean localExhaustion = isLocalExhaustion(cause);
+        if (localExhaustion && sourcesLeft > 1 && client.isActive()) {
+            connectTo(b, sourcesLeft - 1); // the next source address has its own ports
+            return;
+        }
+        if (b.breaker != null && !localExhaustion) {
+            b.breaker.onError(System.nanoTime() - t0, TimeUnit.NANOSECONDS, cause);
+        }
+        release(b);
+        log.debug("{}: connect to {} failed: {}", fe, b, cause.toString());
+        if (!client.isActive()) {
+            return;
+        }
+        if (attempts++ < fe.ctx.config.connectRetries()) {
+            List<Backend> t = new ArrayList<>(tried);
+            t.add(b);
+            tried = t;
+            connect();
+        } else {
+            fe.refusedConnectFailed.increment();
+            reset(client);
+        }
+    }
+
+    private void release(Backend b) {
+        b.active.decrementAndGet();
+        fe.released(b);
+    }
+
+    static boolean isLocalExhaustion(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            String m = c.getMessage();
+            if (m != null && (m.contains("Cannot assign requested address") || m.contains("Address already in use"))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private void closeBoth() {
+        flushAndClose(client);
+        if (upstream != null) {
+            flushAndClose(upstream);
+        }
+    }
+
+    private static void flushAndClose(Channel ch) {
+        if (ch.isActive()) {
+            ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+        } else {
+            ch.close();
+        }
+    }
+
+    /** Relays what one side reads to the other side. */
+    final class Relay extends ChannelInboundHandlerAdapter {
+        private final boolean clientSide;
+
+        Relay(boolean clientSide) {
+            this.clientSide = clientSide;
+        }
+
+        private Channel peer() {
+            return clientSide ? upstream : client;
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            Channel p = peer();
+            if (p == null || !p.isActive()) {
+                ReferenceCountUtil.release(msg);
+                return;
+            }
+            if (msg instanceof ByteBuf buf && backend != null) {
+                (clientSide ? backend.bytesToInstance : backend.bytesFromInstance).add(buf.readableBytes());
+            }
+            p.write(msg, p.voidPromise());
+        }
+
+        @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            Channel p = peer();
+            if (p != null) {
+                p.flush();
+                if (!p.isWritable()) {
+                    ctx.channel().config().setAutoRead(false);
+                }
+            }
+        }
+
+        @Override
+        public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+            Channel p = peer();
+            if (ctx.channel().isWritable() && p != null && p.isActive()) {
+                p.config().setAutoRead(true);
+            }
+            ctx.fireChannelWritabilityChanged();
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof ChannelInputShutdownEvent) {
+                if (clientSide) {
+                    clientInputShut = true;
+                } else {
+                    upstreamInputShut = true;
+                }
+                Channel p = peer();
+                if (clientInputShut && upstreamInputShut || p == null) {
+                    closeBoth();
+                } else if (p.isActive()) {
+                    p.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener((ChannelFutureListener) f -> {
+                        if (f.channel() instanceof DuplexChannel d && d.isActive()) {
+                            d.shutdownOutput();
+                        }
+                    });
+                }
+            } else if (evt instanceof IdleStateEvent) {
+                log.debug("{}: closing idle connection from {}", fe, client.remoteAddress());
+                closeBoth();
+            }
+            ReferenceCountUtil.release(evt);
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            Channel p = peer();
+            if (p != null) {
+                flushAndClose(p);
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            log.debug("{}: {} side: {}", fe, clientSide ? "client" : "instance", cause.toString());
+            ctx.channel().close();
+            Channel p = peer();
+            if (p != null) {
+                flushAndClose(p);
+            }
+        }
+    }
+}

@@ -1,0 +1,350 @@
+package io.portolan.lb.userspace;
+
+import io.portolan.proto.Validate;
+import io.portolan.proto.ValidationException;
+
+import java.net.InetAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Settings of the userspace data plane. Per-service settings that the {@code Service} record does
+ * not carry (idle timeout, PROXY protocol) live here, keyed by service name.
+ *
+ * <p>Every flag string goes through a {@code parse*} helper or {@link Builder#flag}, which throw
+ * {@link ValidationException} naming the flag and the offending value.
+ *
+ * @param vipDevice          the interface VIPs are added to as /32 (or /128): {@code lo} by default
+ * @param sourceAddresses    local addresses upstream connections are bound to, in turn (with
+ *                           IP_BIND_ADDRESS_NO_PORT); empty: the kernel picks one
+ * @param maxConnections     connections (TCP) or flows (UDP) per service port; past it new ones are refused
+ * @param idleTimeout        a TCP connection with no byte either way for this long is closed
+ * @param serviceIdleTimeouts per-service idle timeouts overriding {@code idleTimeout}
+ * @param udpIdleTimeout     a UDP flow with no datagram either way for this long is dropped
+ * @param drainTimeout       how long connections to a removed or weight-0 instance may go on
+ * @param connectTimeout     upstream TCP connect timeout
+ * @param connectRetries     further instances tried when a connect fails, before any byte went out
+ * @param keepAliveIdle      TCP keep-alive idle time on both sides (probes every 10 s, 6 of them)
+ * @param affinityTimeout    how long source-hash ({@code sh}) affinity outlives the client's last connection
+ * @param proxyProtocolServices services whose instances get a PROXY protocol v2 header (TCP only)
+ * @param splice             relay with splice(2) between the two sockets instead of buffers (epoll only)
+ * @param threads            event-loop threads (0: Netty's default, two per core)
+ * @param eject              passive outlier ejection
+ */
+public record UserspaceConfig(String vipDevice, List<InetAddress> sourceAddresses, int maxConnections,
+                              Duration idleTimeout, Map<String, Duration> serviceIdleTimeouts,
+                              Duration udpIdleTimeout, Duration drainTimeout, Duration connectTimeout,
+                              int connectRetries, Duration keepAliveIdle, Duration affinityTimeout,
+                              Set<String> proxyProtocolServices, boolean splice, int threads, Eject eject) {
+
+    public static final String DEFAULT_VIP_DEVICE = "lo";
+    public static final int DEFAULT_MAX_CONNECTIONS = 50_000;
+    public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofHours(2);
+    public static final Duration DEFAULT_UDP_IDLE_TIMEOUT = Duration.ofSeconds(30);
+    public static final Duration DEFAULT_DRAIN_TIMEOUT = Duration.ofSeconds(30);
+    public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(2);
+    public static final int DEFAULT_CONNECT_RETRIES = 2;
+    public static final Duration DEFAULT_KEEPALIVE_IDLE = Duration.ofSeconds(60);
+    public static final Duration DEFAULT_AFFINITY_TIMEOUT = Duration.ofMinutes(3);
+
+    /**
+     * Passive outlier ejection: a circuit breaker per instance over a time-based window of connect
+     * outcomes. An instance is ejected when at least {@code minimumCalls} connects in the last
+     * {@code window} failed at {@code failureRatePercent} or more; it comes back on its own after
+     * {@code ejectFor} (one probe connection, then closed again on success). At most
+     * {@code maxEjectedFraction} of a service's instances are ejected at once (at least one).
+     */
+    public record Eject(boolean enabled, Duration window, int minimumCalls, float failureRatePercent,
+                        Duration ejectFor, double maxEjectedFraction) {
+        public static final Eject DEFAULT = new Eject(true, Duration.ofSeconds(10), 5, 50f, Duration.ofSeconds(10), 0.5);
+
+        public Eject {
+            positive("eject window", window);
+            positive("eject duration", ejectFor);
+            if (window.toSeconds() < 1) {
+                throw new ValidationException("eject window", window, "at least 1s (the breaker's window counts whole seconds)");
+            }
+            if (minimumCalls < 1) {
+                throw new ValidationException("eject minimum calls", minimumCalls, "at least 1");
+            }
+            if (!(failureRatePercent > 0 && failureRatePercent <= 100)) {
+                throw new ValidationException("eject failure rate", failureRatePercent, "a percentage in (0, 100]");
+            }
+            if (!(maxEjectedFraction >= 0 && maxEjectedFraction <= 1)) {
+                throw new ValidationException("eject max fraction", maxEjectedFraction, "a fraction in [0, 1]");
+            }
+        }
+    }
+
+    public UserspaceConfig {
+        vipDevice = parseDevice("vip device", vipDevice == null ? DEFAULT_VIP_DEVICE : vipDevice);
+        sourceAddresses = sourceAddresses == null ? List.of() : List.copyOf(sourceAddresses);
+        if (maxConnections < 1) {
+            throw new ValidationException("max connections", maxConnections, "at least 1");
+        }
+        positive("idle timeout", idleTimeout);
+        serviceIdleTimeouts = serviceIdleTimeouts == null ? Map.of() : Map.copyOf(serviceIdleTimeouts);
+        serviceIdleTimeouts.forEach((k, v) -> positive("idle timeout of " + k, v));
+        positive("udp idle timeout", udpIdleTimeout);
+        if (drainTimeout == null || drainTimeout.isNegative()) {
+            throw new ValidationException("drain timeout", drainTimeout, "zero or more");
+        }
+        positive("connect timeout", connectTimeout);
+        if (connectRetries < 0 || connectRetries > 16) {
+            throw new ValidationException("connect retries", connectRetries, "0-16");
+        }
+        positive("keep-alive idle", keepAliveIdle);
+        positive("affinity timeout", affinityTimeout);
+        proxyProtocolServices = proxyProtocolServices == null ? Set.of() : Set.copyOf(proxyProtocolServices);
+        if (threads < 0 || threads > 256) {
+            throw new ValidationException("threads", threads, "0-256 (0: two per core)");
+        }
+        if (eject == null) {
+            eject = Eject.DEFAULT;
+        }
+    }
+
+    public static UserspaceConfig defaults() {
+        return builder().build();
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** The idle timeout of one service: its override, else the default. */
+    public Duration idleTimeoutFor(String service) {
+        return serviceIdleTimeouts.getOrDefault(service, idleTimeout);
+    }
+
+    public boolean proxyProtocolFor(String service) {
+        return proxyProtocolServices.contains(service);
+    }
+
+    // ---- parse helpers for flag strings -------------------------------------------------------
+
+    /** A network interface name as {@code ip link} accepts it: 1-15 of letters, digits, '.', '_', '-'. */
+    public static String parseDevice(String field, String s) {
+        if (s == null || s.isEmpty() || s.length() > 15 || s.equals(".") || s.equals("..")) {
+            throw new ValidationException(field, s, "an interface name of 1-15 characters, e.g. lo");
+        }
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (!(Character.isLetterOrDigit(c) && c < 128 || c == '.' || c == '_' || c == '-')) {
+                throw new ValidationException(field, s, "an interface name is letters, digits, '.', '_' and '-'");
+            }
+        }
+        if (s.charAt(0) == '-') {
+            throw new ValidationException(field, s, "an interface name cannot start with '-'");
+        }
+        return s;
+    }
+
+    /** A comma-separated list of unicast address literals, e.g. {@code 10.0.0.5,10.0.0.6}; empty for none. */
+    public static List<InetAddress> parseAddresses(String field, String s) {
+        List<InetAddress> out = new ArrayList<>();
+        if (s == null || s.isBlank()) {
+            return out;
+        }
+        for (String part : s.split(",", -1)) {
+            String a = part.strip();
+            try {
+                InetAddress addr = Validate.unicast(field, a);
+                if (!out.contains(addr)) {
+                    out.add(addr);
+                }
+            } catch (ValidationException e) {
+                throw new ValidationException(field, s, "'" + a + "' is not a unicast address literal; expected e.g. 10.0.0.5,10.0.0.6");
+            }
+        }
+        return out;
+    }
+
+    /** A duration: {@code 500ms}, {@code 30s}, {@code 15m}, {@code 2h}, or a plain number of seconds. */
+    public static Duration parseDuration(String field, String s) {
+        if (s == null || s.isBlank()) {
+            throw new ValidationException(field, s, "a duration is required, e.g. 30s, 500ms, 15m, 2h");
+        }
+        String t = s.strip();
+        int i = 0;
+        while (i < t.length() && Character.isDigit(t.charAt(i))) {
+            i++;
+        }
+        if (i == 0 || i > 12) {
+            throw new ValidationException(field, s, "a duration is a number with a unit, e.g. 30s, 500ms, 15m, 2h");
+        }
+        long n = Long.parseLong(t.substring(0, i));
+        switch (t.substring(i)) {
+            case "ms":
+                return Duration.ofMillis(n);
+            case "":
+            case "s":
+                return Duration.ofSeconds(n);
+            case "m":
+                return Duration.ofMinutes(n);
+            case "h":
+                return Duration.ofHours(n);
+            default:
+                throw new ValidationException(field, s, "unknown unit; use ms, s, m or h");
+        }
+    }
+
+    /** A positive integer within {@code [min, max]}. */
+    public static int parseInt(String field, String s, int min, int max) {
+        long v;
+        try {
+            v = Long.parseLong(s == null ? "" : s.strip());
+        } catch (NumberFormatException e) {
+            throw new ValidationException(field, s, "a whole number " + min + "-" + max);
+        }
+        if (v < min || v > max) {
+            throw new ValidationException(field, s, "a whole number " + min + "-" + max);
+        }
+        return (int) v;
+    }
+
+    public static boolean parseBoolean(String field, String s) {
+        if ("true".equals(s) || "on".equals(s) || "yes".equals(s)) {
+            return true;
+        }
+        if ("false".equals(s) || "off".equals(s) || "no".equals(s)) {
+            return false;
+        }
+        throw new ValidationException(field, s, "true or false");
+    }
+
+    /** A comma-separated list of service names; empty for none. */
+    public static Set<String> parseServices(String field, String s) {
+        Set<String> out = new LinkedHashSet<>();
+        if (s == null || s.isBlank()) {
+            return out;
+        }
+        for (String part : s.split(",", -1)) {
+            try {
+                out.add(Validate.serviceName(field, part.strip()));
+            } catch (ValidationException e) {
+                throw new ValidationException(field, s, "'" + part.strip() + "' is not a service name: " + e.getMessage());
+            }
+        }
+        return out;
+    }
+
+    /** {@code SERVICE=DURATION,...}, e.g. {@code db=8h,web=10m}. */
+    public static Map<String, Duration> parseServiceDurations(String field, String s) {
+        Map<String, Duration> out = new LinkedHashMap<>();
+        if (s == null || s.isBlank()) {
+            return out;
+        }
+        for (String part : s.split(",", -1)) {
+            int eq = part.indexOf('=');
+            if (eq <= 0) {
+                throw new ValidationException(field, s, "expected SERVICE=DURATION,... e.g. db=8h,web=10m");
+            }
+            String name;
+            try {
+                name = Validate.serviceName(field, part.substring(0, eq).strip());
+            } catch (ValidationException e) {
+                throw new ValidationException(field, s, e.getMessage());
+            }
+            out.put(name, parseDuration(field, part.substring(eq + 1)));
+        }
+        return out;
+    }
+
+    private static void positive(String field, Duration d) {
+        if (d == null || d.isZero() || d.isNegative()) {
+            throw new ValidationException(field, d, "a positive duration");
+        }
+    }
+
+    /** Mutable builder; {@link #flag} applies one {@code --lb-*} flag by name. */
+    public static final class Builder {
+        private String vipDevice = DEFAULT_VIP_DEVICE;
+        private List<InetAddress> sourceAddresses = List.of();
+        private int maxConnections = DEFAULT_MAX_CONNECTIONS;
+        private Duration idleTimeout = DEFAULT_IDLE_TIMEOUT;
+        private Map<String, Duration> serviceIdleTimeouts = Map.of();
+        private Duration udpIdleTimeout = DEFAULT_UDP_IDLE_TIMEOUT;
+        private Duration drainTimeout = DEFAULT_DRAIN_TIMEOUT;
+        private Duration connectTimeout = DEFAULT_CONNECT_TIMEOUT;
+        private int connectRetries = DEFAULT_CONNECT_RETRIES;
+        private Duration keepAliveIdle = DEFAULT_KEEPALIVE_IDLE;
+        private Duration affinityTimeout = DEFAULT_AFFINITY_TIMEOUT;
+        private Set<String> proxyProtocolServices = Set.of();
+        private boolean splice;
+        private int threads;
+        private Eject eject = Eject.DEFAULT;
+
+        private Builder() {
+        }
+
+        public Builder vipDevice(String v) { vipDevice = v; return this; }
+        public Builder sourceAddresses(List<InetAddress> v) { sourceAddresses = v; return this; }
+        public Builder maxConnections(int v) { maxConnections = v; return this; }
+        public Builder idleTimeout(Duration v) { idleTimeout = v; return this; }
+        public Builder serviceIdleTimeouts(Map<String, Duration> v) { serviceIdleTimeouts = v; return this; }
+        public Builder udpIdleTimeout(Duration v) { udpIdleTimeout = v; return this; }
+        public Builder drainTimeout(Duration v) { drainTimeout = v; return this; }
+        public Builder connectTimeout(Duration v) { connectTimeout = v; return this; }
+        public Builder connectRetries(int v) { connectRetries = v; return this; }
+        public Builder keepAliveIdle(Duration v) { keepAliveIdle = v; return this; }
+        public Builder affinityTimeout(Duration v) { affinityTimeout = v; return this; }
+        public Builder proxyProtocolServices(Set<String> v) { proxyProtocolServices = v; return this; }
+        public Builder splice(boolean v) { splice = v; return this; }
+        public Builder threads(int v) { threads = v; return this; }
+        public Builder eject(Eject v) { eject = v; return this; }
+
+        /**
+         * Applies one flag by its name without the {@code --lb-} prefix, e.g.
+         * {@code flag("source-addresses", "10.0.0.5,10.0.0.6")}. Names: vip-device,
+         * source-addresses, max-connections, idle-timeout, service-idle-timeouts, udp-idle-timeout,
+         * drain-timeout, connect-timeout, connect-retries, keepalive-idle, affinity-timeout,
+         * proxy-protocol, splice, threads, eject, eject-window, eject-min-calls, eject-failure-rate,
+         * eject-duration, eject-max-percent.
+         */
+        public Builder flag(String name, String value) {
+            String f = "--lb-" + name;
+            switch (name) {
+                case "vip-device" -> vipDevice = parseDevice(f, value);
+                case "source-addresses" -> sourceAddresses = parseAddresses(f, value);
+                case "max-connections" -> maxConnections = parseInt(f, value, 1, 10_000_000);
+                case "idle-timeout" -> idleTimeout = parseDuration(f, value);
+                case "service-idle-timeouts" -> serviceIdleTimeouts = parseServiceDurations(f, value);
+                case "udp-idle-timeout" -> udpIdleTimeout = parseDuration(f, value);
+                case "drain-timeout" -> drainTimeout = parseDuration(f, value);
+                case "connect-timeout" -> connectTimeout = parseDuration(f, value);
+                case "connect-retries" -> connectRetries = parseInt(f, value, 0, 16);
+                case "keepalive-idle" -> keepAliveIdle = parseDuration(f, value);
+                case "affinity-timeout" -> affinityTimeout = parseDuration(f, value);
+                case "proxy-protocol" -> proxyProtocolServices = parseServices(f, value);
+                case "splice" -> splice = parseBoolean(f, value);
+                case "threads" -> threads = parseInt(f, value, 0, 256);
+                case "eject" -> eject = new Eject(parseBoolean(f, value), eject.window(), eject.minimumCalls(),
+                        eject.failureRatePercent(), eject.ejectFor(), eject.maxEjectedFraction());
+                case "eject-window" -> eject = new Eject(eject.enabled(), parseDuration(f, value), eject.minimumCalls(),
+                        eject.failureRatePercent(), eject.ejectFor(), eject.maxEjectedFraction());
+                case "eject-min-calls" -> eject = new Eject(eject.enabled(), eject.window(), parseInt(f, value, 1, 100_000),
+                        eject.failureRatePercent(), eject.ejectFor(), eject.maxEjectedFraction());
+                case "eject-failure-rate" -> eject = new Eject(eject.enabled(), eject.window(), eject.minimumCalls(),
+                        parseInt(f, value, 1, 100), eject.ejectFor(), eject.maxEjectedFraction());
+                case "eject-duration" -> eject = new Eject(eject.enabled(), eject.window(), eject.minimumCalls(),
+                        eject.failureRatePercent(), parseDuration(f, value), eject.maxEjectedFraction());
+                case "eject-max-percent" -> eject = new Eject(eject.enabled(), eject.window(), eject.minimumCalls(),
+                        eject.failureRatePercent(), eject.ejectFor(), parseInt(f, value, 0, 100) / 100.0);
+                default -> throw new ValidationException("flag", f, "unknown userspace data plane flag");
+            }
+            return this;
+        }
+
+        public UserspaceConfig build() {
+            return new UserspaceConfig(vipDevice, sourceAddresses, maxConnections, idleTimeout, serviceIdleTimeouts,
+                    udpIdleTimeout, drainTimeout, connectTimeout, connectRetries, keepAliveIdle, affinityTimeout,
+                    proxyProtocolServices, splice, threads, eject);
+        }
+    }
+}

@@ -1,0 +1,183 @@
+package io.portolan.lb.userspace;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.netty.channel.EventLoopGroup;
+import io.portolan.lb.DataPlane;
+import io.portolan.proto.ClusterSnapshot;
+import io.portolan.proto.Mode;
+import io.portolan.proto.Port;
+import io.portolan.proto.Protocol;
+import io.portolan.proto.Service;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The userspace data plane: a Netty TCP/UDP proxy on every port of every {@code vip}-mode
+ * service. {@link #update} diffs the snapshot against what runs: it adds VIPs to the device, opens
+ * and closes listeners, and swaps each port's precomputed plan; removed instances and services
+ * drain. Nothing in {@code update} waits for traffic; it runs {@code ip} at most once per VIP change.
+ */
+public final class UserspaceDataPlane implements DataPlane {
+    private static final Logger log = LoggerFactory.getLogger(UserspaceDataPlane.class);
+
+    private record Key(InetAddress vip, int port, Protocol protocol) {
+    }
+
+    private final ProxyContext ctx;
+    private final VipBinder binder;
+    private final ScheduledExecutorService control;
+    private final Map<Key, Frontend> frontends = new HashMap<>();
+    /** VIPs this data plane has put on the device. */
+    private final Set<InetAddress> vips = new HashSet<>();
+    private boolean closed;
+
+    UserspaceDataPlane(UserspaceConfig config, MeterRegistry registry, VipBinder binder) {
+        Transport transport = Transport.detect();
+        if (config.splice() && !transport.epoll()) {
+            log.warn("splice requested but native epoll is not available; relaying with buffers");
+        }
+        EventLoopGroup boss = transport.newGroup(1, "portolan-lb-accept");
+        EventLoopGroup workers = transport.newGroup(config.threads(), "portolan-lb");
+        this.ctx = new ProxyContext(config, transport, boss, workers, new LbMetrics(registry));
+        this.binder = binder;
+        this.control = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "portolan-lb-vips");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /** The userspace data plane, VIPs added to {@code config.vipDevice()} with {@code ip addr}. */
+    public static DataPlane create(UserspaceConfig config, MeterRegistry registry) {
+        return new UserspaceDataPlane(config, registry, new IpCommandVipBinder(List.of("ip"), config.vipDevice()));
+    }
+
+    @Override
+    public String name() {
+        return "userspace";
+    }
+
+    @Override
+    public synchronized void update(ClusterSnapshot snapshot) {
+        if (closed) {
+            return;
+        }
+        Map<Key, Service> desired = new LinkedHashMap<>();
+        Map<Key, Port> ports = new HashMap<>();
+        for (Service s : snapshot.services().values()) {
+            if (s.mode() != Mode.VIP || s.vip() == null) {
+                continue;
+            }
+            for (Port p : s.ports()) {
+                Key k = new Key(s.vip(), p.number(), p.protocol());
+                if (desired.containsKey(k)) {
+                    log.warn("{}: {} {} is already served by {}; ignored", s.name(), s.vip().getHostAddress(), p,
+                            desired.get(k).name());
+                    continue;
+                }
+                desired.put(k, s);
+                ports.put(k, p);
+            }
+        }
+        // Listeners that go away, or whose VIP:port now belongs to another service or port spec.
+        for (var it = frontends.entrySet().iterator(); it.hasNext(); ) {
+            var e = it.next();
+            Service s = desired.get(e.getKey());
+            if (s == null || !s.name().equals(e.getValue().service) || !ports.get(e.getKey()).equals(e.getValue().port)) {
+                e.getValue().close();
+                it.remove();
+            }
+        }
+        Set<InetAddress> failedVips = new HashSet<>();
+        for (var e : desired.entrySet()) {
+            Key k = e.getKey();
+            Service s = e.getValue();
+            try {
+                if (!vips.contains(k.vip) && !failedVips.contains(k.vip)) {
+                    binder.add(k.vip);
+                    vips.add(k.vip);
+                }
+            } catch (RuntimeException ex) {
+                failedVips.add(k.vip);
+                log.error("{}: cannot add VIP {}: {}", s.name(), k.vip.getHostAddress(), ex.getMessage());
+                continue;
+            }
+            if (failedVips.contains(k.vip)) {
+                continue;
+            }
+            Frontend fe = frontends.get(k);
+            try {
+                if (fe == null) {
+                    InetSocketAddress at = new InetSocketAddress(k.vip, k.port);
+                    Port p = ports.get(k);
+                    fe = k.protocol == Protocol.UDP ? new UdpFrontend(ctx, at, s.name(), p) : new TcpFrontend(ctx, at, s.name(), p);
+                    fe.apply(s, snapshot.servingInstances(s.name()));
+                    fe.start();
+                    frontends.put(k, fe);
+                } else {
+                    fe.apply(s, snapshot.servingInstances(s.name()));
+                }
+            } catch (RuntimeException ex) {
+                log.error("{}: cannot serve {}:{}: {}", s.name(), k.vip.getHostAddress(), ports.get(k), ex.toString());
+                if (fe != null && !frontends.containsKey(k)) {
+                    fe.close();
+                }
+            }
+        }
+        // VIPs no longer used: removed after the drain timeout, unless wanted again by then.
+        Set<InetAddress> wanted = new HashSet<>();
+        for (Key k : desired.keySet()) {
+            wanted.add(k.vip);
+        }
+        for (InetAddress vip : Set.copyOf(vips)) {
+            if (!wanted.contains(vip)) {
+                vips.remove(vip);
+                long ms = ctx.config.drainTimeout().toMillis();
+                control.schedule(() -> removeVipIfUnused(vip), ms, TimeUnit.MILLISECONDS);
+            }
+        }
+    }
+
+    private synchronized void removeVipIfUnused(InetAddress vip) {
+        if (!vips.contains(vip) && !closed) {
+            binder.remove(vip);
+        }
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        for (Frontend fe : frontends.values()) {
+            fe.closeNow();
+        }
+        frontends.clear();
+        control.shutdownNow();
+        for (InetAddress vip : vips) {
+            binder.remove(vip);
+        }
+        vips.clear();
+        ctx.boss.shutdownGracefully(0, 2, TimeUnit.SECONDS);
+        ctx.workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        ctx.boss.terminationFuture().syncUninterruptibly();
+    }
+
+    /** For tests: the frontend serving {@code vip:port}, or null. */
+    synchronized Frontend frontend(InetAddress vip, int port, Protocol protocol) {
+        return frontends.get(new Key(vip, port, protocol));
+    }
+}

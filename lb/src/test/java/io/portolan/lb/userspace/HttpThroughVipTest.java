@@ -1,0 +1,140 @@
+package io.portolan.lb.userspace;
+
+import io.portolan.lb.userspace.Fixtures.HttpInstance;
+import io.portolan.proto.Instance;
+import io.portolan.proto.Port;
+import io.portolan.proto.Service;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.net.InetAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Real HTTP servers behind a VIP, real HTTP clients through it: reach, exact rr, proportional wrr. */
+class HttpThroughVipTest {
+    private final List<AutoCloseable> cleanup = new ArrayList<>();
+
+    @AfterEach
+    void tearDown() throws Exception {
+        for (AutoCloseable c : cleanup) {
+            c.close();
+        }
+    }
+
+    private List<HttpInstance> instances(int n) throws Exception {
+        List<HttpInstance> l = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            HttpInstance h = new HttpInstance("i" + i, 0);
+            cleanup.add(h);
+            l.add(h);
+        }
+        return l;
+    }
+
+    /** A service on port 80 of a fresh VIP whose instances listen on their own ports (by port name). */
+    private InetAddress serve(UserspaceDataPlane plane, String scheduler, List<HttpInstance> hs, int... weights) {
+        InetAddress vip = Fixtures.freshVip();
+        Service svc = Fixtures.service("web", vip, scheduler, new Port("http", 80, null));
+        List<Instance> is = new ArrayList<>();
+        for (int i = 0; i < hs.size(); i++) {
+            is.add(Fixtures.instance(hs.get(i).name, "web", InetAddress.getLoopbackAddress(), hs.get(i).servicePort(),
+                    weights.length > 0 ? weights[i] : 100));
+        }
+        plane.update(Fixtures.snapshot(1, svc, is));
+        return vip;
+    }
+
+    private static Map<String, Integer> hammer(InetAddress vip, int connections, int threads) throws Exception {
+        Map<String, Integer> counts = new ConcurrentHashMap<>();
+        AtomicInteger left = new AtomicInteger(connections);
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        try {
+            List<Future<?>> fs = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                fs.add(pool.submit(() -> {
+                    while (left.getAndDecrement() > 0 && System.nanoTime() < deadline) {
+                        counts.merge(Fixtures.get(vip, 80, Duration.ofSeconds(5)), 1, Integer::sum);
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : fs) {
+                f.get();
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        return counts;
+    }
+
+    @Test
+    void update_threeHttpInstances_httpClientReachesEveryInstance() throws Exception {
+        List<HttpInstance> hs = instances(3);
+        UserspaceDataPlane plane = Fixtures.plane(Fixtures.fastConfig().build());
+        cleanup.add(0, plane);
+        InetAddress vip = serve(plane, "rr", hs);
+        Set<String> seen = new TreeSet<>();
+        for (int i = 0; i < 6; i++) {
+            // a new client per request: the JDK client would otherwise keep one connection alive
+            HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+            HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create("http://" + vip.getHostAddress() + ":80/"))
+                    .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, r.statusCode());
+            seen.add(r.body());
+        }
+        assertEquals(Set.of("i0", "i1", "i2"), seen);
+    }
+
+    @Test
+    void roundRobin_10000Connections_exactlyEvenAcrossInstances() throws Exception {
+        List<HttpInstance> hs = instances(4);
+        UserspaceDataPlane plane = Fixtures.plane(Fixtures.fastConfig().build());
+        cleanup.add(0, plane);
+        InetAddress vip = serve(plane, "rr", hs);
+        Map<String, Integer> counts = hammer(vip, 10_000, 8);
+        assertEquals(Map.of("i0", 2500, "i1", 2500, "i2", 2500, "i3", 2500), counts);
+    }
+
+    @Test
+    void weightedRoundRobin_10000Connections_proportionalWithin5Percent() throws Exception {
+        List<HttpInstance> hs = instances(3);
+        UserspaceDataPlane plane = Fixtures.plane(Fixtures.fastConfig().build());
+        cleanup.add(0, plane);
+        InetAddress vip = serve(plane, "wrr", hs, 100, 200, 300);
+        Map<String, Integer> counts = hammer(vip, 10_000, 8);
+        assertEquals(10_000, counts.values().stream().mapToInt(Integer::intValue).sum());
+        double[] expected = {10_000 / 6.0, 20_000 / 6.0, 30_000 / 6.0};
+        for (int i = 0; i < 3; i++) {
+            int got = counts.getOrDefault("i" + i, 0);
+            assertTrue(Math.abs(got - expected[i]) <= 0.05 * expected[i], "i" + i + ": " + got + " vs " + expected[i] + " " + counts);
+        }
+    }
+
+    @Test
+    void splice_httpThroughVip_reachesEveryInstance() throws Exception {
+        List<HttpInstance> hs = instances(2);
+        UserspaceDataPlane plane = Fixtures.plane(Fixtures.fastConfig().splice(true).build());
+        cleanup.add(0, plane);
+        InetAddress vip = serve(plane, "rr", hs);
+        Map<String, Integer> counts = hammer(vip, 200, 4);
+        assertEquals(Map.of("i0", 100, "i1", 100), counts);
+    }
+}
