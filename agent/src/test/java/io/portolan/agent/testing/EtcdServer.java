@@ -1,0 +1,131 @@
+package io.portolan.agent.testing;
+
+import java.io.File;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A real etcd (Debian's etcd-server) on free loopback ports with a temporary data directory.
+ * {@link #stop()} and {@link #start()} keep the data and ports, for outage tests.
+ */
+public final class EtcdServer implements AutoCloseable {
+    private final Path dataDir;
+    private final int clientPort;
+    private final int peerPort;
+    private final Path log;
+    private Process process;
+
+    public EtcdServer() throws IOException {
+        this.dataDir = Files.createTempDirectory("etcd-test");
+        this.clientPort = freePort();
+        this.peerPort = freePort();
+        this.log = dataDir.resolveSibling(dataDir.getFileName() + ".log");
+        start();
+    }
+
+    public static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+
+    public URI endpoint() {
+        return URI.create("http://127.0.0.1:" + clientPort);
+    }
+
+    public int clientPort() {
+        return clientPort;
+    }
+
+    public synchronized void start() throws IOException {
+        String client = "http://127.0.0.1:" + clientPort;
+        String peer = "http://127.0.0.1:" + peerPort;
+        ProcessBuilder pb = new ProcessBuilder(List.of("etcd", "--name", "test", "--data-dir", dataDir.resolve("data").toString(),
+                "--listen-client-urls", client, "--advertise-client-urls", client,
+                "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+                "--initial-cluster", "test=" + peer, "--initial-cluster-state", "new",
+                "--log-level", "warn", "--logger", "zap"))
+                .redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        pb.environment().put("ETCD_UNSUPPORTED_ARCH", "");
+        process = pb.start();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (System.nanoTime() < deadline) {
+            if (!process.isAlive()) {
+                throw new IOException("etcd exited with " + process.exitValue() + "; log: " + Files.readString(log));
+            }
+            if (healthy()) {
+                return;
+            }
+            sleep(50);
+        }
+        throw new IOException("etcd did not become healthy on " + client + "; log: " + Files.readString(log));
+    }
+
+    private boolean healthy() {
+        try (Socket s = new Socket()) {
+            s.connect(new InetSocketAddress("127.0.0.1", clientPort), 200);
+            s.getOutputStream().write(("GET /health HTTP/1.0\r\nHost: x\r\n\r\n").getBytes());
+            s.setSoTimeout(1000);
+            String r = new String(s.getInputStream().readAllBytes());
+            return r.contains("\"health\":\"true\"") || r.contains("\"health\": \"true\"");
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** Stops etcd (SIGKILL: an abrupt outage); the data stays for {@link #start()}. */
+    public synchronized void stop() throws InterruptedException {
+        if (process != null) {
+            process.destroyForcibly();
+            process.waitFor(10, TimeUnit.SECONDS);
+            process = null;
+        }
+    }
+
+    /** etcdctl with this server as endpoint (argv only). */
+    public String etcdctl(String... args) throws IOException, InterruptedException {
+        List<String> cmd = new java.util.ArrayList<>(List.of("etcdctl", "--endpoints", endpoint().toString()));
+        cmd.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().put("ETCDCTL_API", "3");
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes());
+        if (!p.waitFor(20, TimeUnit.SECONDS) || p.exitValue() != 0) {
+            throw new IOException("etcdctl " + String.join(" ", args) + " failed: " + out);
+        }
+        return out;
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public void close() throws Exception {
+        stop();
+        deleteTree(dataDir.toFile());
+        Files.deleteIfExists(log);
+    }
+
+    static void deleteTree(File f) {
+        File[] children = f.listFiles();
+        if (children != null) {
+            for (File c : children) {
+                deleteTree(c);
+            }
+        }
+        f.delete();
+    }
+}
