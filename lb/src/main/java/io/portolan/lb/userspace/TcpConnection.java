@@ -40,6 +40,8 @@ final class TcpConnection {
     private int attempts;
     private boolean clientInputShut;
     private boolean upstreamInputShut;
+    /** Bytes the client sent before the upstream connect completed (epoll reads them on a FIN even with auto-read off). */
+    private List<Object> early;
 
     TcpConnection(TcpFrontend fe, Channel client) {
         this.fe = fe;
@@ -106,7 +108,23 @@ final class TcpConnection {
             ch.write(ProxyProtocolV2.header(ch.alloc(), (InetSocketAddress) client.remoteAddress(),
                     (InetSocketAddress) client.localAddress()), ch.voidPromise());
         }
+        if (early != null) {
+            for (Object m : early) {
+                if (m instanceof ByteBuf buf) {
+                    b.bytesToInstance.add(buf.readableBytes());
+                }
+                ch.write(m, ch.voidPromise());
+            }
+            early = null;
+        }
         ch.flush();
+        if (clientInputShut) {
+            ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener((ChannelFutureListener) f -> {
+                if (f.channel() instanceof DuplexChannel d && d.isActive()) {
+                    d.shutdownOutput();
+                }
+            });
+        }
         if (fe.ctx.splice) {
             AbstractEpollStreamChannel c = (AbstractEpollStreamChannel) client;
             AbstractEpollStreamChannel u = (AbstractEpollStreamChannel) ch;
@@ -194,6 +212,13 @@ final class TcpConnection {
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             Channel p = peer();
+            if (p == null && clientSide && client.isActive()) {
+                if (early == null) {
+                    early = new ArrayList<>(2);
+                }
+                early.add(msg);
+                return;
+            }
             if (p == null || !p.isActive()) {
                 ReferenceCountUtil.release(msg);
                 return;
@@ -233,7 +258,10 @@ final class TcpConnection {
                     upstreamInputShut = true;
                 }
                 Channel p = peer();
-                if (clientInputShut && upstreamInputShut || p == null) {
+                if (p == null) {
+                    return; // still connecting: the half-close is passed on once connected
+                }
+                if (clientInputShut && upstreamInputShut) {
                     closeBoth();
                 } else if (p.isActive()) {
                     p.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener((ChannelFutureListener) f -> {
@@ -251,6 +279,10 @@ final class TcpConnection {
 
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
+            if (clientSide && early != null) {
+                early.forEach(ReferenceCountUtil::release);
+                early = null;
+            }
             Channel p = peer();
             if (p != null) {
                 flushAndClose(p);

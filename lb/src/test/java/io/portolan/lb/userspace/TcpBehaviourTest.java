@@ -1,0 +1,256 @@
+package io.portolan.lb.userspace;
+
+import io.netty.buffer.PooledByteBufAllocator;
+import io.portolan.proto.Instance;
+import io.portolan.proto.Port;
+import io.portolan.proto.Service;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Byte-level behaviour of the TCP relay against raw socket instances. */
+class TcpBehaviourTest {
+    private final List<AutoCloseable> cleanup = new ArrayList<>();
+
+    @AfterEach
+    void tearDown() throws Exception {
+        for (AutoCloseable c : cleanup) {
+            c.close();
+        }
+    }
+
+    /** A raw TCP instance on 127.0.0.1 running {@code session} per accepted connection on its own thread. */
+    private ServerSocket instance(Consumer<Socket> session) throws IOException {
+        ServerSocket ss = new ServerSocket(0, 128, InetAddress.getLoopbackAddress());
+        cleanup.add(ss);
+        Thread t = new Thread(() -> {
+            while (!ss.isClosed()) {
+                try {
+                    Socket s = ss.accept();
+                    Thread w = new Thread(() -> {
+                        try (s) {
+                            session.accept(s);
+                        } catch (IOException ignored) {
+                            // client went away
+                        }
+                    });
+                    w.setDaemon(true);
+                    w.start();
+                } catch (IOException e) {
+                    return;
+                }
+            }
+        });
+        t.setDaemon(true);
+        t.start();
+        return ss;
+    }
+
+    private InetAddress serve(UserspaceConfig config, ServerSocket... instances) {
+        UserspaceDataPlane plane = Fixtures.plane(config);
+        cleanup.add(0, plane);
+        InetAddress vip = Fixtures.freshVip();
+        Service svc = Fixtures.service("raw", vip, "rr", new Port("raw", 80, null));
+        List<Instance> is = new ArrayList<>();
+        for (int i = 0; i < instances.length; i++) {
+            is.add(Fixtures.instance("r" + i, "raw", InetAddress.getLoopbackAddress(),
+                    new Port("raw", instances[i].getLocalPort(), null), 100));
+        }
+        plane.update(Fixtures.snapshot(1, svc, is));
+        return vip;
+    }
+
+    private static Socket connect(InetAddress vip) throws IOException {
+        Socket s = new Socket();
+        s.setSoTimeout(5000);
+        s.connect(new InetSocketAddress(vip, 80), 2000);
+        return s;
+    }
+
+    /** Reads until EOF or reset; true if the connection ended within the socket timeout. */
+    private static boolean endsAtOnce(Socket s) throws IOException {
+        try {
+            return s.getInputStream().read() == -1;
+        } catch (SocketException reset) {
+            return true;
+        }
+    }
+
+    @Test
+    void relay_clientHalfCloses_instanceAnswersAfterEofAndClientReadsIt() throws Exception {
+        // The instance reads to EOF, then answers with the byte count: only works if the FIN is carried through.
+        ServerSocket inst = instance(s -> {
+            try {
+                int n = Fixtures.readAll(s.getInputStream()).length;
+                s.getOutputStream().write(("got " + n).getBytes(StandardCharsets.US_ASCII));
+            } catch (IOException ignored) {
+                // gone
+            }
+        });
+        InetAddress vip = serve(Fixtures.fastConfig().build(), inst);
+        try (Socket s = connect(vip)) {
+            s.getOutputStream().write(new byte[100_000]);
+            s.shutdownOutput();
+            assertEquals("got 100000", new String(Fixtures.readAll(s.getInputStream()), StandardCharsets.US_ASCII));
+        }
+    }
+
+    @Test
+    void relay_clientStopsReading_proxyMemoryStaysBoundedAndAllBytesArrive() throws Exception {
+        int total = 64 << 20;
+        ServerSocket inst = instance(s -> {
+            try {
+                OutputStream out = s.getOutputStream();
+                byte[] chunk = new byte[64 * 1024];
+                for (int sent = 0; sent < total; sent += chunk.length) {
+                    out.write(chunk);
+                }
+            } catch (IOException ignored) {
+                // gone
+            }
+        });
+        InetAddress vip = serve(Fixtures.fastConfig().build(), inst);
+        try (Socket s = connect(vip)) {
+            Thread.sleep(1500); // the instance pushes, the client reads nothing
+            long used = PooledByteBufAllocator.DEFAULT.metric().usedDirectMemory()
+                    + PooledByteBufAllocator.DEFAULT.metric().usedHeapMemory();
+            assertTrue(used < 24 << 20, "proxy buffers grew to " + used + " bytes while the client did not read");
+            assertEquals(total, Fixtures.readAll(s.getInputStream()).length);
+        }
+    }
+
+    @Test
+    void accept_pastMaxConnections_newConnectionClosedAtOnce() throws Exception {
+        ServerSocket inst = instance(s -> {
+            try {
+                s.getInputStream().transferTo(s.getOutputStream());
+            } catch (IOException ignored) {
+                // gone
+            }
+        });
+        InetAddress vip = serve(Fixtures.fastConfig().maxConnections(3).build(), inst);
+        List<Socket> held = new ArrayList<>();
+        try {
+            for (int i = 0; i < 3; i++) {
+                Socket s = connect(vip);
+                held.add(s);
+                s.getOutputStream().write('x');
+                assertEquals('x', s.getInputStream().read());
+            }
+            try (Socket extra = connect(vip)) {
+                long t0 = System.nanoTime();
+                extra.getOutputStream().write('y');
+                assertTrue(endsAtOnce(extra));
+                assertTrue(System.nanoTime() - t0 < 1_000_000_000L, "refused at once");
+            }
+            held.remove(0).close();
+            Thread.sleep(200);
+            try (Socket again = connect(vip)) {
+                again.getOutputStream().write('z');
+                assertEquals('z', again.getInputStream().read());
+            }
+        } finally {
+            for (Socket s : held) {
+                s.close();
+            }
+        }
+    }
+
+    @Test
+    void accept_noServingInstance_clientClosedAtOnce() throws Exception {
+        InetAddress vip = serve(Fixtures.fastConfig().build());
+        try (Socket s = connect(vip)) {
+            long t0 = System.nanoTime();
+            assertTrue(endsAtOnce(s));
+            assertTrue(System.nanoTime() - t0 < 1_000_000_000L);
+        }
+    }
+
+    @Test
+    void connect_allInstancesDown_clientClosedAtOnceAfterRetries() throws Exception {
+        ServerSocket dead = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        dead.close(); // nothing listens on its port: connects are refused
+        InetAddress vip = serve(Fixtures.fastConfig().build(), dead, dead);
+        try (Socket s = connect(vip)) {
+            long t0 = System.nanoTime();
+            assertTrue(endsAtOnce(s));
+            assertTrue(System.nanoTime() - t0 < 1_000_000_000L);
+        }
+    }
+
+    @Test
+    void relay_idleLongerThanServiceIdleTimeout_connectionClosed() throws Exception {
+        ServerSocket inst = instance(s -> {
+            try {
+                s.getInputStream().transferTo(s.getOutputStream());
+            } catch (IOException ignored) {
+                // gone
+            }
+        });
+        InetAddress vip = serve(Fixtures.fastConfig().serviceIdleTimeouts(Map.of("raw", Duration.ofMillis(700))).build(), inst);
+        try (Socket s = connect(vip)) {
+            s.getOutputStream().write('a');
+            assertEquals('a', s.getInputStream().read());
+            long t0 = System.nanoTime();
+            assertTrue(endsAtOnce(s));
+            long waited = (System.nanoTime() - t0) / 1_000_000;
+            assertTrue(waited > 400 && waited < 3000, "closed after " + waited + " ms");
+        }
+    }
+
+    @Test
+    void connect_proxyProtocolService_instanceReadsV2HeaderWithClientAddress() throws Exception {
+        AtomicReference<byte[]> header = new AtomicReference<>();
+        ServerSocket inst = instance(s -> {
+            try {
+                byte[] h = new byte[28];
+                new DataInputStream(s.getInputStream()).readFully(h);
+                header.set(h);
+                s.getOutputStream().write("ok".getBytes(StandardCharsets.US_ASCII));
+            } catch (IOException ignored) {
+                // gone
+            }
+        });
+        InetAddress vip = serve(Fixtures.fastConfig().proxyProtocolServices(Set.of("raw")).build(), inst);
+        try (Socket s = connect(vip)) {
+            InputStream in = s.getInputStream();
+            assertEquals('o', in.read());
+            byte[] h = header.get();
+            assertArrayEquals(ProxyProtocolV2.SIGNATURE, Arrays.copyOf(h, 12));
+            ByteBuffer b = ByteBuffer.wrap(h, 12, 16);
+            assertEquals(0x21, b.get() & 0xff);
+            assertEquals(0x11, b.get() & 0xff);
+            assertEquals(12, b.getShort());
+            byte[] src = new byte[4];
+            byte[] dst = new byte[4];
+            b.get(src).get(dst);
+            assertEquals(s.getLocalAddress(), InetAddress.getByAddress(src));
+            assertEquals(vip, InetAddress.getByAddress(dst));
+            assertEquals(s.getLocalPort(), b.getShort() & 0xffff);
+            assertEquals(80, b.getShort() & 0xffff);
+        }
+    }
+}
