@@ -1,0 +1,267 @@
+package io.portolan.dns;
+
+import io.portolan.dns.answer.ZoneTable;
+import io.portolan.proto.Validate;
+import io.portolan.proto.ValidationException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The DNS server's configuration. Every flag string has a parse helper that throws
+ * {@link ValidationException} naming the flag and the value.
+ *
+ * @param listen where to answer, UDP and TCP ({@code --dns-listen ADDR:PORT,...}); default 127.0.0.11:53
+ * @param zone the zone answered authoritatively ({@code --dns-zone}); default {@value #DEFAULT_ZONE}
+ * @param upstreams where names outside the zone go ({@code --dns-upstream ADDR:PORT,...}); empty: the
+ *        nameservers of /etc/resolv.conf, minus this server's own addresses
+ * @param ttl TTL of every answer in the zone and the SOA minimum (negative TTL), seconds ({@code --dns-ttl});
+ *        default {@value #DEFAULT_TTL}
+ * @param recursionClients client networks whose queries outside the zone are forwarded
+ *        ({@code --dns-recursion-clients CIDR,...}); others get REFUSED. Default: loopback and the
+ *        private ranges container networks come from (RFC 1918, RFC 6598, ULA)
+ * @param rateLimit queries per second per source address, 0 for none ({@code --dns-rate-limit}); past it
+ *        every other query gets REFUSED and the rest are dropped
+ * @param forwardTimeout how long one upstream gets before the next is tried ({@code --dns-forward-timeout}); default 1 s
+ * @param cacheBytes memory bound of the forward cache ({@code --dns-cache-size}); default 16 MiB, 0 disables it
+ * @param maxForwardsInFlight distinct questions upstream at once; past it SERVFAIL ({@code --dns-max-forwards}); default 1024
+ * @param udpSockets UDP sockets per listen address (SO_REUSEPORT, one event loop each) ({@code --dns-udp-sockets});
+ *        default the number of processors
+ */
+public record DnsConfig(List<InetSocketAddress> listen, String zone, List<InetSocketAddress> upstreams, int ttl,
+                        List<ClientNetwork> recursionClients, int rateLimit, Duration forwardTimeout, long cacheBytes,
+                        int maxForwardsInFlight, int udpSockets) {
+    /**
+     * {@code .internal} is reserved by ICANN for private use (2024) and will never be delegated, so
+     * the zone cannot shadow a real name, unlike {@code .local} (mDNS) or an invented TLD.
+     */
+    public static final String DEFAULT_ZONE = "portolan.internal.";
+    public static final int DEFAULT_TTL = 5;
+    public static final int MAX_TTL = 3600;
+    public static final Duration DEFAULT_FORWARD_TIMEOUT = Duration.ofSeconds(1);
+    public static final long DEFAULT_CACHE_BYTES = 16L << 20;
+    public static final int DEFAULT_MAX_FORWARDS = 1024;
+    public static final String DEFAULT_RECURSION_CLIENTS =
+            "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,fc00::/7";
+
+    public DnsConfig {
+        if (listen == null || listen.isEmpty()) {
+            throw new ValidationException("--dns-listen", listen, "at least one ADDR:PORT is needed");
+        }
+        listen = List.copyOf(listen);
+        zone = parseZone("--dns-zone", zone == null ? DEFAULT_ZONE : zone);
+        upstreams = upstreams == null ? List.of() : List.copyOf(upstreams);
+        if (ttl < 0 || ttl > MAX_TTL) {
+            throw new ValidationException("--dns-ttl", ttl, "a TTL is 0-" + MAX_TTL + " seconds");
+        }
+        recursionClients = recursionClients == null ? parseNetworks("--dns-recursion-clients", DEFAULT_RECURSION_CLIENTS)
+                : List.copyOf(recursionClients);
+        if (rateLimit < 0) {
+            throw new ValidationException("--dns-rate-limit", rateLimit, "queries per second per source, 0 for no limit");
+        }
+        if (forwardTimeout == null) {
+            forwardTimeout = DEFAULT_FORWARD_TIMEOUT;
+        }
+        if (forwardTimeout.toMillis() < 10 || forwardTimeout.toSeconds() > 30) {
+            throw new ValidationException("--dns-forward-timeout", forwardTimeout, "between 10ms and 30s");
+        }
+        if (cacheBytes < 0) {
+            throw new ValidationException("--dns-cache-size", cacheBytes, "a size in bytes, 0 to disable the cache");
+        }
+        if (maxForwardsInFlight < 1) {
+            throw new ValidationException("--dns-max-forwards", maxForwardsInFlight, "at least 1");
+        }
+        if (udpSockets < 1 || udpSockets > 64) {
+            throw new ValidationException("--dns-udp-sockets", udpSockets, "1-64");
+        }
+    }
+
+    /** The defaults, listening on {@code listen}. */
+    public static DnsConfig defaults(List<InetSocketAddress> listen) {
+        return new DnsConfig(listen, DEFAULT_ZONE, List.of(), DEFAULT_TTL, null, 0, DEFAULT_FORWARD_TIMEOUT,
+                DEFAULT_CACHE_BYTES, DEFAULT_MAX_FORWARDS, Math.max(1, Runtime.getRuntime().availableProcessors()));
+    }
+
+    /** The defaults, listening on 127.0.0.11:53 (as Docker's embedded DNS). */
+    public static DnsConfig defaults() {
+        return defaults(parseAddresses("--dns-listen", "127.0.0.11:53", 53));
+    }
+
+    public DnsConfig withListen(List<InetSocketAddress> v) {
+        return new DnsConfig(v, zone, upstreams, ttl, recursionClients, rateLimit, forwardTimeout, cacheBytes, maxForwardsInFlight, udpSockets);
+    }
+
+    public DnsConfig withZone(String v) {
+        return new DnsConfig(listen, v, upstreams, ttl, recursionClients, rateLimit, forwardTimeout, cacheBytes, maxForwardsInFlight, udpSockets);
+    }
+
+    public DnsConfig withUpstreams(List<InetSocketAddress> v) {
+        return new DnsConfig(listen, zone, v, ttl, recursionClients, rateLimit, forwardTimeout, cacheBytes, maxForwardsInFlight, udpSockets);
+    }
+
+    public DnsConfig withTtl(int v) {
+        return new DnsConfig(listen, zone, upstreams, v, recursionClients, rateLimit, forwardTimeout, cacheBytes, maxForwardsInFlight, udpSockets);
+    }
+
+    public DnsConfig withRecursionClients(List<ClientNetwork> v) {
+        return new DnsConfig(listen, zone, upstreams, ttl, v, rateLimit, forwardTimeout, cacheBytes, maxForwardsInFlight, udpSockets);
+    }
+
+    public DnsConfig withRateLimit(int v) {
+        return new DnsConfig(listen, zone, upstreams, ttl, recursionClients, v, forwardTimeout, cacheBytes, maxForwardsInFlight, udpSockets);
+    }
+
+    public DnsConfig withForwardTimeout(Duration v) {
+        return new DnsConfig(listen, zone, upstreams, ttl, recursionClients, rateLimit, v, cacheBytes, maxForwardsInFlight, udpSockets);
+    }
+
+    public DnsConfig withCacheBytes(long v) {
+        return new DnsConfig(listen, zone, upstreams, ttl, recursionClients, rateLimit, forwardTimeout, v, maxForwardsInFlight, udpSockets);
+    }
+
+    public DnsConfig withMaxForwardsInFlight(int v) {
+        return new DnsConfig(listen, zone, upstreams, ttl, recursionClients, rateLimit, forwardTimeout, cacheBytes, v, udpSockets);
+    }
+
+    public DnsConfig withUdpSockets(int v) {
+        return new DnsConfig(listen, zone, upstreams, ttl, recursionClients, rateLimit, forwardTimeout, cacheBytes, maxForwardsInFlight, v);
+    }
+
+    /**
+     * Parses {@code ADDR[:PORT],...}: IPv4 {@code 127.0.0.11:53}, IPv6 in brackets {@code [::1]:53}; a
+     * missing port is {@code defaultPort}. Literals only, never resolved.
+     */
+    public static List<InetSocketAddress> parseAddresses(String field, String spec, int defaultPort) {
+        if (spec == null || spec.isBlank()) {
+            throw new ValidationException(field, spec, "expected ADDR[:PORT],..., e.g. 127.0.0.11:53,[::1]:53");
+        }
+        List<InetSocketAddress> out = new ArrayList<>();
+        for (String part : spec.split(",")) {
+            String s = part.trim();
+            String host;
+            String port = null;
+            if (s.startsWith("[")) {
+                int close = s.indexOf(']');
+                if (close < 0 || (close + 1 < s.length() && s.charAt(close + 1) != ':')) {
+                    throw new ValidationException(field, s, "expected [IPV6]:PORT");
+                }
+                host = s.substring(1, close);
+                port = close + 1 < s.length() ? s.substring(close + 2) : null;
+            } else {
+                int colon = s.indexOf(':');
+                if (colon >= 0 && s.indexOf(':', colon + 1) >= 0) {
+                    host = s; // bare IPv6, no port
+                } else if (colon >= 0) {
+                    host = s.substring(0, colon);
+                    port = s.substring(colon + 1);
+                } else {
+                    host = s;
+                }
+            }
+            InetAddress a;
+            try {
+                a = Validate.address(field, host);
+            } catch (ValidationException e) {
+                throw new ValidationException(field, s, "not an IP address literal (names are not resolved)");
+            }
+            int p = defaultPort;
+            if (port != null) {
+                p = parseInt(field, port, 0, 65535);
+            }
+            out.add(new InetSocketAddress(a, p));
+        }
+        return out;
+    }
+
+    /** A zone name: labels of letters, digits and '-', lower-cased, made absolute. */
+    public static String parseZone(String field, String zone) {
+        if (zone == null || zone.isBlank() || zone.equals(".")) {
+            throw new ValidationException(field, zone, "a zone is a domain name such as portolan.internal");
+        }
+        String z = ZoneTable.normalizeZone(zone.trim());
+        if (z.length() > 200) {
+            throw new ValidationException(field, zone, "a zone name is at most 200 characters (room for service names)");
+        }
+        for (String label : z.substring(0, z.length() - 1).split("\\.", -1)) {
+            boolean ok = !label.isEmpty() && label.length() <= 63 && label.charAt(0) != '-' && label.charAt(label.length() - 1) != '-';
+            for (int i = 0; ok && i < label.length(); i++) {
+                char c = label.charAt(i);
+                ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+            }
+            if (!ok) {
+                throw new ValidationException(field, zone, "each label is 1-63 letters, digits or '-' (not first or last)");
+            }
+        }
+        return z;
+    }
+
+    /** Parses {@code CIDR,...} (a bare address is a host network). */
+    public static List<ClientNetwork> parseNetworks(String field, String spec) {
+        if (spec == null) {
+            throw new ValidationException(field, null, "expected CIDR,..., e.g. 127.0.0.0/8,172.16.0.0/12");
+        }
+        List<ClientNetwork> out = new ArrayList<>();
+        for (String part : spec.split(",")) {
+            if (!part.isBlank()) {
+                out.add(ClientNetwork.parse(field, part.trim()));
+            }
+        }
+        return out;
+    }
+
+    public static int parseInt(String field, String s, int min, int max) {
+        long v;
+        try {
+            v = Long.parseLong(s == null ? "" : s.trim());
+        } catch (NumberFormatException e) {
+            throw new ValidationException(field, s, "expected a whole number " + min + "-" + max);
+        }
+        if (v < min || v > max) {
+            throw new ValidationException(field, s, "expected a whole number " + min + "-" + max);
+        }
+        return (int) v;
+    }
+
+    /** A duration such as {@code 500ms}, {@code 2s} or a number of milliseconds. */
+    public static Duration parseDuration(String field, String s) {
+        String t = s == null ? "" : s.trim();
+        try {
+            if (t.endsWith("ms")) {
+                return Duration.ofMillis(Long.parseLong(t.substring(0, t.length() - 2)));
+            }
+            if (t.endsWith("s")) {
+                return Duration.ofMillis(Math.round(Double.parseDouble(t.substring(0, t.length() - 1)) * 1000));
+            }
+            return Duration.ofMillis(Long.parseLong(t));
+        } catch (NumberFormatException e) {
+            throw new ValidationException(field, s, "expected a duration such as 500ms or 2s");
+        }
+    }
+
+    /** A size such as {@code 16m}, {@code 512k} or a number of bytes. */
+    public static long parseSize(String field, String s) {
+        String t = s == null ? "" : s.trim().toLowerCase(java.util.Locale.ROOT);
+        long mult = 1;
+        if (t.endsWith("k")) {
+            mult = 1L << 10;
+        } else if (t.endsWith("m")) {
+            mult = 1L << 20;
+        } else if (t.endsWith("g")) {
+            mult = 1L << 30;
+        }
+        if (mult != 1) {
+            t = t.substring(0, t.length() - 1);
+        }
+        try {
+            long v = Long.parseLong(t);
+            if (v < 0 || v > (Long.MAX_VALUE / mult)) {
+                throw new NumberFormatException();
+            }
+            return v * mult;
+        } catch (NumberFormatException e) {
+            throw new ValidationException(field, s, "expected a size such as 16m, 512k or a number of bytes");
+        }
+    }
+}

@@ -1,0 +1,129 @@
+package io.portolan.dns;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.portolan.dns.answer.ZoneTable;
+import io.portolan.dns.forward.Forwarder;
+import io.portolan.dns.forward.ResolvConf;
+import io.portolan.dns.server.QueryHandler;
+import io.portolan.dns.server.Transports;
+import io.portolan.proto.ClusterSnapshot;
+import java.net.BindException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The embedded DNS server. Start it, give it every published snapshot with {@link #update}, close
+ * it on shutdown:
+ *
+ * <pre>{@code
+ * DnsServer dns = DnsServer.start(config, registry);
+ * publisher.subscribe(dns::update);
+ * }</pre>
+ *
+ * {@link #update} precomputes every answer for the snapshot before it returns; the query after it
+ * sees the new snapshot.
+ */
+public final class DnsServer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(DnsServer.class);
+    static final Path RESOLV_CONF = Path.of("/etc/resolv.conf");
+
+    private final DnsConfig config;
+    private final Transports transports;
+    private final Forwarder forwarder;
+    private final QueryHandler handler;
+    private final List<InetAddress> serverAddresses;
+
+    private DnsServer(DnsConfig config, Transports transports, Forwarder forwarder, QueryHandler handler,
+                      List<InetAddress> serverAddresses) {
+        this.config = config;
+        this.transports = transports;
+        this.forwarder = forwarder;
+        this.handler = handler;
+        this.serverAddresses = serverAddresses;
+    }
+
+    /**
+     * Binds every listen address (UDP and TCP) and starts answering from an empty snapshot.
+     *
+     * @throws IllegalStateException when an address cannot be bound (the message names it)
+     */
+    public static DnsServer start(DnsConfig config, MeterRegistry registry) {
+        List<InetSocketAddress> upstreams = new ArrayList<>();
+        List<InetSocketAddress> wanted = config.upstreams().isEmpty()
+                ? ResolvConf.upstreams(RESOLV_CONF, config.listen()) : config.upstreams();
+        for (InetSocketAddress u : wanted) {
+            if (u.getPort() != 0 && !config.listen().contains(u)) {
+                upstreams.add(u);
+            } else {
+                LOG.warn("upstream {} is this server itself; ignored", u);
+            }
+        }
+        if (upstreams.isEmpty()) {
+            LOG.warn("no DNS upstream: names outside {} get SERVFAIL", config.zone());
+        }
+        List<InetAddress> own = new ArrayList<>();
+        for (InetSocketAddress l : config.listen()) {
+            if (!l.getAddress().isAnyLocalAddress() && !own.contains(l.getAddress())) {
+                own.add(l.getAddress());
+            }
+        }
+        Transports transports = Transports.create(config.udpSockets());
+        Forwarder forwarder = null;
+        try {
+            forwarder = Forwarder.start(upstreams, config.forwardTimeout(), config.maxForwardsInFlight(), config.cacheBytes(),
+                    transports.group(), transports.datagramClass(), transports.socketClass(), registry);
+            ZoneTable empty = ZoneTable.build(ClusterSnapshot.EMPTY, config.zone(), config.ttl(), own);
+            QueryHandler handler = new QueryHandler(empty, forwarder, config.recursionClients(), config.rateLimit(), registry);
+            transports.bind(config.listen(), handler, config.udpSockets());
+            LOG.info("DNS on {} (zone {}, {} transport, upstreams {})", transports.bound(), config.zone(),
+                    transports.nativeEpoll() ? "epoll" : "nio", upstreams);
+            return new DnsServer(config, transports, forwarder, handler, own);
+        } catch (BindException e) {
+            close(forwarder, transports);
+            throw new IllegalStateException(e.getMessage() + " (is another DNS server on it? choose another --dns-listen)", e);
+        } catch (InterruptedException e) {
+            close(forwarder, transports);
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while starting the DNS server", e);
+        } catch (RuntimeException e) {
+            close(forwarder, transports);
+            throw e;
+        }
+    }
+
+    private static void close(Forwarder f, Transports t) {
+        if (f != null) {
+            f.close();
+        }
+        t.close();
+    }
+
+    /** Precomputes the answers for {@code snapshot} and makes them current. */
+    public void update(ClusterSnapshot snapshot) {
+        handler.update(ZoneTable.build(snapshot, config.zone(), config.ttl(), serverAddresses));
+    }
+
+    /** The addresses actually bound (a port 0 in the config replaced by the one chosen). */
+    public List<InetSocketAddress> boundAddresses() {
+        return transports.bound();
+    }
+
+    public DnsConfig config() {
+        return config;
+    }
+
+    /** The upstreams in use after resolv.conf and self-exclusion. */
+    public List<InetSocketAddress> upstreams() {
+        return forwarder.upstreams();
+    }
+
+    @Override
+    public void close() {
+        close(forwarder, transports);
+    }
+}

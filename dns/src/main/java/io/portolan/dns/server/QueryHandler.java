@@ -1,0 +1,142 @@
+package io.portolan.dns.server;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.socket.DatagramPacket;
+import io.netty.util.concurrent.FastThreadLocal;
+import io.portolan.dns.ClientNetwork;
+import io.portolan.dns.answer.Answer;
+import io.portolan.dns.answer.Responses;
+import io.portolan.dns.answer.WireQuery;
+import io.portolan.dns.answer.ZoneTable;
+import io.portolan.dns.forward.CachedResponse;
+import io.portolan.dns.forward.Forwarder;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.List;
+
+/**
+ * The one query handler behind both transports: reads the packet at the byte level, answers from
+ * the current {@link ZoneTable} (swapped whole by {@link #update}), or, for names outside the zone
+ * and clients allowed recursion, from the forward cache or the upstreams. Stateless apart from the
+ * table reference; never throws for any input.
+ */
+public final class QueryHandler {
+    private static final FastThreadLocal<WireQuery> QUERY = new FastThreadLocal<>() {
+        @Override
+        protected WireQuery initialValue() {
+            return new WireQuery();
+        }
+    };
+    private static final FastThreadLocal<Object[]> LAST_CLIENT = new FastThreadLocal<>() {
+        @Override
+        protected Object[] initialValue() {
+            return new Object[2];
+        }
+    };
+
+    private volatile ZoneTable table;
+    private final Forwarder forwarder;
+    private final List<ClientNetwork> recursionClients;
+    private final RateLimiter limiter;
+    private final DnsMetrics metrics;
+
+    public QueryHandler(ZoneTable initial, Forwarder forwarder, List<ClientNetwork> recursionClients, int rateLimit,
+                        MeterRegistry registry) {
+        this.table = initial;
+        this.forwarder = forwarder;
+        this.recursionClients = List.copyOf(recursionClients);
+        this.limiter = rateLimit > 0 ? new RateLimiter(rateLimit) : null;
+        this.metrics = new DnsMetrics(registry);
+    }
+
+    /** Makes {@code next} the table the very next query is answered from. */
+    public void update(ZoneTable next) {
+        this.table = next;
+    }
+
+    public ZoneTable table() {
+        return table;
+    }
+
+    /**
+     * The response to write now, or null when the packet is dropped or the answer comes later
+     * (forwarded: it is then written to {@code ctx}, framed by the pipeline for TCP).
+     */
+    ByteBuf handle(ChannelHandlerContext ctx, ByteBuf in, InetSocketAddress sender, boolean tcp) {
+        WireQuery q = QUERY.get();
+        int len = in.readableBytes();
+        in.getBytes(in.readerIndex(), q.buffer(len), 0, len);
+        int status = q.parse(len);
+        if (status == WireQuery.DROP) {
+            metrics.droppedMalformed.increment();
+            return null;
+        }
+        if (limiter != null && !tcp) {
+            int verdict = limiter.check(sender.getAddress(), System.nanoTime());
+            if (verdict != RateLimiter.ALLOW) {
+                metrics.droppedRateLimited.increment();
+                if (verdict == RateLimiter.DROP) {
+                    return null;
+                }
+                status = Answer.REFUSED;
+            }
+        }
+        if (status != WireQuery.OK) {
+            metrics.query(q.qtype(), status);
+            return Responses.error(ctx.alloc(), q, status, false);
+        }
+        int max = tcp ? 65535 : Responses.udpLimit(q);
+        Answer a = table.answer(q);
+        if (a != null) {
+            metrics.query(q.qtype(), a.rcode());
+            return Responses.write(ctx.alloc(), q, a, max, false);
+        }
+        if (forwarder == null || !recursionAllowed(sender.getAddress())) {
+            metrics.query(q.qtype(), Answer.REFUSED);
+            return Responses.write(ctx.alloc(), q, Answer.REFUSED_EMPTY, max, false);
+        }
+        byte[] question = q.lowerQuestion();
+        long now = System.nanoTime();
+        CachedResponse cached = forwarder.cached(question, now);
+        if (cached != null) {
+            metrics.query(q.qtype(), cached.rcode());
+            return cached.write(ctx.alloc(), q, now, max);
+        }
+        WireQuery detached = q.detach();
+        forwarder.resolve(question, r -> {
+            ByteBuf out;
+            if (r == null) {
+                metrics.query(detached.qtype(), Answer.SERVFAIL);
+                out = Responses.write(ctx.alloc(), detached, Answer.SERVFAIL_EMPTY, max, true);
+            } else {
+                metrics.query(detached.qtype(), r.rcode());
+                out = r.write(ctx.alloc(), detached, System.nanoTime(), max);
+            }
+            if (tcp) {
+                ctx.writeAndFlush(out, ctx.voidPromise());
+            } else {
+                ctx.writeAndFlush(new DatagramPacket(out, sender), ctx.voidPromise());
+            }
+        });
+        return null;
+    }
+
+    boolean recursionAllowed(InetAddress client) {
+        Object[] last = LAST_CLIENT.get();
+        if (client.equals(last[0])) {
+            return (Boolean) last[1];
+        }
+        boolean allowed = false;
+        for (ClientNetwork n : recursionClients) {
+            if (n.contains(client)) {
+                allowed = true;
+                break;
+            }
+        }
+        last[0] = client;
+        last[1] = allowed;
+        return allowed;
+    }
+}

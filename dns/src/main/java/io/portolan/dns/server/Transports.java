@@ -1,0 +1,153 @@
+package io.portolan.dns.server;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.FixedRecvByteBufAllocator;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollChannelOption;
+import io.netty.channel.epoll.EpollDatagramChannel;
+import io.netty.channel.epoll.EpollEventLoopGroup;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.nio.NioEventLoopGroup;
+import io.netty.channel.socket.DatagramChannel;
+import io.netty.channel.socket.ServerSocketChannel;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioDatagramChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
+import io.netty.handler.codec.LengthFieldPrepender;
+import io.netty.handler.timeout.ReadTimeoutHandler;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import java.net.BindException;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The sockets: on Linux the native epoll transport with {@code udpSockets} UDP sockets per listen
+ * address sharing the port through SO_REUSEPORT (the kernel spreads clients over them, one event
+ * loop each), elsewhere NIO with one UDP socket; and a TCP listener on the same port.
+ */
+public final class Transports implements AutoCloseable {
+    static final int TCP_IDLE_SECONDS = 10;
+    static final int MAX_QUERY = 4096;
+
+    private final boolean epoll;
+    private final EventLoopGroup group;
+    private final List<Channel> channels = new ArrayList<>();
+    private final List<InetSocketAddress> bound = new ArrayList<>();
+
+    private Transports(int threads) {
+        this.epoll = Epoll.isAvailable();
+        DefaultThreadFactory tf = new DefaultThreadFactory("portolan-dns", true);
+        this.group = epoll ? new EpollEventLoopGroup(threads, tf) : new NioEventLoopGroup(threads, tf);
+    }
+
+    public static Transports create(int threads) {
+        return new Transports(threads);
+    }
+
+    public EventLoopGroup group() {
+        return group;
+    }
+
+    public boolean nativeEpoll() {
+        return epoll;
+    }
+
+    public Class<? extends DatagramChannel> datagramClass() {
+        return epoll ? EpollDatagramChannel.class : NioDatagramChannel.class;
+    }
+
+    public Class<? extends SocketChannel> socketClass() {
+        return epoll ? EpollSocketChannel.class : NioSocketChannel.class;
+    }
+
+    private Class<? extends ServerSocketChannel> serverClass() {
+        return epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
+    }
+
+    /** Binds UDP and TCP on each address; port 0 picks one free port for both. */
+    public void bind(List<InetSocketAddress> listen, QueryHandler handler, int udpSockets) throws InterruptedException, BindException {
+        UdpDnsHandler udp = new UdpDnsHandler(handler);
+        TcpDnsHandler tcp = new TcpDnsHandler(handler);
+        for (InetSocketAddress addr : listen) {
+            BindException last = null;
+            for (int attempt = 0; attempt < (addr.getPort() == 0 ? 5 : 1); attempt++) {
+                List<Channel> mine = new ArrayList<>();
+                try {
+                    InetSocketAddress actual = bindOne(addr, udp, tcp, udpSockets, mine);
+                    channels.addAll(mine);
+                    bound.add(actual);
+                    last = null;
+                    break;
+                } catch (Exception e) {
+                    for (Channel c : mine) {
+                        c.close().sync();
+                    }
+                    if (e instanceof InterruptedException ie) {
+                        throw ie;
+                    }
+                    last = new BindException("cannot listen on " + addr + ": " + e.getMessage());
+                    last.initCause(e);
+                }
+            }
+            if (last != null) {
+                throw last;
+            }
+        }
+    }
+
+    private InetSocketAddress bindOne(InetSocketAddress addr, UdpDnsHandler udp, TcpDnsHandler tcp, int udpSockets,
+                                      List<Channel> mine) throws InterruptedException {
+        Bootstrap b = new Bootstrap().group(group).channel(datagramClass())
+                .option(ChannelOption.SO_RCVBUF, 4 << 20)
+                .option(ChannelOption.SO_SNDBUF, 4 << 20)
+                .option(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(MAX_QUERY))
+                .handler(udp);
+        int sockets = 1;
+        if (epoll) {
+            b.option(EpollChannelOption.SO_REUSEPORT, true);
+            sockets = udpSockets;
+        }
+        Channel first = b.bind(addr).sync().channel();
+        mine.add(first);
+        InetSocketAddress actual = new InetSocketAddress(addr.getAddress(), ((InetSocketAddress) first.localAddress()).getPort());
+        for (int i = 1; i < sockets; i++) {
+            mine.add(b.bind(actual).sync().channel());
+        }
+        ServerBootstrap sb = new ServerBootstrap().group(group).channel(serverClass())
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .option(ChannelOption.SO_BACKLOG, 1024)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        ch.pipeline().addLast(new ReadTimeoutHandler(TCP_IDLE_SECONDS, TimeUnit.SECONDS));
+                        ch.pipeline().addLast(new LengthFieldBasedFrameDecoder(65535 + 2, 0, 2, 0, 2));
+                        ch.pipeline().addLast(new LengthFieldPrepender(2));
+                        ch.pipeline().addLast(tcp);
+                    }
+                });
+        mine.add(sb.bind(actual).sync().channel());
+        return actual;
+    }
+
+    public List<InetSocketAddress> bound() {
+        return List.copyOf(bound);
+    }
+
+    @Override
+    public void close() {
+        for (Channel c : channels) {
+            c.close().syncUninterruptibly();
+        }
+        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+}
