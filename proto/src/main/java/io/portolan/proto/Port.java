@@ -21,7 +21,11 @@ public record Port(String name, int number, Protocol protocol) {
         Protocol protocol = Protocol.TCP;
         int slash = rest.indexOf('/');
         if (slash >= 0) {
-            protocol = Protocol.parse(field, rest.substring(slash + 1));
+            try {
+                protocol = Protocol.parse(field, rest.substring(slash + 1));
+            } catch (ValidationException e) {
+                throw new ValidationException(field, spec, "the protocol after '/' is tcp or udp");
+            }
             rest = rest.substring(0, slash);
         }
         String name = "";

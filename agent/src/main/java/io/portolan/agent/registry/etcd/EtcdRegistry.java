@@ -180,6 +180,7 @@ public final class EtcdRegistry implements Registry {
         if (gen != generation.get()) {
             return;
         }
+        failures.set(0);
         long rev = r.getHeader().getRevision();
         List<WatchEvent> events = r.getEvents();
         if (events.isEmpty()) {
