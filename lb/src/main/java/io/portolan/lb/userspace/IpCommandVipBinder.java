@@ -35,7 +35,7 @@ final class IpCommandVipBinder implements VipBinder {
             return;
         }
         Result r = run("add", vip);
-        if (r.code != 0 && !r.output.contains("File exists")) {
+        if (r.code != 0 && !r.output.contains("File exists") && !r.output.contains("already assigned")) {
             throw new IllegalStateException("ip addr add " + prefix(vip) + " dev " + device + " failed (exit " + r.code + "): "
                     + r.output.strip() + "; check that the device exists and the agent runs as root");
         }

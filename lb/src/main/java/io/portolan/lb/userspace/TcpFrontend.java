@@ -9,6 +9,7 @@ import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.epoll.EpollMode;
 import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.resolver.NoopAddressResolverGroup;
 import io.portolan.proto.Port;
 
 import java.net.InetSocketAddress;
@@ -24,6 +25,7 @@ final class TcpFrontend extends Frontend {
     TcpFrontend(ProxyContext ctx, InetSocketAddress vip, String service, Port port) {
         super(ctx, vip, service, port);
         Bootstrap b = new Bootstrap().group(ctx.workers).channel(ctx.transport.socketChannel())
+                .resolver(NoopAddressResolverGroup.INSTANCE) // instance addresses are literals
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.SO_KEEPALIVE, true)
@@ -48,7 +50,7 @@ final class TcpFrontend extends Frontend {
 
     @Override
     void start() {
-        ServerBootstrap sb = new ServerBootstrap().group(ctx.boss, ctx.workers).channel(ctx.transport.serverChannel())
+        ServerBootstrap sb = new ServerBootstrap().group(ctx.workers, ctx.workers).channel(ctx.transport.serverChannel())
                 .option(ChannelOption.SO_BACKLOG, 4096)
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.AUTO_READ, false)
