@@ -15,6 +15,8 @@ import io.portolan.agent.registry.RegistryState;
 import io.portolan.agent.registry.SnapshotPublisher;
 import io.portolan.agent.registry.etcd.EtcdRegistry;
 import io.portolan.agent.registry.local.LocalRegistry;
+import io.portolan.lb.DataPlane;
+import io.portolan.lb.userspace.UserspaceDataPlane;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -59,6 +61,11 @@ public final class Agent implements AutoCloseable {
             log.info("registry: etcd at {} under {}", config.etcdEndpoints(), config.layout().prefix());
         }
         closeables.add(registry);
+        if (config.dataplane().equals("userspace")) {
+            DataPlane plane = UserspaceDataPlane.create(config.userspace(), meters);
+            closeables.add(plane);
+            publisher.addListener(plane::update);
+        }
         registry.start(state);
         admin = new AdminServer(config.adminListen(), registry, state, publisher, meters, config.node());
         closeables.add(admin);

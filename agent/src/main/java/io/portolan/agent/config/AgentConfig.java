@@ -1,5 +1,6 @@
 package io.portolan.agent.config;
 
+import io.portolan.lb.userspace.UserspaceConfig;
 import io.portolan.proto.Cidr;
 import io.portolan.proto.KeyLayout;
 import io.portolan.proto.ValidationException;
@@ -14,15 +15,27 @@ import java.util.Set;
 
 /** The agent's settings, from flags over the config file over defaults. */
 public record AgentConfig(String node, List<URI> etcdEndpoints, KeyLayout layout, Duration etcdTimeout, Path stateDir,
-                          InetSocketAddress adminListen, Cidr vipCidr, String dataplane, Flags flags) {
+                          InetSocketAddress adminListen, Cidr vipCidr, String dataplane, UserspaceConfig userspace, Flags flags) {
 
     public static final String DEFAULT_ADMIN = "127.0.0.1:9190";
     public static final String DEFAULT_VIP_CIDR = "10.99.0.0/16";
     public static final String DEFAULT_STATE_DIR = "/var/lib/portolan";
 
-    /** Flags that take a value; other modules' settings (dns-*, lb-*) are added to this set as they are wired. */
-    public static final Set<String> FLAGS = Set.of("config", "node", "etcd-endpoints", "etcd-prefix", "etcd-timeout-ms",
-            "state-dir", "admin-listen", "vip-cidr", "dataplane", "log-level");
+    /** The userspace data plane's settings, each a flag {@code --lb-NAME} (see {@link UserspaceConfig.Builder#flag}). */
+    static final List<String> LB_FLAGS = List.of("vip-device", "source-addresses", "max-connections", "idle-timeout",
+            "service-idle-timeouts", "udp-idle-timeout", "drain-timeout", "connect-timeout", "connect-retries", "keepalive-idle",
+            "affinity-timeout", "proxy-protocol", "splice", "threads", "eject", "eject-window", "eject-min-calls",
+            "eject-failure-rate", "eject-duration", "eject-max-percent");
+
+    /** Flags that take a value. */
+    public static final Set<String> FLAGS = valueFlags();
+
+    private static Set<String> valueFlags() {
+        java.util.Set<String> s = new java.util.HashSet<>(List.of("config", "node", "etcd-endpoints", "etcd-prefix", "etcd-timeout-ms",
+                "state-dir", "admin-listen", "vip-cidr", "dataplane", "log-level"));
+        LB_FLAGS.forEach(f -> s.add("lb-" + f));
+        return Set.copyOf(s);
+    }
     public static final Set<String> SWITCHES = Set.of();
 
     public static AgentConfig parse(String[] args) {
@@ -46,13 +59,20 @@ public record AgentConfig(String node, List<URI> etcdEndpoints, KeyLayout layout
         InetSocketAddress admin = Flags.hostPort("--admin-listen", f.get("admin-listen", DEFAULT_ADMIN));
         Cidr cidr = Cidr.parse("--vip-cidr", f.get("vip-cidr", DEFAULT_VIP_CIDR));
         String dataplane = f.get("dataplane", "none");
-        if (!Set.of("none").contains(dataplane)) {
-            throw new ValidationException("--dataplane", dataplane, "supported here: none");
+        if (!Set.of("none", "userspace").contains(dataplane)) {
+            throw new ValidationException("--dataplane", dataplane, "one of none, userspace");
         }
+        UserspaceConfig.Builder lb = UserspaceConfig.builder();
+        for (String name : LB_FLAGS) {
+            if (f.has("lb-" + name)) {
+                lb.flag(name, f.get("lb-" + name, null));
+            }
+        }
+        UserspaceConfig userspace = lb.build();
         String level = f.get("log-level", "info");
         if (!Set.of("trace", "debug", "info", "warn", "error").contains(level)) {
             throw new ValidationException("--log-level", level, "one of trace, debug, info, warn, error");
         }
-        return new AgentConfig(node, endpoints, layout, timeout, stateDir, admin, cidr, dataplane, f);
+        return new AgentConfig(node, endpoints, layout, timeout, stateDir, admin, cidr, dataplane, userspace, f);
     }
 }

@@ -66,6 +66,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class EtcdRegistry implements Registry {
     private static final Logger log = LoggerFactory.getLogger(EtcdRegistry.class);
     private static final int MAX_ATTEMPTS = 64;
+    private static final int PAGE = 2_000;
 
     private final Client client;
     private final KV kv;
@@ -98,6 +99,7 @@ public final class EtcdRegistry implements Registry {
                 .connectTimeout(timeout)
                 .keepaliveTime(Duration.ofSeconds(10))
                 .keepaliveTimeout(Duration.ofSeconds(5))
+                .maxInboundMessageSize(64 * 1024 * 1024)
                 .build();
         this.kv = client.getKVClient();
         this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -137,14 +139,9 @@ public final class EtcdRegistry implements Registry {
             return;
         }
         try {
-            GetResponse r = relistBreaker.executeCallable(() ->
-                    call(kv.get(prefix, GetOption.builder().isPrefix(true).build()), "list " + layout.prefix()));
-            Map<String, byte[]> listing = new HashMap<>(r.getKvs().size() * 2);
-            for (KeyValue kvp : r.getKvs()) {
-                listing.put(string(kvp.getKey()), kvp.getValue().getBytes());
-            }
-            long rev = r.getHeader().getRevision();
-            state.reset(listing, rev);
+            Listing listing = relistBreaker.executeCallable(this::list);
+            long rev = listing.revision();
+            state.reset(listing.values(), rev);
             lastRevision = rev;
             failures.set(0);
             subscribe(rev + 1);
@@ -153,6 +150,49 @@ public final class EtcdRegistry implements Registry {
             log.warn("listing {} failed ({}); keeping the last snapshot, retrying in {} ms", layout.prefix(), e.toString(), wait);
             schedule(this::relist, wait);
         }
+    }
+
+    private record Listing(Map<String, byte[]> values, long revision) {
+    }
+
+    /**
+     * The whole prefix at one revision, in pages of {@value #PAGE} keys (a single range over 100k
+     * keys would exceed gRPC's message limit): the first page fixes the revision, the others read
+     * at that same revision, so the listing is one consistent cut.
+     */
+    private Listing list() {
+        ByteSequence end = ByteSequence.from(prefixEnd(layout.prefix()));
+        Map<String, byte[]> values = new HashMap<>();
+        ByteSequence from = prefix;
+        long revision = 0;
+        while (true) {
+            GetOption.Builder opt = GetOption.builder().withRange(end).withLimit(PAGE);
+            if (revision != 0) {
+                opt.withRevision(revision);
+            }
+            GetResponse r = call(kv.get(from, opt.build()), "list " + layout.prefix());
+            if (revision == 0) {
+                revision = r.getHeader().getRevision();
+            }
+            KeyValue last = null;
+            for (KeyValue kvp : r.getKvs()) {
+                values.put(string(kvp.getKey()), kvp.getValue().getBytes());
+                last = kvp;
+            }
+            if (!r.isMore() || last == null) {
+                return new Listing(values, revision);
+            }
+            byte[] k = last.getKey().getBytes();
+            byte[] next = java.util.Arrays.copyOf(k, k.length + 1); // the smallest key after `last`
+            from = ByteSequence.from(next);
+        }
+    }
+
+    static byte[] prefixEnd(String prefix) {
+        byte[] b = prefix.getBytes(StandardCharsets.UTF_8);
+        byte[] end = java.util.Arrays.copyOf(b, b.length);
+        end[end.length - 1]++;
+        return end;
     }
 
     private void subscribe(long fromRevision) {

@@ -1,0 +1,109 @@
+package io.portolan.agent.bench;
+
+import io.etcd.jetcd.Client;
+import io.portolan.agent.testing.EtcdClients;
+import io.portolan.agent.testing.EtcdServer;
+import io.portolan.proto.JsonCodec;
+import io.portolan.proto.Mode;
+import io.portolan.proto.Port;
+import io.portolan.proto.Protocol;
+import io.portolan.proto.Service;
+
+import java.io.File;
+import java.net.InetAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Agent memory holding S services x I instances: loads etcd, starts the real agent jar against it,
+ * waits until its snapshot holds everything, forces a GC, and prints RSS and heap used.
+ * Usage: MemoryBench JAR [services] [instances-per-service]
+ */
+public final class MemoryBench {
+    public static void main(String[] args) throws Exception {
+        String jar = args[0];
+        int services = args.length > 1 ? Integer.parseInt(args[1]) : 10_000;
+        int per = args.length > 2 ? Integer.parseInt(args[2]) : 10;
+        try (EtcdServer etcd = new EtcdServer(); Client c = EtcdClients.client(etcd.endpoint())) {
+            long t0 = System.nanoTime();
+            Semaphore inFlight = new Semaphore(256);
+            List<CompletableFuture<?>> all = new ArrayList<>();
+            for (int s = 0; s < services; s++) {
+                String name = "svc-" + s;
+                Service svc = new Service(name, Mode.VIP, List.of(new Port("http", 80, Protocol.TCP)),
+                        InetAddress.getByAddress(new byte[] {10, 99, (byte) (s >> 8), (byte) s}), null, null, null);
+                inFlight.acquire();
+                all.add(c.getKVClient().put(EtcdClients.bs("/portolan/services/" + name), EtcdClients.bs(JsonCodec.encode(svc)))
+                        .whenComplete((r, t) -> inFlight.release()));
+                for (int i = 0; i < per; i++) {
+                    inFlight.acquire();
+                    all.add(c.getKVClient().put(EtcdClients.bs("/portolan/instances/" + name + "/i-" + i),
+                            EtcdClients.bs(ConvergenceBench.instance(name, "i-" + i, s * per + i))).whenComplete((r, t) -> inFlight.release()));
+                }
+            }
+            CompletableFuture.allOf(all.toArray(new CompletableFuture[0])).get(600, TimeUnit.SECONDS);
+            System.out.printf("loaded %d services x %d instances into etcd in %.1f s%n", services, per, (System.nanoTime() - t0) / 1e9);
+
+            int admin = EtcdServer.freePort();
+            Path state = Files.createTempDirectory("membench");
+            Process agent = new ProcessBuilder(System.getProperty("java.home") + File.separator + "bin" + File.separator + "java",
+                    "-XX:+UseG1GC", "-jar", jar, "agent", "--etcd-endpoints", etcd.endpoint().toString(),
+                    "--admin-listen", "127.0.0.1:" + admin, "--state-dir", state.toString(), "--log-level", "warn")
+                    .inheritIO().start();
+            try {
+                HttpClient http = HttpClient.newHttpClient();
+                long t1 = System.nanoTime();
+                Pattern p = Pattern.compile("(?m)^portolan_snapshot_instances(?:\\{[^}]*\\})? ([0-9.eE+]+)");
+                while (true) {
+                    try {
+                        String m = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + admin + "/metrics")).build(),
+                                HttpResponse.BodyHandlers.ofString()).body();
+                        Matcher mm = p.matcher(m);
+                        if (mm.find() && Double.parseDouble(mm.group(1)) >= services * (double) per) {
+                            break;
+                        }
+                    } catch (java.io.IOException notYet) {
+                        // agent still starting
+                    }
+                    if (System.nanoTime() - t1 > TimeUnit.SECONDS.toNanos(300)) {
+                        throw new IllegalStateException("agent did not load everything in 300 s");
+                    }
+                    Thread.sleep(100);
+                }
+                System.out.printf("agent start -> snapshot with %d instances: %.1f s%n", services * per, (System.nanoTime() - t1) / 1e9);
+                String pid = Long.toString(agent.pid());
+                run("jcmd", pid, "GC.run");
+                Thread.sleep(500);
+                String heap = run("jcmd", pid, "GC.heap_info");
+                Matcher used = Pattern.compile("used (\\d+)K").matcher(heap);
+                long usedK = used.find() ? Long.parseLong(used.group(1)) : -1;
+                String status = Files.readString(Path.of("/proc/" + pid + "/status"));
+                Matcher rss = Pattern.compile("VmRSS:\\s+(\\d+) kB").matcher(status);
+                long rssK = rss.find() ? Long.parseLong(rss.group(1)) : -1;
+                System.out.printf("agent memory with %d services x %d instances: RSS %.0f MiB, heap used after GC %.0f MiB%n",
+                        services, per, rssK / 1024.0, usedK / 1024.0);
+            } finally {
+                agent.destroy();
+                agent.waitFor(20, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    static String run(String... cmd) throws Exception {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        p.waitFor(30, TimeUnit.SECONDS);
+        return out;
+    }
+}
