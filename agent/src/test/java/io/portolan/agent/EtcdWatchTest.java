@@ -173,4 +173,24 @@ class EtcdWatchTest {
         awaitEqualToEtcd(30_000);
         assertEquals(2, agent.publisher().current().instanceCount());
     }
+
+    @Test
+    void startupListing_largerThanOnePage_readAsOneConsistentCut() throws Exception {
+        Semaphore inFlight = new Semaphore(256);
+        List<CompletableFuture<?>> all = new ArrayList<>();
+        for (int n = 0; n < 4_500; n++) {
+            inFlight.acquire();
+            all.add(client.getKVClient().put(bs(PREFIX + "instances/big/i-" + n), EtcdClients.bs(instance("big", "i-" + n, n)))
+                    .whenComplete((r, t) -> inFlight.release()));
+        }
+        CompletableFuture.allOf(all.toArray(new CompletableFuture[0])).get(120, TimeUnit.SECONDS);
+        try (Agent fresh = Agent.start(AgentConfig.parse(new String[] {"--etcd-endpoints", etcd.endpoint().toString(),
+                "--admin-listen", "127.0.0.1:0", "--state-dir", Files.createTempDirectory("agent-state").toString()}))) {
+            Await.until("fresh agent loaded", 20_000, () -> fresh.state().loaded());
+            EtcdClients.Listing want = EtcdClients.list(client, PREFIX);
+            Await.until("fresh agent at etcd's revision", 10_000, () -> fresh.state().revision() >= want.revision());
+            assertEquals(want.values(), EtcdClients.strings(fresh.state().acceptedValues()));
+            assertEquals(4_500, want.values().size());
+        }
+    }
 }
