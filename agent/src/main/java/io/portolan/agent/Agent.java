@@ -16,6 +16,8 @@ import io.portolan.agent.registry.SnapshotPublisher;
 import io.portolan.agent.registry.etcd.EtcdRegistry;
 import io.portolan.agent.registry.local.LocalRegistry;
 import io.portolan.lb.DataPlane;
+import io.portolan.lb.ipvs.IpvsDataPlane;
+import io.portolan.lb.nftables.NftablesDataPlane;
 import io.portolan.lb.userspace.UserspaceDataPlane;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -61,8 +63,13 @@ public final class Agent implements AutoCloseable {
             log.info("registry: etcd at {} under {}", config.etcdEndpoints(), config.layout().prefix());
         }
         closeables.add(registry);
-        if (config.dataplane().equals("userspace")) {
-            DataPlane plane = UserspaceDataPlane.create(config.userspace(), meters);
+        DataPlane plane = switch (config.dataplane()) {
+            case "userspace" -> UserspaceDataPlane.create(config.userspace(), meters);
+            case "nftables" -> NftablesDataPlane.create(config.kernelFlags(), meters);
+            case "ipvs" -> IpvsDataPlane.create(config.kernelFlags(), meters);
+            default -> null;
+        };
+        if (plane != null) {
             closeables.add(plane);
             publisher.addListener(plane::update);
         }
@@ -71,6 +78,13 @@ public final class Agent implements AutoCloseable {
         closeables.add(admin);
         log.info("portolan agent {} up: admin API on http://{}, VIPs from {}, data plane {}", config.node(),
                 hostPort(admin.address()), config.vipCidr(), config.dataplane());
+    }
+
+    /** {@code portolan agent --cleanup}: removes the kernel state the data planes made, and nothing else. */
+    public static void cleanup(AgentConfig config) {
+        NftablesDataPlane.cleanup(config.kernelFlags());
+        IpvsDataPlane.cleanup(config.kernelFlags());
+        log.info("removed the nftables and IPVS state portolan made");
     }
 
     public static Agent start(AgentConfig config) throws IOException {

@@ -19,9 +19,11 @@ public final class Main {
     static final String USAGE = String.join("\n",
             "usage:",
             "  portolan agent      [--config FILE] [--node NAME] [--etcd-endpoints URLS] [--etcd-prefix P] [--state-dir DIR]",
-            "                      [--admin-listen ADDR:PORT] [--vip-cidr CIDR] [--dataplane none] [--log-level LEVEL]",
+            "                      [--admin-listen ADDR:PORT] [--vip-cidr CIDR] [--dataplane none|userspace|nftables|ipvs]",
+            "                      [--lb-*|--nft-*|--ipvs-* ...] [--log-level LEVEL] [--cleanup]",
             "  portolan register   --service NAME --address IP --port [NAME:]PORT[/tcp|/udp] ... [--mode vip|dnsrr]",
             "                      [--weight N] [--ttl SECONDS] [--id ID] [--node NAME] [--meta K=V]... [--drain-seconds N]",
+            "                      [--scheduler NAME] [--publish PUBLISHED:TARGET[/tcp|/udp]]...",
             "                      [--agent URL | --etcd-endpoints URLS] [-- COMMAND ARGS...]",
             "  portolan deregister --service NAME --id ID [--agent URL | --etcd-endpoints URLS]",
             "  portolan delete-service --service NAME [--agent URL | --etcd-endpoints URLS]",
@@ -71,6 +73,10 @@ public final class Main {
 
     private static int agent(String[] args) throws Exception {
         AgentConfig config = AgentConfig.parse(args);
+        if (config.cleanup()) {
+            Agent.cleanup(config);
+            return 0;
+        }
         Agent agent = Agent.start(config);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {

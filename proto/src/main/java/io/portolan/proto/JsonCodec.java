@@ -55,20 +55,7 @@ public final class JsonCodec {
         String vipText = text(o, "vip", false);
         InetAddress vip = vipText == null ? null : Validate.unicast("vip", vipText);
         String scheduler = text(o, "scheduler", false);
-        List<PublishedPort> published = new ArrayList<>();
-        JsonNode pub = o.get("published");
-        if (pub != null && !pub.isNull()) {
-            if (!pub.isArray()) {
-                throw new ValidationException("published", pub.toString(), "expected an array");
-            }
-            for (JsonNode p : pub) {
-                if (!p.isObject()) {
-                    throw new ValidationException("published", p.toString(), "expected an object");
-                }
-                published.add(new PublishedPort(Validate.port("published.published", integer(p, "published")), Validate.port("published.target", integer(p, "target")),
-                        Protocol.parse("published.protocol", text(p, "protocol", false))));
-            }
-        }
+        List<PublishedPort> published = published(o.get("published"));
         return new Service(name, mode, ports, vip, scheduler, published, extras(o, SERVICE_FIELDS));
     }
 
@@ -84,17 +71,7 @@ public final class JsonCodec {
             g.writeStringField("vip", s.vip().getHostAddress());
         }
         g.writeStringField("scheduler", s.scheduler());
-        if (!s.publishedPorts().isEmpty()) {
-            g.writeArrayFieldStart("published");
-            for (PublishedPort p : s.publishedPorts()) {
-                g.writeStartObject();
-                g.writeNumberField("published", p.published());
-                g.writeNumberField("target", p.target());
-                g.writeStringField("protocol", p.protocol().lower());
-                g.writeEndObject();
-            }
-            g.writeEndArray();
-        }
+        writePublished(g, s.publishedPorts());
         writeExtras(g, s.extras());
         g.writeEndObject();
     }
@@ -172,6 +149,10 @@ public final class JsonCodec {
             g.writeStringField("mode", r.mode().lower());
             g.writeNumberField("weight", r.weight());
             g.writeNumberField("ttl", r.ttlSeconds());
+            if (r.scheduler() != null) {
+                g.writeStringField("scheduler", r.scheduler());
+            }
+            writePublished(g, r.publishedPorts());
             if (!r.metadata().isEmpty()) {
                 g.writeObjectFieldStart("metadata");
                 for (Map.Entry<String, String> e : r.metadata().entrySet()) {
@@ -187,7 +168,7 @@ public final class JsonCodec {
         ObjectNode o = object(json);
         for (Iterator<String> it = o.fieldNames(); it.hasNext(); ) {
             String f = it.next();
-            if (!Set.of("service", "id", "node", "address", "ports", "mode", "weight", "ttl", "metadata").contains(f)) {
+            if (!Set.of("service", "id", "node", "address", "ports", "mode", "weight", "ttl", "metadata", "scheduler", "published").contains(f)) {
                 throw new ValidationException("field", f, "unknown registration field");
             }
         }
@@ -197,7 +178,7 @@ public final class JsonCodec {
                 mode == null ? Mode.VIP : Mode.parse("mode", mode),
                 o.has("weight") ? Validate.weight("weight", integer(o, "weight")) : Validate.DEFAULT_WEIGHT,
                 o.has("ttl") ? Validate.ttl("ttl", integer(o, "ttl")) : Validate.DEFAULT_TTL,
-                stringMap(o.get("metadata")));
+                stringMap(o.get("metadata")), text(o, "scheduler", false), published(o.get("published")));
     }
 
     // ---- Snapshot (admin API, `portolan services --json`) ----------------------------------
@@ -335,6 +316,39 @@ public final class JsonCodec {
                 g.writeStringField("name", p.name());
             }
             g.writeNumberField("port", p.number());
+            g.writeStringField("protocol", p.protocol().lower());
+            g.writeEndObject();
+        }
+        g.writeEndArray();
+    }
+
+    private static List<PublishedPort> published(JsonNode pub) {
+        List<PublishedPort> published = new ArrayList<>();
+        if (pub != null && !pub.isNull()) {
+            if (!pub.isArray()) {
+                throw new ValidationException("published", pub.toString(), "expected an array");
+            }
+            for (JsonNode p : pub) {
+                if (!p.isObject()) {
+                    throw new ValidationException("published", p.toString(), "expected an object");
+                }
+                published.add(new PublishedPort(Validate.port("published.published", integer(p, "published")),
+                        Validate.port("published.target", integer(p, "target")),
+                        Protocol.parse("published.protocol", text(p, "protocol", false))));
+            }
+        }
+        return published;
+    }
+
+    private static void writePublished(JsonGenerator g, List<PublishedPort> published) throws IOException {
+        if (published.isEmpty()) {
+            return;
+        }
+        g.writeArrayFieldStart("published");
+        for (PublishedPort p : published) {
+            g.writeStartObject();
+            g.writeNumberField("published", p.published());
+            g.writeNumberField("target", p.target());
             g.writeStringField("protocol", p.protocol().lower());
             g.writeEndObject();
         }

@@ -10,7 +10,14 @@ import java.util.Map;
  * heartbeat or lease keep-alive. {@code id} and {@code node} may be null: the registry fills them.
  */
 public record Registration(String service, String id, String node, InetAddress address, List<Port> ports, Mode mode,
-                           int weight, int ttlSeconds, Map<String, String> metadata) {
+                           int weight, int ttlSeconds, Map<String, String> metadata, String scheduler,
+                           List<PublishedPort> publishedPorts) {
+    /** Without a scheduler or published ports (the service's defaults). */
+    public Registration(String service, String id, String node, InetAddress address, List<Port> ports, Mode mode,
+                        int weight, int ttlSeconds, Map<String, String> metadata) {
+        this(service, id, node, address, ports, mode, weight, ttlSeconds, metadata, null, List.of());
+    }
+
     public Registration {
         Validate.serviceName("service", service);
         if (id != null) {
@@ -41,19 +48,26 @@ public record Registration(String service, String id, String node, InetAddress a
         Validate.weight("weight", weight);
         Validate.ttl("ttl", ttlSeconds);
         metadata = Validate.metadata("metadata", metadata);
+        if (scheduler != null) {
+            Validate.scheduler("scheduler", scheduler);
+        }
+        publishedPorts = publishedPorts == null ? List.of() : List.copyOf(publishedPorts);
     }
 
     public Registration withId(String newId) {
-        return new Registration(service, newId, node, address, ports, mode, weight, ttlSeconds, metadata);
+        return new Registration(service, newId, node, address, ports, mode, weight, ttlSeconds, metadata, scheduler, publishedPorts);
     }
 
     public Registration withNode(String newNode) {
-        return new Registration(service, id, newNode, address, ports, mode, weight, ttlSeconds, metadata);
+        return new Registration(service, id, newNode, address, ports, mode, weight, ttlSeconds, metadata, scheduler, publishedPorts);
     }
 
-    /** The service this registration creates when none exists: the instance's ports become the service's. */
+    /**
+     * The service this registration creates when none exists: the instance's ports become the
+     * service's, with the given scheduler (else the default) and published ports.
+     */
     public Service impliedService() {
-        return new Service(service, mode, ports, null, null, List.of(), Extras.NONE);
+        return new Service(service, mode, ports, null, scheduler, publishedPorts, Extras.NONE);
     }
 
     public Instance toInstance(java.time.Instant now) {

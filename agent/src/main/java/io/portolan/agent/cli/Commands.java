@@ -10,6 +10,7 @@ import io.portolan.proto.JsonCodec;
 import io.portolan.proto.KeyLayout;
 import io.portolan.proto.Mode;
 import io.portolan.proto.Port;
+import io.portolan.proto.PublishedPort;
 import io.portolan.proto.Registration;
 import io.portolan.proto.Service;
 import io.portolan.proto.Validate;
@@ -32,7 +33,7 @@ import java.util.stream.Collectors;
 public final class Commands {
     static final Set<String> TARGET_FLAGS = Set.of("agent", "etcd-endpoints", "etcd-prefix", "etcd-timeout-ms", "vip-cidr", "config");
     static final Set<String> REGISTER_FLAGS = union(TARGET_FLAGS, Set.of("service", "address", "port", "mode", "weight", "ttl", "id",
-            "node", "meta", "drain-seconds"));
+            "node", "meta", "drain-seconds", "publish", "scheduler"));
     static final Set<String> DEREGISTER_FLAGS = union(TARGET_FLAGS, Set.of("service", "id"));
     static final Set<String> SERVICES_FLAGS = Set.of("agent");
     static final SecureRandom RANDOM = new SecureRandom();
@@ -70,8 +71,13 @@ public final class Commands {
             }
             meta.put(kv.substring(0, eq), kv.substring(eq + 1));
         }
+        List<PublishedPort> published = new ArrayList<>();
+        for (String p : f.all("publish")) {
+            published.add(PublishedPort.parse("--publish", p));
+        }
+        String scheduler = f.has("scheduler") ? Validate.scheduler("--scheduler", f.get("scheduler", null)) : null;
         try {
-            return new Registration(service, id, node, address, ports, mode, weight, ttl, meta);
+            return new Registration(service, id, node, address, ports, mode, weight, ttl, meta, scheduler, published);
         } catch (ValidationException e) {
             throw new ValidationException("--" + e.field(), e.value(), e.getMessage());
         }

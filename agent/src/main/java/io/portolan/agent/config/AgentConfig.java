@@ -1,5 +1,7 @@
 package io.portolan.agent.config;
 
+import io.portolan.lb.ipvs.IpvsDataPlane;
+import io.portolan.lb.nftables.NftablesDataPlane;
 import io.portolan.lb.userspace.UserspaceConfig;
 import io.portolan.proto.Cidr;
 import io.portolan.proto.KeyLayout;
@@ -11,11 +13,13 @@ import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /** The agent's settings, from flags over the config file over defaults. */
 public record AgentConfig(String node, List<URI> etcdEndpoints, KeyLayout layout, Duration etcdTimeout, Path stateDir,
-                          InetSocketAddress adminListen, Cidr vipCidr, String dataplane, UserspaceConfig userspace, Flags flags) {
+                          InetSocketAddress adminListen, Cidr vipCidr, String dataplane, UserspaceConfig userspace,
+                          Map<String, String> kernelFlags, boolean cleanup, Flags flags) {
 
     public static final String DEFAULT_ADMIN = "127.0.0.1:9190";
     public static final String DEFAULT_VIP_CIDR = "10.99.0.0/16";
@@ -34,9 +38,11 @@ public record AgentConfig(String node, List<URI> etcdEndpoints, KeyLayout layout
         java.util.Set<String> s = new java.util.HashSet<>(List.of("config", "node", "etcd-endpoints", "etcd-prefix", "etcd-timeout-ms",
                 "state-dir", "admin-listen", "vip-cidr", "dataplane", "log-level"));
         LB_FLAGS.forEach(f -> s.add("lb-" + f));
+        s.addAll(NftablesDataPlane.FLAGS);
+        s.addAll(IpvsDataPlane.FLAGS);
         return Set.copyOf(s);
     }
-    public static final Set<String> SWITCHES = Set.of();
+    public static final Set<String> SWITCHES = Set.of("cleanup");
 
     public static AgentConfig parse(String[] args) {
         Flags f = Flags.parse(args, FLAGS, SWITCHES);
@@ -59,8 +65,14 @@ public record AgentConfig(String node, List<URI> etcdEndpoints, KeyLayout layout
         InetSocketAddress admin = Flags.hostPort("--admin-listen", f.get("admin-listen", DEFAULT_ADMIN));
         Cidr cidr = Cidr.parse("--vip-cidr", f.get("vip-cidr", DEFAULT_VIP_CIDR));
         String dataplane = f.get("dataplane", "none");
-        if (!Set.of("none", "userspace").contains(dataplane)) {
-            throw new ValidationException("--dataplane", dataplane, "one of none, userspace");
+        if (!Set.of("none", "userspace", "nftables", "ipvs").contains(dataplane)) {
+            throw new ValidationException("--dataplane", dataplane, "one of none, userspace, nftables, ipvs");
+        }
+        Map<String, String> kernelFlags = new java.util.TreeMap<>();
+        for (String name : FLAGS) {
+            if ((NftablesDataPlane.FLAGS.contains(name) || IpvsDataPlane.FLAGS.contains(name)) && f.has(name)) {
+                kernelFlags.put(name, f.get(name, null));
+            }
         }
         UserspaceConfig.Builder lb = UserspaceConfig.builder();
         for (String name : LB_FLAGS) {
@@ -73,6 +85,7 @@ public record AgentConfig(String node, List<URI> etcdEndpoints, KeyLayout layout
         if (!Set.of("trace", "debug", "info", "warn", "error").contains(level)) {
             throw new ValidationException("--log-level", level, "one of trace, debug, info, warn, error");
         }
-        return new AgentConfig(node, endpoints, layout, timeout, stateDir, admin, cidr, dataplane, userspace, f);
+        return new AgentConfig(node, endpoints, layout, timeout, stateDir, admin, cidr, dataplane, userspace, Map.copyOf(kernelFlags),
+                f.bool("cleanup"), f);
     }
 }

@@ -1,6 +1,7 @@
 package io.portolan.agent.registry;
 
 import io.portolan.proto.Port;
+import io.portolan.proto.PublishedPort;
 import io.portolan.proto.Service;
 import io.portolan.proto.ValidationException;
 
@@ -30,7 +31,14 @@ public final class Services {
                 changed = true;
             }
         }
-        return changed ? stored.withPorts(ports) : stored;
+        List<PublishedPort> published = new ArrayList<>(stored.publishedPorts());
+        for (PublishedPort p : wanted.publishedPorts()) {
+            if (!published.contains(p)) {
+                published.add(p);
+                changed = true;
+            }
+        }
+        return changed ? new Service(stored.name(), stored.mode(), ports, stored.vip(), stored.scheduler(), published, stored.extras()) : stored;
     }
 
     private static boolean hasPort(List<Port> ports, Port p) {

@@ -1,0 +1,2 @@
+/** The ipvs data plane. */
+package io.portolan.lb.ipvs;

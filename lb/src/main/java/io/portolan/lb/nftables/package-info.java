@@ -1,0 +1,2 @@
+/** The nftables data plane. */
+package io.portolan.lb.nftables;
