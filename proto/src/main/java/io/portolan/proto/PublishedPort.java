@@ -17,17 +17,9 @@ public record PublishedPort(int published, int target, Protocol protocol) {
         if (spec == null) {
             throw new ValidationException(field, null, "expected PUBLISHED:TARGET[/tcp|/udp]");
         }
-        String rest = spec;
-        Protocol protocol = Protocol.TCP;
-        int slash = rest.indexOf('/');
-        if (slash >= 0) {
-            try {
-                protocol = Protocol.parse(field, rest.substring(slash + 1));
-            } catch (ValidationException e) {
-                throw new ValidationException(field, spec, "the protocol after '/' is tcp or udp");
-            }
-            rest = rest.substring(0, slash);
-        }
+        Protocol protocol = Protocol.ofSpec(field, spec);
+        int slash = spec.indexOf('/');
+        String rest = slash >= 0 ? spec.substring(0, slash) : spec;
         int colon = rest.indexOf(':');
         if (colon < 0) {
             int p = Port.parseNumber(field, spec, rest);

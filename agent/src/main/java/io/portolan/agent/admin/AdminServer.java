@@ -5,6 +5,7 @@ import com.fasterxml.jackson.core.JsonGenerator;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.micrometer.prometheus.PrometheusMeterRegistry;
+import io.portolan.agent.registry.Ids;
 import io.portolan.agent.registry.Registry;
 import io.portolan.agent.registry.RegistryState;
 import io.portolan.agent.registry.RegistryUnavailableException;
@@ -25,7 +26,6 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
-import java.security.SecureRandom;
 import java.time.Instant;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -50,7 +50,6 @@ public final class AdminServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(AdminServer.class);
     private static final int MAX_BODY = 64 * 1024;
     private static final JsonFactory JSON = new JsonFactory();
-    private static final SecureRandom RANDOM = new SecureRandom();
 
     private final HttpServer server;
     private final ExecutorService executor;
@@ -192,7 +191,7 @@ public final class AdminServer implements AutoCloseable {
             r = r.withNode(node);
         }
         if (r.id() == null) {
-            r = r.withId(newId(r.service()));
+            r = r.withId(Ids.newId(r.service()));
         }
         Service service = registry.ensureService(r.impliedService());
         Instance instance = r.toInstance(Instant.now());
@@ -216,16 +215,6 @@ public final class AdminServer implements AutoCloseable {
             g.writeEndObject();
         }
         send(ex, 201, "application/json", out.toByteArray());
-    }
-
-    static String newId(String service) {
-        byte[] b = new byte[5];
-        RANDOM.nextBytes(b);
-        StringBuilder s = new StringBuilder(service.length() + 11).append(service).append('-');
-        for (byte x : b) {
-            s.append(Character.forDigit((x >> 4) & 0xf, 16)).append(Character.forDigit(x & 0xf, 16));
-        }
-        return s.toString();
     }
 
     private static String key(String service, String id) {

@@ -3,6 +3,7 @@ package io.portolan.agent.cli;
 import io.portolan.agent.config.AgentConfig;
 import io.portolan.agent.config.Flags;
 import io.portolan.agent.config.Hostnames;
+import io.portolan.agent.registry.Ids;
 import io.portolan.proto.Cidr;
 import io.portolan.proto.ClusterSnapshot;
 import io.portolan.proto.Instance;
@@ -19,7 +20,6 @@ import io.portolan.proto.ValidationException;
 import java.io.PrintStream;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
-import java.security.SecureRandom;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -36,7 +36,6 @@ public final class Commands {
             "node", "meta", "drain-seconds", "publish", "scheduler"));
     static final Set<String> DEREGISTER_FLAGS = union(TARGET_FLAGS, Set.of("service", "id"));
     static final Set<String> SERVICES_FLAGS = Set.of("agent");
-    static final SecureRandom RANDOM = new SecureRandom();
 
     private Commands() {
     }
@@ -61,7 +60,7 @@ public final class Commands {
         Mode mode = Mode.parse("--mode", f.get("mode", "vip"));
         int weight = (int) f.number("weight", Validate.DEFAULT_WEIGHT, Validate.MIN_WEIGHT, Validate.MAX_WEIGHT);
         int ttl = (int) f.number("ttl", Validate.DEFAULT_TTL, Validate.MIN_TTL, Validate.MAX_TTL);
-        String id = f.has("id") ? Validate.id("--id", f.get("id", null)) : newId(service);
+        String id = f.has("id") ? Validate.id("--id", f.get("id", null)) : Ids.newId(service);
         String node = f.has("node") ? Validate.id("--node", f.get("node", null)) : null;
         Map<String, String> meta = new LinkedHashMap<>();
         for (String kv : f.raw("meta")) {
@@ -81,16 +80,6 @@ public final class Commands {
         } catch (ValidationException e) {
             throw new ValidationException("--" + e.field(), e.value(), e.getMessage());
         }
-    }
-
-    static String newId(String service) {
-        byte[] b = new byte[5];
-        RANDOM.nextBytes(b);
-        StringBuilder s = new StringBuilder(service).append('-');
-        for (byte x : b) {
-            s.append(Character.forDigit((x >> 4) & 0xf, 16)).append(Character.forDigit(x & 0xf, 16));
-        }
-        return s.toString();
     }
 
     static Flags flags(String[] args, Set<String> known, Set<String> switches) {
