@@ -11,10 +11,12 @@ import java.util.List;
  * Runs the DNS server alone, for the bench and for tests that need it in another network
  * namespace. Serves {@code svc0..svcN-1} in vip mode ({@code svcI -> 10.96.I/250.I%250+1}) and,
  * with {@code --demo}, {@code web} (vip 10.99.0.10, instances 10.0.0.1-2) and {@code db} (dnsrr,
- * 10.0.1.1-3). Prints {@code READY ADDR:PORT} once bound; runs until stdin closes or it is killed.
+ * 10.0.1.1-3). Prints {@code READY ADDR:PORT} once bound; runs until stdin closes (or, with {@code --forever},
+ * until it is killed).
  *
  * <pre>
  * BenchServer [--listen ADDR:PORT] [--services N] [--demo] [--upstream ADDR:PORT,...] [--udp-sockets N] [--rate-limit N]
+ *             [--forever]
  * </pre>
  */
 public final class BenchServer {
@@ -28,6 +30,7 @@ public final class BenchServer {
         String upstream = null;
         int sockets = Runtime.getRuntime().availableProcessors();
         int rate = 0;
+        boolean forever = false;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--listen" -> listen = args[++i];
@@ -36,6 +39,7 @@ public final class BenchServer {
                 case "--upstream" -> upstream = args[++i];
                 case "--udp-sockets" -> sockets = Integer.parseInt(args[++i]);
                 case "--rate-limit" -> rate = Integer.parseInt(args[++i]);
+                case "--forever" -> forever = true;
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]);
             }
         }
@@ -61,6 +65,9 @@ public final class BenchServer {
         System.out.println("READY " + bound.getAddress().getHostAddress() + ":" + bound.getPort());
         System.out.flush();
         Runtime.getRuntime().addShutdownHook(new Thread(server::close));
+        if (forever) {
+            Thread.sleep(Long.MAX_VALUE);
+        }
         while (System.in.read() >= 0) {
             // run until stdin closes
         }
