@@ -62,16 +62,7 @@ measure() { # name pid port
   QPS[$name]=$(echo "$out" | awk '/Queries per second:/ {printf "%.0f", $4}')
   CPU[$name]=$(awk -v t=$((after - before)) -v hz="$TICK" -v q="$q" 'BEGIN {printf "%.2f", t * 1e6 / hz / q}')
   local lost; lost=$(echo "$out" | awk '/Queries lost:/ {print $3}')
-  # p99 latency at a fixed rate: per-query latencies from dnsperf -v
-  dnsperf -s 127.0.0.1 -p "$port" -d "$OUT/queries.txt" -c "$CLIENTS" -l "$DURATION" -Q "$FIXED_QPS" -v 2>/dev/null \
-    | awk '$1 == ">" || $1 == "<" {print $NF}' | grep -E '^[0-9.]+$' | sort -g > "$OUT/$name.latency.txt" || true
-  local n; n=$(wc -l < "$OUT/$name.latency.txt")
-  if ((n > 0)); then
-    P99[$name]=$(awk -v n="$n" 'NR == int(n * 0.99) {printf "%.0f", $1 * 1e6}' "$OUT/$name.latency.txt")
-  else
-    P99[$name]=NA
-  fi
-  printf '%-9s %9s QPS  %6s µs CPU/query  p99 %s µs at %s QPS  (lost %s)\n' "$name" "${QPS[$name]}" "${CPU[$name]}" "${P99[$name]}" "$FIXED_QPS" "$lost"
+  printf '%-9s %9s QPS  %6s µs CPU/query  (lost %s)\n' "$name" "${QPS[$name]}" "${CPU[$name]}" "$lost"
 }
 
 PIDS=()
@@ -102,7 +93,6 @@ KNOT_PID=$!; PIDS+=("$KNOT_PID")
 wait_ready "$KNOT_PORT" knot
 echo "knot $(knotd --version | head -1), unbound $(unbound -V | head -1), dnsperf -c $CLIENTS -l $DURATION, $(nproc) cores"
 measure knot "$KNOT_PID" "$KNOT_PORT"
-kill "$KNOT_PID"; wait "$KNOT_PID" 2>/dev/null || true
 
 # --- unbound (also the upstream for the forwarding run) -------------------------------------------
 UNBOUND_PORT=$(free_port)
@@ -161,6 +151,27 @@ echo "$fwd" > "$OUT/portolan-forward.dnsperf.txt"
 fq=$(echo "$fwd" | awk '/Queries completed:/ {print $3}')
 FWD_QPS=$(echo "$fwd" | awk '/Queries per second:/ {printf "%.0f", $4}')
 FWD_CPU=$(awk -v t=$((after - before)) -v hz="$TICK" -v q="$fq" 'BEGIN {printf "%.2f", t * 1e6 / hz / q}')
+
+# p99 at a fixed rate, in interleaved rounds (the median of each server's rounds), so that noise from
+# anything else on the machine falls on every server alike. Idle servers use no CPU.
+p99_once() { # port -> µs
+  dnsperf -s 127.0.0.1 -p "$1" -d "$OUT/queries.txt" -c "$CLIENTS" -l "$P99_SECONDS" -Q "$FIXED_QPS" -v 2>/dev/null \
+    | awk '$1 == ">" || $1 == "<" {print $NF}' | grep -E '^[0-9.]+$' | sort -g \
+    | awk '{a[NR] = $1} END {if (NR) printf "%.0f", a[int(NR * 0.99)] * 1e6; else print "NA"}'
+}
+P99_SECONDS=${P99_SECONDS:-5}
+ROUNDS=${ROUNDS:-3}
+declare -A P99S
+for ((r = 0; r < ROUNDS; r++)); do
+  for s in knot unbound portolan; do
+    case $s in knot) port=$KNOT_PORT ;; unbound) port=$UNBOUND_PORT ;; portolan) port=$PORTOLAN_PORT ;; esac
+    P99S[$s]="${P99S[$s]:-} $(p99_once "$port")"
+  done
+done
+for s in knot unbound portolan; do
+  P99[$s]=$(echo "${P99S[$s]}" | tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}')
+  printf '%-9s p99 %s µs at %s QPS (rounds:%s)\n' "$s" "${P99[$s]}" "$FIXED_QPS" "${P99S[$s]}"
+done
 
 echo
 echo "== ratios to knot (same machine, same run) =="
