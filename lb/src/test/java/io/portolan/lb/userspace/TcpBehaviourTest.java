@@ -160,12 +160,17 @@ class TcpBehaviourTest {
                 s.getOutputStream().write('x');
                 assertEquals('x', s.getInputStream().read());
             }
-            try (Socket extra = connect(vip)) {
-                long t0 = System.nanoTime();
+            long t0 = System.nanoTime();
+            Socket extra = new Socket();
+            try (extra) {
+                extra.setSoTimeout(5000);
+                extra.connect(new InetSocketAddress(vip, 80), 2000);
                 extra.getOutputStream().write('y');
                 assertTrue(endsAtOnce(extra));
-                assertTrue(System.nanoTime() - t0 < 1_000_000_000L, "refused at once");
+            } catch (SocketException resetDuringConnectOrWrite) {
+                // The proxy resets right after the accept: the RST may beat connect() or the write.
             }
+            assertTrue(System.nanoTime() - t0 < 1_000_000_000L, "refused at once");
             held.remove(0).close();
             Thread.sleep(200);
             try (Socket again = connect(vip)) {
