@@ -1,0 +1,364 @@
+package io.portolan.lb.ipvs;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.portolan.lb.sync.CoalescingSync;
+import io.portolan.proto.ClusterSnapshot;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The thin apply step, run by {@link CoalescingSync} on its own thread. A full sync (the first one,
+ * one after a failure, and every {@code --ipvs-full-resync-interval}) sets the sysctls, timeouts,
+ * device and chains, reads the kernel back ({@code ipvsadm -S -n}, {@code iptables-save -t mangle},
+ * {@code ip addr}) and adopts what it finds; every sync then renders the plan, diffs it against the
+ * kernel table it keeps, and applies one {@code ipvsadm -R} batch, one {@code iptables-restore
+ * --noflush} script for the mark rules that changed, and the VIP address changes.
+ */
+final class IpvsSyncer implements CoalescingSync.Target {
+    private static final Logger log = LoggerFactory.getLogger(IpvsSyncer.class);
+    private static final Duration TIMEOUT = Duration.ofMinutes(5);
+    static final String LO_LABEL = "lo:portolan";
+    /** Connection counts are read for at most this many draining services per sync (one ipvsadm -L each). */
+    static final int MAX_COUNT_READS = 32;
+
+    private final IpvsConfig config;
+    private final Shell shell;
+    private final Timer syncTimer;
+    private final Counter rejectedCounter;
+    private final AtomicInteger serviceGauge = new AtomicInteger();
+    private final AtomicInteger drainingGauge = new AtomicInteger();
+
+    private KernelTable kernel = new KernelTable();
+    private Map<Frontend, Integer> rules = new HashMap<>();
+    private final Set<InetAddress> boundVips = new HashSet<>();
+    private final IpvsDiff.Drains drains = new IpvsDiff.Drains();
+    private final Map<Integer, Plan.VirtualService> rejected = new HashMap<>();
+    private List<String> lastProblems = List.of();
+    private String device;
+    private volatile Plan lastPlan;
+
+    IpvsSyncer(IpvsConfig config, Shell shell, MeterRegistry meters) {
+        this.config = config;
+        this.shell = shell;
+        this.syncTimer = Timer.builder("portolan.ipvs.sync").description("ipvs data plane syncs").register(meters);
+        this.rejectedCounter = Counter.builder("portolan.ipvs.rejected").description("virtual services the kernel refused").register(meters);
+        meters.gauge("portolan.ipvs.services", serviceGauge);
+        meters.gauge("portolan.ipvs.draining", drainingGauge);
+    }
+
+    boolean draining() {
+        return !drains.isEmpty();
+    }
+
+    Plan lastPlan() {
+        return lastPlan;
+    }
+
+    @Override
+    public void sync(ClusterSnapshot snapshot, boolean full) throws Exception {
+        long t0 = System.nanoTime();
+        if (full) {
+            setUp();
+            readKernel();
+            rejected.clear();
+        }
+        Set<Integer> orphans = new HashSet<>(kernel.services.keySet());
+        orphans.removeAll(rules.values());
+        Plan plan = IpvsRender.render(snapshot, config.markBase(), config.markBits(), rules, orphans);
+        if (!plan.problems().equals(lastProblems)) {
+            plan.problems().forEach(p -> log.warn("ipvs: {}", p));
+            lastProblems = plan.problems();
+        }
+        Map<Integer, Frontend> frontends = new HashMap<>();
+        rules.forEach((f, m) -> frontends.put(m, f));
+        plan.services().forEach((m, v) -> frontends.put(m, v.frontend()));
+
+        Map<Integer, Map<Plan.RealServer, KernelTable.Connections>> counts = new HashMap<>();
+        int reads = 0;
+        for (int mark : IpvsDiff.drainingMarks(kernel, plan)) {
+            if (reads++ == MAX_COUNT_READS) {
+                break;
+            }
+            Shell.Result r = shell.run(List.of("ipvsadm", "-L", "-n", "-f", Integer.toUnsignedString(mark)), null, TIMEOUT);
+            if (r.code() == 0) {
+                counts.put(mark, KernelTable.parseList(r.out()));
+            }
+        }
+        long now = System.currentTimeMillis();
+        IpvsDiff.Changes changes = IpvsDiff.compute(kernel, plan, frontends, rejected, drains, counts, now, config.drainTimeout().toMillis());
+        applyIpvs(changes, plan, full);
+        syncRules(plan, frontends, full);
+        syncVips();
+        for (IpvsDiff.ConntrackClear c : changes.clears()) {
+            clearConntrack(c);
+        }
+        lastPlan = plan;
+        serviceGauge.set(kernel.services.size());
+        drainingGauge.set(drains.size());
+        syncTimer.record(System.nanoTime() - t0, java.util.concurrent.TimeUnit.NANOSECONDS);
+        if (full || !changes.isEmpty()) {
+            log.debug("ipvs: {} sync of revision {}: {} ipvsadm lines, {} services, {} draining, {} ms", full ? "full" : "incremental",
+                    snapshot.revision(), changes.ops().size(), kernel.services.size(), drains.size(), (System.nanoTime() - t0) / 1_000_000);
+        }
+    }
+
+    private void applyIpvs(IpvsDiff.Changes changes, Plan plan, boolean full) throws IOException {
+        if (changes.isEmpty()) {
+            return;
+        }
+        Shell.Result r = shell.run(List.of("ipvsadm", "-R"), changes.batch(), TIMEOUT);
+        if (r.clean()) {
+            changes.ops().forEach(o -> o.applyTo(kernel));
+            return;
+        }
+        // ipvsadm -R goes on after a failed line and names no line: read the kernel back and find
+        // the services that did not reach their planned state. Those keep what the kernel has.
+        String why = r.errOrOut();
+        kernel = readIpvs();
+        Set<Integer> touched = new LinkedHashSet<>();
+        changes.ops().forEach(o -> touched.add(o.mark()));
+        for (int mark : touched) {
+            Plan.VirtualService want = plan.services().get(mark);
+            if (want == null || matches(kernel.services.get(mark), want)) {
+                continue;
+            }
+            rejected.put(mark, want);
+            rejectedCounter.increment();
+            log.error("ipvs: the kernel refused service {} ({}, fwmark 0x{}, scheduler {}): {}; its previous rules stay in force, "
+                    + "other services are synced; fix the service (e.g. its scheduler) and it is retried", want.service(), want.frontend(),
+                    Integer.toHexString(mark), want.scheduler(), why);
+        }
+    }
+
+    private static boolean matches(KernelTable.Service have, Plan.VirtualService want) {
+        if (have == null || !have.scheduler.equals(want.scheduler()) || !have.reals.keySet().containsAll(want.reals().keySet())) {
+            return false;
+        }
+        for (Map.Entry<Plan.RealServer, Integer> e : want.reals().entrySet()) {
+            if (have.reals.get(e.getKey()).weight() != e.getValue()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Mark rules follow the kernel's IPVS services: a rule exists exactly while its service does. */
+    private void syncRules(Plan plan, Map<Integer, Frontend> frontends, boolean full) throws IOException {
+        Map<Frontend, Integer> want = new HashMap<>();
+        for (int mark : kernel.services.keySet()) {
+            Frontend f = frontends.get(mark);
+            if (f != null) {
+                want.put(f, mark);
+            }
+        }
+        Map<Frontend, Integer> remove = new HashMap<>();
+        Map<Frontend, Integer> add = new HashMap<>();
+        rules.forEach((f, m) -> {
+            if (!m.equals(want.get(f))) {
+                remove.put(f, m);
+            }
+        });
+        want.forEach((f, m) -> {
+            if (!m.equals(rules.get(f))) {
+                add.put(f, m);
+            }
+        });
+        if (!full && remove.isEmpty() && add.isEmpty()) {
+            return;
+        }
+        String script = MarkRules.script(full, want, remove, add);
+        Shell.Result r = shell.run(List.of("iptables-restore", "--noflush", "-w", "5"), script, TIMEOUT);
+        if (r.code() != 0) {
+            throw new IOException("iptables-restore of the " + MarkRules.CHAIN + " chain failed (exit " + r.code() + "): " + r.errOrOut());
+        }
+        rules = want;
+    }
+
+    private void syncVips() throws IOException {
+        Set<InetAddress> want = new HashSet<>();
+        rules.keySet().forEach(f -> {
+            if (f.vip() != null) {
+                want.add(f.vip());
+            }
+        });
+        for (InetAddress v : want) {
+            if (!boundVips.contains(v)) {
+                List<String> argv = new ArrayList<>(List.of("ip", "addr", "add", v.getHostAddress() + "/32", "dev", device));
+                if (device.equals("lo")) {
+                    argv.addAll(List.of("label", LO_LABEL));
+                }
+                Shell.Result r = shell.run(argv, null, TIMEOUT);
+                if (r.code() != 0 && !r.errOrOut().contains("File exists")) {
+                    throw new IOException("ip addr add " + v.getHostAddress() + "/32 dev " + device + " failed: " + r.errOrOut());
+                }
+                boundVips.add(v);
+            }
+        }
+        for (InetAddress v : new ArrayList<>(boundVips)) {
+            if (!want.contains(v)) {
+                Shell.Result r = shell.run(List.of("ip", "addr", "del", v.getHostAddress() + "/32", "dev", device), null, TIMEOUT);
+                if (r.code() != 0 && !r.errOrOut().contains("Cannot assign")) {
+                    log.warn("ipvs: ip addr del {}/32 dev {} failed: {}", v.getHostAddress(), device, r.errOrOut());
+                    continue;
+                }
+                boundVips.remove(v);
+            }
+        }
+    }
+
+    private void clearConntrack(IpvsDiff.ConntrackClear c) {
+        List<String> argv = new ArrayList<>(List.of("conntrack", "-D", "-p", "udp"));
+        if (c.frontend().vip() != null) {
+            argv.addAll(List.of("--orig-dst", c.frontend().vip().getHostAddress()));
+        }
+        argv.addAll(List.of("--orig-port-dst", String.valueOf(c.frontend().port()), "--reply-src", c.real().address().getHostAddress(),
+                "--reply-port-src", String.valueOf(c.real().port())));
+        try {
+            Shell.Result r = shell.run(argv, null, Duration.ofSeconds(30));
+            // exit 1 with "0 flow entries have been deleted" is the normal case of nothing to clear
+            if (r.code() != 0 && !r.errOrOut().contains("0 flow entries")) {
+                log.warn("ipvs: conntrack -D for {} via {} failed: {}", c.real(), c.frontend(), r.errOrOut());
+            }
+        } catch (IOException e) {
+            log.warn("ipvs: cannot run conntrack to clear UDP flows to {} ({}); install conntrack", c.real(), e.getMessage());
+        }
+    }
+
+    // ---- full sync: set up and read back ----
+
+    private void setUp() throws IOException {
+        Shell.Result r = shell.run(List.of("ipvsadm", "--set", String.valueOf(config.tcpTimeout().toSeconds()),
+                String.valueOf(config.tcpFinTimeout().toSeconds()), String.valueOf(config.udpTimeout().toSeconds())), null, TIMEOUT);
+        if (r.code() != 0) {
+            throw new IOException("ipvsadm --set failed (exit " + r.code() + "): " + r.errOrOut()
+                    + "; the ipvs data plane needs the ip_vs kernel module and ipvsadm (use --dataplane userspace where IPVS is missing)");
+        }
+        sysctl("net/ipv4/vs/conntrack", "1");
+        sysctl("net/ipv4/vs/conn_reuse_mode", "1");
+        sysctl("net/ipv4/vs/expire_nodest_conn", "1");
+        sysctl("net/ipv4/vs/expire_quiescent_template", "1");
+        if (config.ipForward()) {
+            sysctl("net/ipv4/ip_forward", "1");
+        }
+        device = ensureDevice();
+        Shell.Result n = shell.run(List.of("iptables", "-w", "5", "-t", "mangle", "-N", MarkRules.CHAIN), null, TIMEOUT);
+        if (n.code() != 0 && !n.errOrOut().contains("exists")) {
+            throw new IOException("iptables -t mangle -N " + MarkRules.CHAIN + " failed: " + n.errOrOut());
+        }
+        Shell.Result s = shell.run(List.of("iptables-restore", "--noflush", "-w", "5"),
+                MarkRules.snatScript(config.markBase(), config.markMask(), config.masquerade() == null ? null : config.masquerade().toString()),
+                TIMEOUT);
+        if (s.code() != 0) {
+            throw new IOException("iptables-restore of the " + MarkRules.SNAT_CHAIN + " chain failed: " + s.errOrOut());
+        }
+        if (config.masqueradeText().equals("none")) {
+            shell.run(List.of("iptables", "-w", "5", "-t", "nat", "-F", MarkRules.SNAT_CHAIN), null, TIMEOUT);
+        }
+        for (String[] j : MarkRules.jumps()) {
+            Shell.Result c = shell.run(List.of("iptables", "-w", "5", "-t", j[0], "-C", j[1], "-j", j[2]), null, TIMEOUT);
+            if (c.code() != 0) {
+                Shell.Result i = shell.run(List.of("iptables", "-w", "5", "-t", j[0], "-I", j[1], "1", "-j", j[2]), null, TIMEOUT);
+                if (i.code() != 0) {
+                    throw new IOException("iptables -t " + j[0] + " -I " + j[1] + " -j " + j[2] + " failed: " + i.errOrOut());
+                }
+            }
+        }
+    }
+
+    private static void sysctl(String key, String value) throws IOException {
+        Path p = Path.of("/proc/sys", key);
+        try {
+            if (!Files.readString(p).strip().equals(value)) {
+                Files.writeString(p, value);
+                log.info("ipvs: sysctl {}={}", key.replace('/', '.'), value);
+            }
+        } catch (IOException e) {
+            throw new IOException("cannot set sysctl " + key.replace('/', '.') + "=" + value + " (" + e + "); the agent must run as root", e);
+        }
+    }
+
+    private String ensureDevice() throws IOException {
+        String dev = config.device();
+        if (dev.equals("lo")) {
+            return dev;
+        }
+        if (shell.run(List.of("ip", "link", "show", "dev", dev), null, TIMEOUT).code() != 0) {
+            Shell.Result add = shell.run(List.of("ip", "link", "add", dev, "type", "dummy"), null, TIMEOUT);
+            if (add.code() != 0) {
+                log.warn("ipvs: cannot create the dummy device {} ({}); binding VIPs on lo with the label {} instead", dev, add.errOrOut(), LO_LABEL);
+                return "lo";
+            }
+        }
+        Shell.Result up = shell.run(List.of("ip", "link", "set", "dev", dev, "up"), null, TIMEOUT);
+        if (up.code() != 0) {
+            throw new IOException("ip link set dev " + dev + " up failed: " + up.errOrOut());
+        }
+        return dev;
+    }
+
+    private KernelTable readIpvs() throws IOException {
+        Shell.Result r = shell.run(List.of("ipvsadm", "-S", "-n"), null, TIMEOUT);
+        if (r.code() != 0) {
+            throw new IOException("ipvsadm -S -n failed (exit " + r.code() + "): " + r.errOrOut());
+        }
+        return KernelTable.parseSave(r.out(), config::ownsMark);
+    }
+
+    private void readKernel() throws IOException {
+        kernel = readIpvs();
+        Shell.Result m = shell.run(List.of("iptables-save", "-t", "mangle"), null, TIMEOUT);
+        if (m.code() != 0) {
+            throw new IOException("iptables-save -t mangle failed: " + m.errOrOut());
+        }
+        rules = new HashMap<>();
+        MarkRules.parse(m.out()).forEach((f, mark) -> {
+            if (config.ownsMark(Integer.toUnsignedLong(mark))) {
+                rules.put(f, mark);
+            }
+        });
+        boundVips.clear();
+        boundVips.addAll(boundAddresses(shell, device));
+        log.info("ipvs: adopted {} virtual services, {} mark rules, {} VIPs on {}", kernel.services.size(), rules.size(), boundVips.size(), device);
+    }
+
+    /** The IPv4 addresses this plane bound: every /32 on its own device, or those labelled {@code lo:portolan} on lo. */
+    static Set<InetAddress> boundAddresses(Shell shell, String device) throws IOException {
+        Set<InetAddress> out = new HashSet<>();
+        Shell.Result r = shell.run(List.of("ip", "-o", "-4", "addr", "show", "dev", device), null, TIMEOUT);
+        if (r.code() != 0) {
+            return out;
+        }
+        for (String line : r.out().split("\n")) {
+            String[] tok = line.trim().split("\\s+");
+            for (int i = 0; i + 1 < tok.length; i++) {
+                if (tok[i].equals("inet") && tok[i + 1].endsWith("/32")) {
+                    boolean ours = !device.equals("lo") || line.contains(" " + LO_LABEL);
+                    if (ours) {
+                        try {
+                            out.add(Addresses.ipv4("address", tok[i + 1].substring(0, tok[i + 1].length() - 3)));
+                        } catch (RuntimeException ignored) {
+                            // not an address literal
+                        }
+                    }
+                }
+            }
+        }
+        return out;
+    }
+}

@@ -1,0 +1,129 @@
+package io.portolan.lb.ipvs;
+
+import io.portolan.proto.ClusterSnapshot;
+import io.portolan.proto.Health;
+import io.portolan.proto.Protocol;
+import io.portolan.proto.PublishedPort;
+import org.junit.jupiter.api.Test;
+
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import static io.portolan.lb.ipvs.Snapshots.ip;
+import static io.portolan.lb.ipvs.Snapshots.tcp;
+import static io.portolan.lb.ipvs.Snapshots.udp;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Golden tests of the pure render step and of the mark allocation. */
+class IpvsRenderTest {
+    static final int BASE = IpvsConfig.DEFAULT_MARK_BASE;
+    static final int BITS = IpvsConfig.DEFAULT_MARK_BITS;
+
+    /** web (rr, three instances, one unhealthy, one weight 50), dns over UDP, a published port, dnsrr, IPv6. */
+    static Snapshots cluster() {
+        return new Snapshots()
+                .service("web", "10.99.0.5", "rr", List.of(tcp("http", 80)), new PublishedPort(8080, 8080, Protocol.TCP))
+                .instance("web", "w1", "10.0.1.1", tcp("http", 8080))
+                .instance("web", "w2", "10.0.1.2", tcp("http", 8080))
+                .instance("web", "w3", "10.0.1.3", 50, Health.HEALTHY, tcp("http", 8080))
+                .instance("web", "w4", "10.0.1.4", 100, Health.UNHEALTHY, tcp("http", 8080))
+                .service("dns", "10.99.0.6", "sh", List.of(udp("dns", 53), tcp("dns", 53)))
+                .instance("dns", "d1", "10.0.2.1", udp("dns", 5353), tcp("dns", 5353))
+                .instance("dns", "d2", "10.0.2.2")
+                .service("db", null, "wrr", List.of(tcp("pg", 5432)))
+                .instance("db", "p1", "10.0.3.1", tcp("pg", 5432))
+                .service("six", "fd00::5", "wrr", List.of(tcp("http", 80)))
+                .instance("six", "s1", "fd00::10", tcp("http", 80))
+                .service("other", "10.99.0.7", "wlc", List.of(tcp("http", 80)), new PublishedPort(8080, 80, Protocol.TCP))
+                .instance("other", "o1", "10.0.4.1", tcp("http", 80))
+                .instance("other", "o2", "fd00::11", tcp("http", 80));
+    }
+
+    static Plan render(ClusterSnapshot s, Map<Frontend, Integer> adopted) {
+        return IpvsRender.render(s, BASE, BITS, adopted, Set.of());
+    }
+
+    @Test
+    void render_cluster_matchesGolden() throws Exception {
+        Golden.check("render.golden", render(cluster().build(1), Map.of()).text());
+    }
+
+    @Test
+    void render_twice_isTheSame() {
+        assertEquals(render(cluster().build(1), Map.of()), render(cluster().build(2), Map.of()));
+    }
+
+    @Test
+    void render_adoptedMarks_areKeptEvenWhenTheHashDiffers() {
+        Frontend web = new Frontend(Protocol.TCP, ip("10.99.0.5"), 80);
+        int adopted = BASE + 7;
+        Plan p = render(cluster().build(1), Map.of(web, adopted));
+        assertEquals(web, p.services().get(adopted).frontend());
+        assertEquals("web", p.services().get(adopted).service());
+    }
+
+    @Test
+    void render_adoptedMarkOutsideTheRange_isReplaced() {
+        Frontend web = new Frontend(Protocol.TCP, ip("10.99.0.5"), 80);
+        Plan p = render(cluster().build(1), Map.of(web, 0x103));
+        assertTrue(p.services().keySet().stream().allMatch(m -> (m & ~((1 << BITS) - 1)) == BASE));
+        assertEquals(p.services().size(), new HashSet<>(p.marks().values()).size());
+    }
+
+    @Test
+    void render_collisions_probeToDistinctMarks_deterministically() {
+        Snapshots s = new Snapshots();
+        for (int i = 0; i < 200; i++) {
+            s.service("s" + i, "10.98." + (i / 200) + "." + (i % 200 + 1), "rr", List.of(tcp("http", 80)));
+        }
+        Plan a = IpvsRender.render(s.build(1), BASE, 8, Map.of(), Set.of());
+        Plan b = IpvsRender.render(s.build(1), BASE, 8, Map.of(), Set.of());
+        assertEquals(200, a.services().size(), a.problems().toString());
+        assertEquals(a.marks(), b.marks());
+        Map<Integer, Integer> hashSlots = new HashMap<>();
+        for (Frontend f : a.marks().keySet()) {
+            hashSlots.merge(IpvsRender.fnv1a(f.key()) & 0xff, 1, Integer::sum);
+        }
+        assertTrue(hashSlots.values().stream().anyMatch(n -> n > 1), "the test needs at least one collision");
+    }
+
+    @Test
+    void render_markSpaceFull_namesTheService() {
+        Snapshots s = new Snapshots();
+        for (int i = 0; i < 257; i++) {
+            s.service("s" + i, "10.98." + (i / 200) + "." + (i % 200 + 1), "rr", List.of(tcp("http", 80)));
+        }
+        Plan p = IpvsRender.render(s.build(1), BASE, 8, Map.of(), Set.of());
+        assertEquals(256, p.services().size());
+        assertEquals(1, p.problems().size());
+        assertTrue(p.problems().get(0).contains("no free firewall mark"), p.problems().toString());
+    }
+
+    @Test
+    void render_reservedMarks_areNotHandedOut() {
+        Plan free = render(cluster().build(1), Map.of());
+        int webMark = free.marks().get(new Frontend(Protocol.TCP, ip("10.99.0.5"), 80));
+        Plan p = IpvsRender.render(cluster().build(1), BASE, BITS, Map.of(), Set.of(webMark));
+        assertNotEquals(webMark, p.marks().get(new Frontend(Protocol.TCP, ip("10.99.0.5"), 80)));
+    }
+
+    @Test
+    void markRules_full_matchGolden_andParseBack() throws Exception {
+        Plan p = render(cluster().build(1), Map.of());
+        String script = MarkRules.script(true, p.marks(), Map.of(), Map.of());
+        Golden.check("mark-rules.golden", script);
+        // iptables-save prints the rules as they were written: they parse back to the same marks (adoption)
+        assertEquals(p.marks(), MarkRules.parse(script.replace("-I " + MarkRules.CHAIN + " 1 ", "-A " + MarkRules.CHAIN + " ")));
+    }
+
+    @Test
+    void snatRule_matchesGolden() throws Exception {
+        Golden.check("snat.golden", MarkRules.snatScript(BASE, ~((1 << BITS) - 1), null)
+                + MarkRules.snatScript(BASE, ~((1 << BITS) - 1), "10.0.0.0/8"));
+    }
+}
