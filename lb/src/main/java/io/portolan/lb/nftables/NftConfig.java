@@ -1,0 +1,164 @@
+package io.portolan.lb.nftables;
+
+import io.portolan.proto.ValidationException;
+
+import java.time.Duration;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The nftables data plane's settings, parsed from {@code --nft-*} flags. Every value is checked
+ * here, before anything reaches a command line.
+ */
+record NftConfig(String table, Duration minSyncInterval, Duration maxBackoff, Duration fullResync, int slots,
+                 Masquerade masquerade, long mark, String vipDevice, Duration affinityTimeout) {
+
+    /** Which DNATed traffic is marked for masquerade in postrouting. */
+    enum Masquerade {
+        ALL, PUBLISHED, NONE;
+
+        String lower() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    static final String TABLE = "nft-table";
+    static final String MIN_SYNC_INTERVAL = "nft-min-sync-interval";
+    static final String MAX_BACKOFF = "nft-max-backoff";
+    static final String FULL_RESYNC = "nft-full-resync";
+    static final String SLOTS = "nft-slots";
+    static final String MASQUERADE = "nft-masquerade";
+    static final String MARK = "nft-mark";
+    static final String VIP_DEVICE = "nft-vip-device";
+    static final String AFFINITY_TIMEOUT = "nft-affinity-timeout";
+
+    static final Set<String> FLAGS = Set.of(TABLE, MIN_SYNC_INTERVAL, MAX_BACKOFF, FULL_RESYNC, SLOTS, MASQUERADE, MARK,
+            VIP_DEVICE, AFFINITY_TIMEOUT);
+
+    static final NftConfig DEFAULTS = new NftConfig("portolan", Duration.ofMillis(500), Duration.ofSeconds(30),
+            Duration.ofHours(1), 64, Masquerade.ALL, 0x4000, null, Duration.ofMinutes(3));
+
+    /** The address label that marks VIPs this plane added: {@code DEV:ptl} (labels are at most 15 bytes). */
+    static final String LABEL_SUFFIX = ":ptl";
+
+    static NftConfig parse(Map<String, String> flags) {
+        for (String k : flags.keySet()) {
+            if (!FLAGS.contains(k)) {
+                throw new ValidationException("--" + k, flags.get(k), "not an nftables flag; known: " + new java.util.TreeSet<>(FLAGS));
+            }
+        }
+        NftConfig d = DEFAULTS;
+        String table = flags.getOrDefault(TABLE, d.table);
+        if (!isIdentifier(table, 32)) {
+            throw new ValidationException("--" + TABLE, table, "a table name is 1-32 of a-z, 0-9, '_' and '-', starting with a letter");
+        }
+        Duration min = duration(MIN_SYNC_INTERVAL, flags.get(MIN_SYNC_INTERVAL), d.minSyncInterval, Duration.ZERO, Duration.ofMinutes(10));
+        Duration backoff = duration(MAX_BACKOFF, flags.get(MAX_BACKOFF), d.maxBackoff, Duration.ofMillis(100), Duration.ofHours(1));
+        Duration full = duration(FULL_RESYNC, flags.get(FULL_RESYNC), d.fullResync, Duration.ZERO, Duration.ofDays(7));
+        if (!full.isZero() && full.compareTo(Duration.ofSeconds(10)) < 0) {
+            throw new ValidationException("--" + FULL_RESYNC, flags.get(FULL_RESYNC), "0 (never) or at least 10s");
+        }
+        int slots = d.slots;
+        String s = flags.get(SLOTS);
+        if (s != null) {
+            slots = (int) number(SLOTS, s, 1, 1024, 10);
+        }
+        Masquerade masq = d.masquerade;
+        String m = flags.get(MASQUERADE);
+        if (m != null) {
+            switch (m) {
+                case "all" -> masq = Masquerade.ALL;
+                case "published" -> masq = Masquerade.PUBLISHED;
+                case "none" -> masq = Masquerade.NONE;
+                default -> throw new ValidationException("--" + MASQUERADE, m, "one of all, published, none");
+            }
+        }
+        long mark = d.mark;
+        String k = flags.get(MARK);
+        if (k != null) {
+            mark = k.startsWith("0x") || k.startsWith("0X") ? number(MARK, k.substring(2), 1, 0xffff_ffffL, 16)
+                    : number(MARK, k, 1, 0xffff_ffffL, 10);
+        }
+        String dev = flags.get(VIP_DEVICE);
+        if (dev != null && (dev.isEmpty() || dev.equals("none"))) {
+            dev = null;
+        }
+        if (dev != null && !isDevice(dev)) {
+            throw new ValidationException("--" + VIP_DEVICE, dev,
+                    "a device name is 1-11 of letters, digits, '.', '_' and '-' (the VIPs carry the label DEVICE" + LABEL_SUFFIX + ")");
+        }
+        Duration aff = duration(AFFINITY_TIMEOUT, flags.get(AFFINITY_TIMEOUT), d.affinityTimeout, Duration.ofSeconds(1), Duration.ofDays(1));
+        return new NftConfig(table, min, backoff, full, slots, masq, mark, dev, aff);
+    }
+
+    String markHex() {
+        return String.format("0x%08x", mark);
+    }
+
+    static boolean isIdentifier(String s, int max) {
+        if (s == null || s.isEmpty() || s.length() > max || s.charAt(0) < 'a' || s.charAt(0) > 'z') {
+            return false;
+        }
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    static boolean isDevice(String s) {
+        if (s.isEmpty() || s.length() > 15 - LABEL_SUFFIX.length() || s.equals(".") || s.equals("..")) {
+            return false;
+        }
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-')) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    static long number(String flag, String s, long min, long max, int radix) {
+        try {
+            long v = Long.parseLong(s, radix);
+            if (v >= min && v <= max) {
+                return v;
+            }
+        } catch (NumberFormatException e) {
+            // fall through
+        }
+        throw new ValidationException("--" + flag, s, "expected a number " + min + "-" + max + (radix == 16 ? " (hex)" : ""));
+    }
+
+    /** {@code 250ms}, {@code 2s}, {@code 5m}, {@code 1h}; {@code 0} is zero. */
+    static Duration duration(String flag, String s, Duration dflt, Duration min, Duration max) {
+        if (s == null) {
+            return dflt;
+        }
+        Duration v = null;
+        if (s.equals("0")) {
+            v = Duration.ZERO;
+        } else {
+            String unit = s.endsWith("ms") ? "ms" : s.isEmpty() ? "" : s.substring(s.length() - 1);
+            String digits = s.substring(0, s.length() - unit.length());
+            if (!digits.isEmpty() && digits.length() <= 9 && digits.chars().allMatch(c -> c >= '0' && c <= '9')) {
+                long n = Long.parseLong(digits);
+                v = switch (unit) {
+                    case "ms" -> Duration.ofMillis(n);
+                    case "s" -> Duration.ofSeconds(n);
+                    case "m" -> Duration.ofMinutes(n);
+                    case "h" -> Duration.ofHours(n);
+                    default -> null;
+                };
+            }
+        }
+        if (v == null || v.compareTo(min) < 0 || v.compareTo(max) > 0) {
+            throw new ValidationException("--" + flag, s, "a duration like 500ms, 2s, 5m or 1h, from " + min + " to " + max);
+        }
+        return v;
+    }
+}

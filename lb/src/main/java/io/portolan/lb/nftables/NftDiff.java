@@ -1,0 +1,188 @@
+package io.portolan.lb.nftables;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * The difference between what the kernel holds ({@link KernelState}) and a desired {@link Ruleset},
+ * as a {@link Plan}. Pure. A full plan compares every object (after a restart the state was read
+ * back from the kernel, owners unknown); an incremental plan looks only at the services whose
+ * fragment changed since {@code previous} and those named in {@code retry}.
+ */
+final class NftDiff {
+    private NftDiff() {
+    }
+
+    static Plan full(NftConfig c, KernelState actual, Ruleset desired) {
+        return plan(c, actual, null, desired, Set.of());
+    }
+
+    static Plan incremental(NftConfig c, KernelState actual, Ruleset previous, Ruleset desired, Set<String> retry) {
+        return plan(c, actual, Objects.requireNonNull(previous), desired, retry);
+    }
+
+    private static Plan plan(NftConfig c, KernelState actual, Ruleset previous, Ruleset desired, Set<String> retry) {
+        boolean full = previous == null;
+        Set<String> owners = new TreeSet<>();
+        if (full) {
+            owners.addAll(desired.services().keySet());
+            for (String o : actual.owners.values()) {
+                if (!o.isEmpty()) {
+                    owners.add(o);
+                }
+            }
+        } else {
+            for (var e : desired.services().entrySet()) {
+                Fragment before = previous.services().get(e.getKey());
+                if (before != e.getValue() && !e.getValue().equals(before)) {
+                    owners.add(e.getKey());
+                }
+            }
+            for (String gone : previous.services().keySet()) {
+                if (!desired.services().containsKey(gone)) {
+                    owners.add(gone);
+                }
+            }
+            for (String r : retry) {
+                if (desired.services().containsKey(r) || actual.owners.containsValue(r)) {
+                    owners.add(r);
+                }
+            }
+        }
+        // id -> the service that wants it, over every service a full plan looks at, or the changed ones
+        Map<String, String> wanted = new HashMap<>();
+        for (String o : owners) {
+            Fragment f = desired.services().get(o);
+            if (f != null) {
+                for (String id : f.objects().keySet()) {
+                    wanted.putIfAbsent(id, o);
+                }
+            }
+        }
+        for (String id : desired.common().objects().keySet()) {
+            wanted.put(id, Fragment.COMMON);
+        }
+        Map<String, List<String>> idsByOwner = null;
+        if (full) {
+            idsByOwner = new HashMap<>();
+            for (var e : actual.objects.keySet()) {
+                String o = actual.owners.get(e);
+                idsByOwner.computeIfAbsent(o == null ? Plan.STALE : o, k -> new ArrayList<>()).add(e);
+            }
+        }
+
+        List<Plan.Op> preOps = new ArrayList<>();
+        List<Plan.Op> postOps = new ArrayList<>();
+        if (full || !actual.tablePresent) {
+            for (NftObject o : desired.common().objects().values()) {
+                preOps.add(upsert(actual, o, Fragment.COMMON, desired, wanted));
+            }
+            if (idsByOwner != null) {
+                for (String owner : List.of(Fragment.COMMON, Plan.STALE)) {
+                    for (String id : idsByOwner.getOrDefault(owner, List.of())) {
+                        NftObject a = actual.objects.get(id);
+                        if (!wanted.containsKey(id) && a.kind() == NftObject.Kind.CHAIN && isCommonName(a.key())) {
+                            postOps.add(new Plan.Op(Plan.OpType.DELETE, a));
+                        }
+                    }
+                }
+            }
+        }
+
+        List<Plan.Group> groups = new ArrayList<>();
+        for (String owner : owners) {
+            Fragment f = desired.services().get(owner);
+            List<Plan.Op> ops = new ArrayList<>();
+            if (f != null) {
+                for (NftObject o : f.objects().values()) {
+                    ops.add(upsert(actual, o, owner, desired, wanted));
+                }
+            }
+            Collection<String> candidates;
+            if (full) {
+                candidates = idsByOwner.getOrDefault(owner, List.of());
+            } else {
+                Fragment before = previous.services().get(owner);
+                candidates = new ArrayList<>();
+                if (before != null) {
+                    candidates.addAll(before.objects().keySet());
+                }
+                for (var e : actual.owners.entrySet()) {
+                    if (retry.contains(owner) && owner.equals(e.getValue())) {
+                        candidates.add(e.getKey());
+                    }
+                }
+            }
+            Set<String> done = new java.util.HashSet<>();
+            for (String id : candidates) {
+                if ((f != null && f.objects().containsKey(id)) || wanted.containsKey(id) || !done.add(id)) {
+                    continue;
+                }
+                NftObject a = actual.objects.get(id);
+                if (a != null && owner.equals(actual.owners.get(id))) {
+                    ops.add(new Plan.Op(Plan.OpType.DELETE, a));
+                }
+            }
+            if (!ops.isEmpty()) {
+                groups.add(new Plan.Group(owner, List.copyOf(ops)));
+            }
+        }
+        if (full) {
+            List<Plan.Op> stale = new ArrayList<>();
+            for (var e : idsByOwner.entrySet()) {
+                if (e.getKey().equals(Fragment.COMMON) || (!e.getKey().equals(Plan.STALE) && owners.contains(e.getKey()))) {
+                    continue;
+                }
+                for (String id : e.getValue()) {
+                    NftObject a = actual.objects.get(id);
+                    if (!wanted.containsKey(id) && !(a.kind() == NftObject.Kind.CHAIN && isCommonName(a.key()))) {
+                        stale.add(new Plan.Op(Plan.OpType.DELETE, a));
+                    }
+                }
+            }
+            if (!stale.isEmpty()) {
+                stale.sort(java.util.Comparator.comparing(op -> op.object().id()));
+                groups.add(new Plan.Group(Plan.STALE, List.copyOf(stale)));
+            }
+        }
+        List<String> decl = full || !actual.tablePresent ? NftRenderer.declarations(c) : List.of();
+        return new Plan(c.table(), full, decl, new Plan.Group(Fragment.COMMON, preOps), List.copyOf(groups),
+                new Plan.Group(Fragment.COMMON, postOps));
+    }
+
+    /** Names the fixed part uses (base and slot chains); anything else in the table belongs to a service. */
+    static boolean isCommonName(String chain) {
+        return chain.equals("prerouting") || chain.equals("output") || chain.equals("postrouting")
+                || chain.startsWith("slots_") || chain.startsWith("pslots_");
+    }
+
+    private static Plan.Op upsert(KernelState actual, NftObject o, String owner, Ruleset desired, Map<String, String> wanted) {
+        String id = o.id();
+        NftObject a = actual.objects.get(id);
+        if (a == null) {
+            return new Plan.Op(Plan.OpType.ADD, o);
+        }
+        String first = wanted.get(id);
+        if (first != null && !first.equals(owner)) {
+            return new Plan.Op(Plan.OpType.CONFLICT, o); // another service wants the same key: the kernel decides
+        }
+        String holder = actual.owners.get(id);
+        if (holder != null && !holder.equals(owner) && !holder.isEmpty()) {
+            Fragment other = desired.services().get(holder);
+            if (other != null && other.objects().containsKey(id)) {
+                return new Plan.Op(Plan.OpType.CONFLICT, o);
+            }
+        }
+        if (o.kind() == NftObject.Kind.SET) {
+            return new Plan.Op(Plan.OpType.CLAIM, o); // keep the set and the clients it remembers
+        }
+        return Objects.equals(a.value(), o.value()) && Objects.equals(a.container(), o.container())
+                ? new Plan.Op(Plan.OpType.CLAIM, o) : new Plan.Op(Plan.OpType.REPLACE, o);
+    }
+}

@@ -1,0 +1,261 @@
+package io.portolan.lb.nftables;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.portolan.lb.DataPlane;
+import io.portolan.lb.sync.CoalescingSync;
+import io.portolan.proto.ClusterSnapshot;
+import io.portolan.proto.Instance;
+import io.portolan.proto.Service;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.SortedMap;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The running nftables data plane: {@link #update} hands the snapshot to a {@link CoalescingSync};
+ * each sync renders (re-rendering only services whose definition or serving instances changed),
+ * diffs against what the kernel holds and sends one {@code nft -f -} transaction. When the kernel
+ * refuses it, the table's fixed part is applied alone and the services are retried in halves down to
+ * the one that fails, which keeps its previous rules and is named in the log.
+ */
+final class NftPlane implements DataPlane {
+    private static final Logger log = LoggerFactory.getLogger(NftPlane.class);
+
+    private final NftConfig config;
+    private final NftCommand nft;
+    private final VipDevice vipDevice;
+    private final CoalescingSync sync;
+    private final Fragment common;
+    private final Map<String, Cached> cache = new HashMap<>();
+    private final Timer fullTimer;
+    private final Timer incrementalTimer;
+    private final Counter rejections;
+    private final AtomicInteger elements = new AtomicInteger();
+    private final AtomicInteger rejected = new AtomicInteger();
+
+    // sync thread only
+    private KernelState state;
+    private Ruleset applied;
+    private Set<String> failed = Set.of();
+    private Set<InetAddress> vips = Set.of();
+    private Map<String, String> rejectedWhy = Map.of();
+
+    private record Cached(Service service, List<Instance> serving, Fragment fragment) {
+    }
+
+    NftPlane(NftConfig config, NftCommand nft, MeterRegistry meters) {
+        this.config = config;
+        this.nft = nft;
+        this.vipDevice = config.vipDevice() == null ? null : new VipDevice(nft, config.vipDevice());
+        this.common = NftRenderer.common(config);
+        this.fullTimer = Timer.builder("portolan.lb.nftables.sync").tag("kind", "full").register(meters);
+        this.incrementalTimer = Timer.builder("portolan.lb.nftables.sync").tag("kind", "incremental").register(meters);
+        this.rejections = Counter.builder("portolan.lb.nftables.rejected").description("service changes the kernel refused").register(meters);
+        Gauge.builder("portolan.lb.nftables.elements", elements, AtomicInteger::get).register(meters);
+        Gauge.builder("portolan.lb.nftables.rejected.services", rejected, AtomicInteger::get).register(meters);
+        this.sync = new CoalescingSync("nftables", this::sync, config.minSyncInterval(), config.maxBackoff(), config.fullResync());
+    }
+
+    @Override
+    public String name() {
+        return "nftables";
+    }
+
+    @Override
+    public void update(ClusterSnapshot snapshot) {
+        if (snapshot == ClusterSnapshot.EMPTY) {
+            return; // the agent's placeholder before the registry is read: syncing it would empty the table
+        }
+        sync.offer(snapshot);
+    }
+
+    CoalescingSync coalescer() {
+        return sync;
+    }
+
+    /** Services whose last change the kernel refused, with nft's message (sync thread's view). */
+    Map<String, String> rejected() {
+        return rejectedWhy;
+    }
+
+    void sync(ClusterSnapshot snapshot, boolean full) throws IOException, NftCommand.NftException {
+        long t0 = System.nanoTime();
+        Ruleset desired = render(snapshot);
+        if (full || state == null || applied == null) {
+            state = nft.read(config.table());
+            full = true;
+        }
+        Plan plan = full ? NftDiff.full(config, state, desired) : NftDiff.incremental(config, state, applied, desired, failed);
+        Map<String, String> refused = apply(plan);
+        applied = desired;
+        failed = refused.keySet();
+        rejectedWhy = Map.copyOf(refused);
+        rejected.set(refused.size());
+        elements.set(state.elementCount());
+        syncVips(desired, full, refused.keySet());
+        long nanos = System.nanoTime() - t0;
+        (full ? fullTimer : incrementalTimer).record(nanos, TimeUnit.NANOSECONDS);
+        if (full || !plan.groups().isEmpty()) {
+            log.info("nftables: revision {} synced ({}, {} service group(s), {} refused) in {} ms", snapshot.revision(),
+                    full ? "full" : "incremental", plan.groups().size(), refused.size(), TimeUnit.NANOSECONDS.toMillis(nanos));
+        }
+    }
+
+    /** Renders, reusing the fragment of every service whose definition and serving instances are unchanged. */
+    Ruleset render(ClusterSnapshot snapshot) {
+        SortedMap<String, Fragment> out = new TreeMap<>();
+        for (Service s : snapshot.services().values()) {
+            List<Instance> serving = snapshot.servingInstances(s.name());
+            Cached c = cache.get(s.name());
+            if (c == null || !c.service.equals(s) || !c.serving.equals(serving)) {
+                Fragment f = NftRenderer.renderService(s, serving, config);
+                for (String w : f.warnings()) {
+                    log.warn("nftables: service {}: {}", s.name(), w);
+                }
+                c = new Cached(s, serving, f);
+                cache.put(s.name(), c);
+            }
+            out.put(s.name(), c.fragment);
+        }
+        cache.keySet().retainAll(out.keySet());
+        return new Ruleset(common, Collections.unmodifiableSortedMap(out));
+    }
+
+    /** Applies {@code plan}; returns the services the kernel refused, with why. Throws if the table itself cannot be set up. */
+    private Map<String, String> apply(Plan plan) throws IOException, NftCommand.NftException {
+        if (plan.isEmpty()) {
+            for (Plan.Group g : plan.groups()) {
+                state.accept(g);
+            }
+            return Map.of();
+        }
+        try {
+            nft.apply(plan.script());
+            state.accept(plan.pre());
+            plan.groups().forEach(state::accept);
+            state.accept(plan.post());
+            state.tablePresent = true;
+            return Map.of();
+        } catch (NftCommand.NftException whole) {
+            log.debug("nftables: transaction refused ({}); retrying service by service", whole.getMessage());
+        }
+        nft.apply(plan.script(List.of(plan.pre()))); // if the fixed part fails, the sync fails (retry, full resync)
+        state.accept(plan.pre());
+        state.tablePresent = true;
+        Map<String, String> refused = new TreeMap<>();
+        bisect(plan, plan.groups(), refused);
+        if (!refused.isEmpty() && refused.size() < plan.groups().size() && refused.size() <= 8) {
+            // a refused add may have waited for another service's delete, applied meanwhile: once more
+            for (Plan.Group g : plan.groups()) {
+                if (refused.containsKey(g.owner()) && tryGroups(plan, List.of(g))) {
+                    refused.remove(g.owner());
+                }
+            }
+        }
+        for (var e : refused.entrySet()) {
+            rejections.increment();
+            log.error("nftables: service {}: the kernel refused its change; its previous rules stay in force: {}", e.getKey(), e.getValue());
+        }
+        try {
+            nft.apply(plan.script(List.of(plan.post())));
+            state.accept(plan.post());
+        } catch (NftCommand.NftException e) {
+            log.warn("nftables: could not remove unused chains ({}); next full sync retries", e.getMessage());
+        }
+        return refused;
+    }
+
+    private void bisect(Plan plan, List<Plan.Group> groups, Map<String, String> refused) throws IOException {
+        if (groups.isEmpty()) {
+            return;
+        }
+        try {
+            nft.apply(plan.script(groups));
+            groups.forEach(state::accept);
+            return;
+        } catch (NftCommand.NftException e) {
+            if (groups.size() == 1) {
+                refused.put(groups.get(0).owner(), e.getMessage());
+                return;
+            }
+        }
+        int half = groups.size() / 2;
+        bisect(plan, groups.subList(0, half), refused);
+        bisect(plan, groups.subList(half, groups.size()), refused);
+    }
+
+    private boolean tryGroups(Plan plan, List<Plan.Group> groups) throws IOException {
+        try {
+            nft.apply(plan.script(groups));
+            groups.forEach(state::accept);
+            return true;
+        } catch (NftCommand.NftException e) {
+            return false;
+        }
+    }
+
+    private void syncVips(Ruleset desired, boolean full, Set<String> refused) throws IOException {
+        if (vipDevice == null) {
+            return;
+        }
+        if (full) {
+            vips = vipDevice.list();
+        }
+        Map<InetAddress, String> want = new HashMap<>();
+        for (Fragment f : desired.services().values()) {
+            if (f.vip() != null) {
+                want.putIfAbsent(f.vip(), f.owner());
+            }
+        }
+        Set<InetAddress> now = new LinkedHashSet<>(vips);
+        for (InetAddress a : new ArrayList<>(now)) {
+            if (!want.containsKey(a)) {
+                try {
+                    vipDevice.remove(a);
+                    now.remove(a);
+                } catch (IOException e) {
+                    log.warn("nftables: {}", e.getMessage());
+                }
+            }
+        }
+        Map<String, InetAddress> byText = new TreeMap<>();
+        want.keySet().forEach(a -> byText.put(a.getHostAddress(), a));
+        for (InetAddress a : byText.values()) {
+            if (!now.contains(a)) {
+                try {
+                    vipDevice.add(a);
+                    now.add(a);
+                } catch (IOException ex) {
+                    log.error("nftables: service {}: {}", want.get(a), ex.getMessage());
+                }
+            }
+        }
+        vips = Set.copyOf(now);
+    }
+
+    /** For tests: the addresses this plane believes it added. */
+    Set<InetAddress> vips() {
+        return vips;
+    }
+
+    @Override
+    public void close() {
+        sync.close(); // the rules stay: a restarted agent adopts them
+    }
+}

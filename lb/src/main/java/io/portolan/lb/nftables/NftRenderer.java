@@ -1,0 +1,289 @@
+package io.portolan.lb.nftables;
+
+import io.portolan.proto.ClusterSnapshot;
+import io.portolan.proto.Instance;
+import io.portolan.proto.Mode;
+import io.portolan.proto.Port;
+import io.portolan.proto.Protocol;
+import io.portolan.proto.PublishedPort;
+import io.portolan.proto.Service;
+
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.SortedMap;
+import java.util.TreeMap;
+
+/**
+ * The pure half of the nftables data plane: snapshot in, desired table content out. No I/O.
+ *
+ * <p>Layout (see the README's kernel contract): the base chains look up {@code VIP . proto . port}
+ * in the verdict map {@code vips} (and {@code proto . port} in {@code published} for local
+ * destinations), which jumps to {@code slots_N}, the chain for services with N slots; its one rule
+ * DNATs through {@code backends}: {@code VIP . proto . port . (numgen random mod N) → address . port}.
+ * Weights become slot counts. {@code sh} services get a chain of their own per port instead, with
+ * an affinity set (timeout) per instance. Everything a service owns is keyed by values only it has,
+ * so a change rewrites that service's elements and nothing else.
+ */
+final class NftRenderer {
+    static final String VIPS = "vips";
+    static final String PUBLISHED = "published";
+    static final String BACKENDS = "backends";
+    static final String PUBLISHED_BACKENDS = "published_backends";
+    static final Set<String> AFFINITY_SCHEDULERS = Set.of("sh", "mh", "dh");
+
+    private NftRenderer() {
+    }
+
+    static Ruleset render(ClusterSnapshot snapshot, NftConfig config) {
+        SortedMap<String, Fragment> services = new TreeMap<>();
+        for (Service s : snapshot.services().values()) {
+            services.put(s.name(), renderService(s, snapshot.servingInstances(s.name()), config));
+        }
+        return new Ruleset(common(config), Collections.unmodifiableSortedMap(services));
+    }
+
+    /** The table and its maps, declared on every full sync ({@code add} is idempotent). */
+    static List<String> declarations(NftConfig c) {
+        String t = "ip " + c.table() + " ";
+        return List.of(
+                "add table " + t.trim(),
+                "add map " + t + VIPS + " { type ipv4_addr . inet_proto . inet_service : verdict; }",
+                "add map " + t + PUBLISHED + " { type inet_proto . inet_service : verdict; }",
+                // typeof, because the slot is an integer with no type name; the data side says "tcp dport"
+                // only to name the type (inet_service): nft 1.0.6 cannot re-read "th dport" there. The modulus
+                // is a constant so that --nft-slots can change without redeclaring the maps.
+                "add map " + t + BACKENDS + " { typeof ip daddr . meta l4proto . th dport . numgen random mod 1024 : ip daddr . tcp dport; }",
+                "add map " + t + PUBLISHED_BACKENDS + " { typeof meta l4proto . th dport . numgen random mod 1024 : ip daddr . tcp dport; }");
+    }
+
+    /** The base chains and the slot chains: the same for every snapshot. */
+    static Fragment common(NftConfig c) {
+        SortedMap<String, NftObject> o = new TreeMap<>();
+        String lookup = "ip daddr . meta l4proto . th dport vmap @" + VIPS;
+        add(o, NftObject.chain("prerouting", "type nat hook prerouting priority dstnat; policy accept;",
+                lookup + "\nfib daddr type local meta l4proto . th dport vmap @" + PUBLISHED));
+        add(o, NftObject.chain("output", "type nat hook output priority -100; policy accept;",
+                lookup + "\nfib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @" + PUBLISHED));
+        String mark = c.markHex();
+        add(o, NftObject.chain("postrouting", "type nat hook postrouting priority srcnat; policy accept;",
+                c.masquerade() == NftConfig.Masquerade.NONE ? ""
+                        : "meta mark & " + mark + " != " + mark + " return\nmeta mark set meta mark ^ " + mark + " masquerade fully-random"));
+        for (int n = 1; n <= c.slots(); n++) {
+            add(o, NftObject.chain(slotChain(n), "", markRule(c, false)
+                    + "dnat to ip daddr . meta l4proto . th dport . numgen random mod " + n + " map @" + BACKENDS));
+            add(o, NftObject.chain(publishedSlotChain(n), "", markRule(c, true)
+                    + "dnat to meta l4proto . th dport . numgen random mod " + n + " map @" + PUBLISHED_BACKENDS));
+        }
+        return new Fragment(Fragment.COMMON, Collections.unmodifiableSortedMap(o), null, List.of());
+    }
+
+    static String slotChain(int n) {
+        return "slots_" + n;
+    }
+
+    static String publishedSlotChain(int n) {
+        return "pslots_" + n;
+    }
+
+    private static String markRule(NftConfig c, boolean published) {
+        boolean marked = c.masquerade() == NftConfig.Masquerade.ALL || (published && c.masquerade() == NftConfig.Masquerade.PUBLISHED);
+        return marked ? "meta mark set meta mark | " + c.markHex() + "\n" : "";
+    }
+
+    /** A backend of one frontend: address, port and weight (instances at the same address:port are merged). */
+    record Backend(InetAddress address, int port, int weight) {
+        String text() {
+            return address.getHostAddress() + " . " + port;
+        }
+
+        String nameSuffix() {
+            return address.getHostAddress() + "_" + port;
+        }
+    }
+
+    static Fragment renderService(Service s, List<Instance> serving, NftConfig c) {
+        SortedMap<String, NftObject> o = new TreeMap<>();
+        List<String> warnings = new ArrayList<>();
+        boolean affinity = AFFINITY_SCHEDULERS.contains(s.scheduler());
+        InetAddress vip = null;
+        if (s.mode() == Mode.VIP && s.vip() != null && !s.ports().isEmpty()) {
+            if (s.vip() instanceof Inet4Address) {
+                vip = s.vip();
+                Set<String> seen = new java.util.HashSet<>();
+                for (Port p : s.ports()) {
+                    if (!seen.add(p.protocol().lower() + "/" + p.number())) {
+                        continue;
+                    }
+                    List<Backend> backends = backends(s, p, serving, warnings);
+                    String key = vip.getHostAddress() + " . " + p.protocol().lower() + " . " + p.number();
+                    String fe = s.name() + "_" + p.protocol().lower() + "_" + p.number();
+                    frontend(o, c, fe, key, VIPS, BACKENDS, p.protocol(), backends, affinity, false);
+                }
+            } else {
+                warnings.add("VIP " + s.vip().getHostAddress() + " is IPv6: the nftables plane programs IPv4 only");
+            }
+        }
+        Set<String> seen = new java.util.HashSet<>();
+        for (PublishedPort pp : s.publishedPorts()) {
+            if (!seen.add(pp.protocol().lower() + "/" + pp.published())) {
+                continue;
+            }
+            Map<String, Backend> merged = new LinkedHashMap<>();
+            for (Instance i : serving) {
+                if (i.address() instanceof Inet4Address) {
+                    merge(merged, new Backend(i.address(), pp.target(), i.weight()));
+                }
+            }
+            String key = pp.protocol().lower() + " . " + pp.published();
+            String fe = s.name() + "_pub_" + pp.protocol().lower() + "_" + pp.published();
+            frontend(o, c, fe, key, PUBLISHED, PUBLISHED_BACKENDS, pp.protocol(), new ArrayList<>(merged.values()), affinity, true);
+        }
+        return new Fragment(s.name(), Collections.unmodifiableSortedMap(o), vip, List.copyOf(warnings));
+    }
+
+    /** The instances' addresses and ports for a service port ({@link Instance#portFor}; no ports: the service port). */
+    static List<Backend> backends(Service s, Port p, List<Instance> serving, List<String> warnings) {
+        Map<String, Backend> merged = new LinkedHashMap<>();
+        for (Instance i : serving) {
+            Port ip = i.portFor(p);
+            int number;
+            if (ip != null) {
+                number = ip.number();
+            } else if (i.ports().isEmpty()) {
+                number = p.number();
+            } else {
+                continue;
+            }
+            if (!(i.address() instanceof Inet4Address)) {
+                warnings.add("instance " + i.id() + " at " + i.address().getHostAddress() + " is IPv6: left out");
+                continue;
+            }
+            merge(merged, new Backend(i.address(), number, i.weight()));
+        }
+        return new ArrayList<>(merged.values());
+    }
+
+    private static void merge(Map<String, Backend> merged, Backend b) {
+        merged.merge(b.text(), b, (x, y) -> new Backend(x.address(), x.port(), Math.min(1_000_000, x.weight() + y.weight())));
+    }
+
+    private static void frontend(SortedMap<String, NftObject> o, NftConfig c, String fe, String key, String dispatchMap,
+                                 String backendMap, Protocol protocol, List<Backend> backends, boolean affinity, boolean published) {
+        if (backends.isEmpty()) {
+            return; // no element: the packet goes on unchanged (refused by the host if the VIP is local)
+        }
+        int[] counts = slotCounts(backends.stream().mapToInt(Backend::weight).toArray(), c.slots());
+        int n = 0;
+        for (int k : counts) {
+            n += k;
+        }
+        if (!affinity) {
+            int slot = 0;
+            for (int b = 0; b < backends.size(); b++) {
+                for (int k = 0; k < counts[b]; k++) {
+                    add(o, NftObject.element(backendMap, key + " . " + slot++, backends.get(b).text()));
+                }
+            }
+            add(o, NftObject.element(dispatchMap, key, "goto " + (published ? publishedSlotChain(n) : slotChain(n))));
+            return;
+        }
+        // sh: kube-proxy's affinity shape, for these (few) services only: a set of recent clients per
+        // instance, consulted first; otherwise a weighted random pick that records the client.
+        StringBuilder rules = new StringBuilder(markRule(c, published));
+        StringBuilder vmap = new StringBuilder("numgen random mod ").append(n).append(" vmap { ");
+        int slot = 0;
+        for (int b = 0; b < backends.size(); b++) {
+            Backend be = backends.get(b);
+            String set = "aff_" + fe + "_" + be.nameSuffix();
+            String chain = "be_" + fe + "_" + be.nameSuffix();
+            add(o, NftObject.set(set, "type ipv4_addr; flags dynamic,timeout; timeout " + c.affinityTimeout().toSeconds() + "s;"));
+            add(o, NftObject.chain(chain, "", "update @" + set + " { ip saddr } meta l4proto " + protocol.lower()
+                    + " dnat to " + be.address().getHostAddress() + ":" + be.port()));
+            rules.append("ip saddr @").append(set).append(" goto ").append(chain).append('\n');
+            for (int k = 0; k < counts[b]; k++) {
+                vmap.append(slot == 0 ? "" : ", ").append(slot).append(" : goto ").append(chain);
+                slot++;
+            }
+        }
+        rules.append(vmap).append(" }");
+        String sh = "sh_" + fe;
+        add(o, NftObject.chain(sh, "", rules.toString()));
+        add(o, NftObject.element(dispatchMap, key, "goto " + sh));
+    }
+
+    /**
+     * Slots per backend for weights {@code w}: exact when the reduced weights sum to at most
+     * {@code max} (equal weights: one slot each), else a largest-remainder share of {@code max} slots
+     * with at least one each (more backends than {@code max}: one slot each, weights ignored).
+     */
+    static int[] slotCounts(int[] w, int max) {
+        int n = w.length;
+        int[] out = new int[n];
+        if (n >= max) {
+            java.util.Arrays.fill(out, 1);
+            return out;
+        }
+        long g = 0;
+        long total = 0;
+        for (int x : w) {
+            g = gcd(g, Math.max(1, x));
+            total += Math.max(1, x);
+        }
+        if (total / g <= max) {
+            for (int i = 0; i < n; i++) {
+                out[i] = (int) (Math.max(1, w[i]) / g);
+            }
+            return out;
+        }
+        double[] rem = new double[n];
+        int used = 0;
+        for (int i = 0; i < n; i++) {
+            double q = (double) Math.max(1, w[i]) * max / total;
+            out[i] = Math.max(1, (int) Math.floor(q));
+            rem[i] = q - Math.floor(q);
+            used += out[i];
+        }
+        while (used < max) {
+            int best = 0;
+            for (int i = 1; i < n; i++) {
+                if (rem[i] > rem[best]) {
+                    best = i;
+                }
+            }
+            out[best]++;
+            rem[best] = -1;
+            used++;
+        }
+        while (used > max) {
+            int best = -1;
+            for (int i = 0; i < n; i++) {
+                if (out[i] > 1 && (best < 0 || rem[i] < rem[best])) {
+                    best = i;
+                }
+            }
+            out[best]--;
+            rem[best] = 2;
+            used--;
+        }
+        return out;
+    }
+
+    private static long gcd(long a, long b) {
+        while (b != 0) {
+            long t = a % b;
+            a = b;
+            b = t;
+        }
+        return a;
+    }
+
+    private static void add(SortedMap<String, NftObject> o, NftObject x) {
+        o.put(x.id(), x);
+    }
+}

@@ -1,0 +1,175 @@
+package io.portolan.lb.nftables;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.portolan.proto.ClusterSnapshot;
+import io.portolan.proto.PublishedPort;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * apply, read-back (adoption), refusal and cleanup against the real {@code nft} and kernel, in a
+ * network namespace of the test's own ({@code ip netns exec NS nft -f -}). No traffic.
+ */
+class NftKernelTest {
+    static final String NS = "ptl-nftk-" + ProcessHandle.current().pid();
+    static NftCommand nft;
+
+    @BeforeAll
+    static void namespace() throws Exception {
+        run("ip", "netns", "add", NS);
+        run("ip", "-n", NS, "link", "set", "lo", "up");
+        nft = new NftCommand(List.of("ip", "netns", "exec", NS));
+    }
+
+    @AfterAll
+    static void removeNamespace() throws Exception {
+        run("ip", "netns", "del", NS);
+    }
+
+    static String run(String... argv) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertTrue(p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS), String.join(" ", argv));
+        assertEquals(0, p.exitValue(), String.join(" ", argv) + ": " + out);
+        return out;
+    }
+
+    static String list() throws IOException, InterruptedException {
+        return run("ip", "netns", "exec", NS, "nft", "list", "table", "ip", "portolan");
+    }
+
+    static Map<String, String> elements(KernelState s) {
+        Map<String, String> m = new HashMap<>();
+        s.objects.values().stream().filter(o -> o.kind() == NftObject.Kind.ELEMENT).forEach(o -> m.put(o.id(), o.value()));
+        return m;
+    }
+
+    static Map<String, String> elements(Ruleset r) {
+        Map<String, String> m = new HashMap<>();
+        r.services().values().forEach(f -> f.objects().values().stream().filter(o -> o.kind() == NftObject.Kind.ELEMENT)
+                .forEach(o -> m.put(o.id(), o.value())));
+        return m;
+    }
+
+    NftPlane plane(NftConfig c) {
+        return new NftPlane(c, nft, new SimpleMeterRegistry());
+    }
+
+    @Test
+    void sync_fullThenIncrementalThenAdoption_kernelMatchesRender() throws Exception {
+        NftConfig c = NftConfig.parse(Map.of("nft-slots", "8", "nft-table", "portolan"));
+        Snapshots.Builder b = Snapshots.golden();
+        try (NftPlane p = plane(c)) {
+            p.sync(b.build(1), true);
+            assertEquals(elements(NftRenderer.render(b.build(1), c)), elements(nft.read("portolan")));
+            String text = list();
+            assertTrue(text.contains("sh_api_tcp_443"), text);
+            assertTrue(text.contains("hook prerouting priority dstnat"), text);
+
+            b.without("web", "c");
+            p.sync(b.build(2), false);
+            assertEquals(elements(NftRenderer.render(b.build(2), c)), elements(nft.read("portolan")));
+            b.instance(Snapshots.instance("api", "z", "10.1.2.3", 100, new io.portolan.proto.Port("https", 8443, null)));
+            p.sync(b.build(3), false);
+            assertEquals(elements(NftRenderer.render(b.build(3), c)), elements(nft.read("portolan")));
+            assertTrue(list().contains("be_api_tcp_443_10.1.2.3_8443"));
+            assertTrue(p.rejected().isEmpty());
+        }
+        // a restarted agent: reads the table, changes no element, removes nothing
+        KernelState read = nft.read("portolan");
+        assertTrue(read.tablePresent);
+        Ruleset r = NftRenderer.render(b.build(3), c);
+        Plan adopt = NftDiff.full(c, read, r);
+        for (Plan.Group g : adopt.groups()) {
+            for (Plan.Op op : g.ops()) {
+                assertTrue(op.type() == Plan.OpType.CLAIM || op.object().kind() == NftObject.Kind.CHAIN
+                        && op.type() == Plan.OpType.REPLACE, g.owner() + ": " + op);
+            }
+        }
+        try (NftPlane p = plane(c)) {
+            p.sync(b.build(3), true);
+            assertEquals(elements(r), elements(nft.read("portolan")));
+            // a service removed after adoption: its elements, chains and sets go
+            b = Snapshots.golden();
+            ClusterSnapshot noApi = new ClusterSnapshot(4, Map.of("web", b.build(4).services().get("web")), b.build(4).instancesByService());
+            p.sync(noApi, false);
+            String text = list();
+            assertFalse(text.contains("api"), text);
+            assertEquals(elements(NftRenderer.render(noApi, c)), elements(nft.read("portolan")));
+        }
+    }
+
+    @Test
+    void sync_twoServicesPublishSamePort_kernelRefusesOneOthersProgrammed() throws Exception {
+        NftConfig c = NftConfig.parse(Map.of("nft-table", "refusal"));
+        Snapshots.Builder b = Snapshots.golden()
+                // "zz" publishes 8080 too; "web" (first in order) holds it, the kernel refuses zz's element (File exists)
+                .service(Snapshots.service("zz", "10.96.0.99", "wrr", List.of(Snapshots.HTTP), List.of(new PublishedPort(8080, 80, null))))
+                .instance(Snapshots.instance("zz", "z1", "10.1.9.1", 100));
+        try (NftPlane p = plane(c)) {
+            p.sync(b.build(1), true);
+            assertEquals(Set.of("zz"), p.rejected().keySet());
+            assertTrue(p.rejected().get("zz").contains("File exists"), p.rejected().toString());
+            Map<String, String> kernel = elements(nft.read("refusal"));
+            Map<String, String> want = elements(NftRenderer.render(Snapshots.golden().build(1), c));
+            assertEquals(want, kernel, "every other service is programmed, zz is not");
+
+            // zz changes again: still refused, and the others' incremental changes go through
+            b.without("web", "c");
+            p.sync(b.build(2), false);
+            assertEquals(Set.of("zz"), p.rejected().keySet());
+            assertEquals("10.1.0.2 . 8080", nft.read("refusal").objects.get("e published_backends tcp . 8080 . 1").value());
+
+            // web stops publishing 8080: zz is retried and gets it
+            b.service(Snapshots.service("web", "10.96.0.10", "wrr", List.of(Snapshots.HTTP), List.of()));
+            p.sync(b.build(3), false);
+            assertTrue(p.rejected().isEmpty(), p.rejected().toString());
+            KernelState k = nft.read("refusal");
+            assertEquals("10.1.9.1 . 80", k.objects.get("e published_backends tcp . 8080 . 0").value());
+            assertTrue(k.objects.containsKey("e vips 10.96.0.99 . tcp . 80"));
+        } finally {
+            NftablesDataPlane.cleanup(c, nft);
+        }
+    }
+
+    @Test
+    void cleanup_removesTableAndLabelledVips_only() throws Exception {
+        NftConfig c = NftConfig.parse(Map.of("nft-table", "cleanme", "nft-vip-device", "lo"));
+        run("ip", "netns", "exec", NS, "nft", "add", "table", "ip", "someone_else");
+        run("ip", "-n", NS, "addr", "add", "10.96.7.7/32", "dev", "lo");
+        try (NftPlane p = plane(c)) {
+            p.sync(Snapshots.golden().build(1), true);
+            String addrs = run("ip", "-n", NS, "-4", "addr", "show", "dev", "lo");
+            assertTrue(addrs.contains("10.96.0.10/32") && addrs.contains("lo:ptl"), addrs);
+            assertTrue(addrs.contains("10.96.0.30/32"), "a VIP without instances is still added: " + addrs);
+            assertFalse(addrs.contains("10.96.0.99/32"), addrs);
+            // a service removed: its VIP goes
+            Snapshots.Builder b = Snapshots.golden();
+            ClusterSnapshot s2 = new ClusterSnapshot(2, Map.of("web", b.build(2).services().get("web")), b.build(2).instancesByService());
+            p.sync(s2, false);
+            addrs = run("ip", "-n", NS, "-4", "addr", "show", "dev", "lo");
+            assertFalse(addrs.contains("10.96.0.20/32"), addrs);
+            assertTrue(addrs.contains("10.96.0.10/32"), addrs);
+        }
+        NftablesDataPlane.cleanup(c, nft);
+        String addrs = run("ip", "-n", NS, "-4", "addr", "show", "dev", "lo");
+        assertFalse(addrs.contains("10.96.0.10/32"), addrs);
+        assertTrue(addrs.contains("10.96.7.7/32"), "an address portolan did not add stays: " + addrs);
+        assertTrue(addrs.contains("127.0.0.1/8"), addrs);
+        String tables = run("ip", "netns", "exec", NS, "nft", "list", "tables");
+        assertFalse(tables.contains("cleanme"), tables);
+        assertTrue(tables.contains("someone_else"), tables);
+        NftablesDataPlane.cleanup(c, nft); // twice: nothing left to remove, no error
+    }
+}

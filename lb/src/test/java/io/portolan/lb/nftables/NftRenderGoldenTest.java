@@ -1,0 +1,116 @@
+package io.portolan.lb.nftables;
+
+import io.portolan.proto.ClusterSnapshot;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Golden text of render + diff: the whole transaction from an empty kernel, and the incremental one
+ * for a single instance change. Regenerate with {@code -Dgolden.update=true} and review the diff.
+ */
+class NftRenderGoldenTest {
+    static final NftConfig CONFIG = NftConfig.parse(Map.of("nft-slots", "4"));
+
+    static void assertGolden(String name, String actual) throws IOException {
+        Path p = Path.of("src/test/resources/nftables", name);
+        if (Boolean.getBoolean("golden.update")) {
+            Files.writeString(p, actual, StandardCharsets.UTF_8);
+        }
+        assertEquals(Files.readString(p, StandardCharsets.UTF_8), actual, "golden file " + p);
+    }
+
+    @Test
+    void fullPlan_fromEmptyKernel_matchesGolden() throws IOException {
+        Ruleset r = NftRenderer.render(Snapshots.golden().build(1), CONFIG);
+        assertGolden("full-from-empty.nft", NftDiff.full(CONFIG, new KernelState(), r).script());
+    }
+
+    @Test
+    void incrementalPlan_oneInstanceRemoved_rewritesOnlyThatService() throws IOException {
+        Snapshots.Builder b = Snapshots.golden();
+        Ruleset before = NftRenderer.render(b.build(1), CONFIG);
+        KernelState k = new KernelState();
+        Plan first = NftDiff.full(CONFIG, k, before);
+        k.accept(first.pre());
+        first.groups().forEach(k::accept);
+        k.tablePresent = true;
+        Ruleset after = NftRenderer.render(b.without("web", "c").build(2), CONFIG);
+        Plan plan = NftDiff.incremental(CONFIG, k, before, after, Set.of());
+        assertEquals(1, plan.groups().size());
+        assertEquals("web", plan.groups().get(0).owner());
+        assertGolden("incremental-web-instance-removed.nft", plan.script());
+    }
+
+    @Test
+    void incrementalPlan_shInstanceAdded_keepsOtherInstancesAffinitySets() throws IOException {
+        Snapshots.Builder b = Snapshots.golden();
+        Ruleset before = NftRenderer.render(b.build(1), CONFIG);
+        KernelState k = new KernelState();
+        Plan first = NftDiff.full(CONFIG, k, before);
+        k.accept(first.pre());
+        first.groups().forEach(k::accept);
+        k.tablePresent = true;
+        b.instance(Snapshots.instance("api", "z", "10.1.2.3", 100, new io.portolan.proto.Port("https", 8443, null)));
+        Plan plan = NftDiff.incremental(CONFIG, k, before, NftRenderer.render(b.build(2), CONFIG), Set.of());
+        assertGolden("incremental-api-instance-added.nft", plan.script());
+    }
+
+    @Test
+    void incrementalPlan_nothingChanged_isEmpty() {
+        Ruleset before = NftRenderer.render(Snapshots.golden().build(1), CONFIG);
+        KernelState k = new KernelState();
+        Plan first = NftDiff.full(CONFIG, k, before);
+        k.accept(first.pre());
+        first.groups().forEach(k::accept);
+        k.tablePresent = true;
+        Plan plan = NftDiff.incremental(CONFIG, k, before, NftRenderer.render(Snapshots.golden().build(2), CONFIG), Set.of());
+        assertTrue(plan.isEmpty(), plan.script());
+    }
+
+    @Test
+    void fullPlan_afterAdoption_sendsOnlyChainRewrites() {
+        Ruleset r = NftRenderer.render(Snapshots.golden().build(1), CONFIG);
+        KernelState k = new KernelState();
+        Plan first = NftDiff.full(CONFIG, k, r);
+        k.accept(first.pre());
+        first.groups().forEach(k::accept);
+        // what a restarted agent reads back: the same objects, owners and chain rules unknown
+        KernelState read = new KernelState();
+        k.objects.values().forEach(o -> read.put(o.kind() == NftObject.Kind.ELEMENT ? o
+                : new NftObject(o.kind(), o.container(), o.key(), null), null));
+        read.tablePresent = true;
+        String script = NftDiff.full(CONFIG, read, r).script();
+        assertTrue(!script.contains("element"), script);
+        assertTrue(!script.contains("delete"), script);
+    }
+
+    @Test
+    void slotCounts_weightsBecomeSlots() {
+        assertArrayEquals(new int[] {1, 1, 1}, NftRenderer.slotCounts(new int[] {100, 100, 100}, 64));
+        assertArrayEquals(new int[] {1, 2}, NftRenderer.slotCounts(new int[] {50, 100}, 64));
+        assertArrayEquals(new int[] {1, 3}, NftRenderer.slotCounts(new int[] {1, 3}, 4));
+        assertArrayEquals(new int[] {1, 15}, NftRenderer.slotCounts(new int[] {1, 10_000}, 16));
+        assertArrayEquals(new int[] {5, 11}, NftRenderer.slotCounts(new int[] {33, 67}, 16));
+        assertArrayEquals(new int[] {1, 1, 1, 1}, NftRenderer.slotCounts(new int[] {1, 2, 3, 4}, 4));
+        int[] c = NftRenderer.slotCounts(new int[] {7, 11, 13, 17, 19}, 64);
+        int sum = 0;
+        for (int x : c) {
+            sum += x;
+        }
+        assertEquals(64, sum);
+    }
+
+    static ClusterSnapshot golden(long rev) {
+        return Snapshots.golden().build(rev);
+    }
+}
