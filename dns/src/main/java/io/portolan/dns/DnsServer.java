@@ -103,9 +103,12 @@ public final class DnsServer implements AutoCloseable {
         t.close();
     }
 
-    /** Precomputes the answers for {@code snapshot} and makes them current. */
+    /**
+     * Precomputes the answers for {@code snapshot} and makes them current; services unchanged since
+     * the previous snapshot keep their compiled answers. Call from one thread (the publisher).
+     */
     public void update(ClusterSnapshot snapshot) {
-        handler.update(ZoneTable.build(snapshot, config.zone(), config.ttl(), serverAddresses));
+        handler.update(ZoneTable.build(snapshot, config.zone(), config.ttl(), serverAddresses, handler.table()));
     }
 
     /** The addresses actually bound (a port 0 in the config replaced by the one chosen). */

@@ -20,15 +20,20 @@ final class NameMap<V> {
     }
 
     static int hash(byte[] b, int off, int len) {
-        int h = 0x811C9DC5;
+        int h = 0;
         for (int i = off, end = off + len; i < end; i++) {
             int c = b[i];
             if (c >= 'A' && c <= 'Z') {
                 c += 32;
             }
-            h = (h ^ (c & 0xFF)) * 0x01000193;
+            h = 31 * h + (c & 0xFF);
         }
-        return h ^ (h >>> 15);
+        // murmur3's finaliser: every input bit reaches the low bits the table index uses
+        h ^= h >>> 16;
+        h *= 0x85EBCA6B;
+        h ^= h >>> 13;
+        h *= 0xC2B2AE35;
+        return h ^ (h >>> 16);
     }
 
     void put(byte[] key, V value) {

@@ -200,6 +200,33 @@ class ResponsesTest {
         assertEquals("10.99.0.2", ((ARecord) b.getSection(Section.ANSWER).get(0)).getAddress().getHostAddress());
     }
 
+    @Test
+    void build_addressSharedByTwoServices_bothPtrTargets() {
+        ClusterSnapshot snap = Snapshots.builder().dnsrr("a").instance("a", "a-1", "10.5.0.1")
+                .dnsrr("b").instance("b", "b-1", "10.5.0.1").build(1);
+        ZoneTable full = ZoneTable.build(snap, Z, 5, List.of());
+        Message m = answer(full, Dns.query("1.0.5.10.in-addr.arpa.", Type.PTR), false);
+        assertEquals(List.of("1.0.5.10.in-addr.arpa. 5 in ptr a-1.tasks.a.portolan.internal.",
+                "1.0.5.10.in-addr.arpa. 5 in ptr b-1.tasks.b.portolan.internal."), Dns.section(m, Section.ANSWER));
+    }
+
+    @Test
+    void build_withPreviousTable_sameAnswersAsFullBuild() {
+        ClusterSnapshot one = Snapshots.builder().vip("web", "10.99.0.1").instance("web", "w-1", "10.5.0.1")
+                .dnsrr("db").instance("db", "d-1", "10.5.0.2").build(1);
+        ClusterSnapshot two = Snapshots.builder().vip("web", "10.99.0.1").instance("web", "w-1", "10.5.0.1")
+                .dnsrr("db").instance("db", "d-1", "10.5.0.2").instance("db", "d-2", "10.5.0.1").build(2);
+        ZoneTable incremental = ZoneTable.build(two, Z, 5, List.of(), ZoneTable.build(one, Z, 5, List.of()));
+        ZoneTable full = ZoneTable.build(two, Z, 5, List.of());
+        for (String[] q : new String[][] {{"db." + Z, "A"}, {"1.0.5.10.in-addr.arpa.", "PTR"}, {"2.0.5.10.in-addr.arpa.", "PTR"},
+            {"web." + Z, "A"}, {"tasks.web." + Z, "A"}, {Z, "SOA"}}) {
+            byte[] query = Dns.query(q[0], Type.value(q[1]));
+            assertEquals(Dns.section(answer(full, query, true), Section.ANSWER), Dns.section(answer(incremental, query, true), Section.ANSWER),
+                    q[0]);
+        }
+        assertEquals(full.nameCount(), incremental.nameCount());
+    }
+
     static int parsedStatus(byte[] query) {
         WireQuery q = new WireQuery();
         System.arraycopy(query, 0, q.buffer(query.length), 0, query.length);
