@@ -42,9 +42,10 @@ record NftConfig(String table, Duration minSyncInterval, Duration maxBackoff, Du
     /** The address label that marks VIPs this plane added: {@code DEV:ptl} (labels are at most 15 bytes). */
     static final String LABEL_SUFFIX = ":ptl";
 
+    /** Parses the {@code nft-*} entries of {@code flags}; other planes' flags (ipvs-*, lb-*) are theirs to check. */
     static NftConfig parse(Map<String, String> flags) {
         for (String k : flags.keySet()) {
-            if (!FLAGS.contains(k)) {
+            if (k.startsWith("nft-") && !FLAGS.contains(k)) {
                 throw new ValidationException("--" + k, flags.get(k), "not an nftables flag; known: " + new java.util.TreeSet<>(FLAGS));
             }
         }
@@ -77,8 +78,12 @@ record NftConfig(String table, Duration minSyncInterval, Duration maxBackoff, Du
         long mark = d.mark;
         String k = flags.get(MARK);
         if (k != null) {
-            mark = k.startsWith("0x") || k.startsWith("0X") ? number(MARK, k.substring(2), 1, 0xffff_ffffL, 16)
-                    : number(MARK, k, 1, 0xffff_ffffL, 10);
+            try {
+                mark = k.startsWith("0x") || k.startsWith("0X") ? number(MARK, k.substring(2), 1, 0xffff_ffffL, 16)
+                        : number(MARK, k, 1, 0xffff_ffffL, 10);
+            } catch (ValidationException e) {
+                throw new ValidationException("--" + MARK, k, "a non-zero 32-bit mark, decimal or 0x-hex (default 0x4000)");
+            }
         }
         String dev = flags.get(VIP_DEVICE);
         if (dev != null && (dev.isEmpty() || dev.equals("none"))) {
