@@ -3,7 +3,7 @@
 # in one run, with Debian's dnsperf. Prints QPS, server CPU µs per query and ratios to knot; p99
 # latency at a fixed 20k QPS; forwarded-query QPS with a warm cache.
 #
-# Usage: bench/dns/run.sh            (DURATION=10 CLIENTS=8 FIXED_QPS=20000 to override)
+# Usage: bench/dns/run.sh     (DURATION=10 CLIENTS=8 ROUNDS=3 FIXED_QPS=20000 P99_SECONDS=5 to override)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -11,6 +11,7 @@ OUT=$ROOT/bench/out/dns
 DURATION=${DURATION:-10}
 CLIENTS=${CLIENTS:-8}
 FIXED_QPS=${FIXED_QPS:-20000}
+ROUNDS=${ROUNDS:-3}
 N=1000
 ZONE=portolan.internal
 mkdir -p "$OUT"
@@ -48,22 +49,19 @@ wait_ready() { # port name
   echo "$2 did not answer on port $1" >&2; return 1
 }
 
-declare -A QPS CPU P99
+declare -A QPS CPU P99 QPSS CPUS
 
-measure() { # name pid port
-  local name=$1 pid=$2 port=$3
-  dnsperf -s 127.0.0.1 -p "$port" -d "$OUT/queries.txt" -c "$CLIENTS" -l 3 > /dev/null 2>&1 || true   # warm-up (JIT, caches)
-  local before after out q
+run_once() { # name pid port -> appends to QPSS/CPUS
+  local name=$1 pid=$2 port=$3 before after out q
   before=$(cpu_ticks "$pid")
   out=$(dnsperf -s 127.0.0.1 -p "$port" -d "$OUT/queries.txt" -c "$CLIENTS" -l "$DURATION" 2>&1)
   after=$(cpu_ticks "$pid")
-  echo "$out" > "$OUT/$name.dnsperf.txt"
+  echo "$out" >> "$OUT/$name.dnsperf.txt"
   q=$(echo "$out" | awk '/Queries completed:/ {print $3}')
-  QPS[$name]=$(echo "$out" | awk '/Queries per second:/ {printf "%.0f", $4}')
-  CPU[$name]=$(awk -v t=$((after - before)) -v hz="$TICK" -v q="$q" 'BEGIN {printf "%.2f", t * 1e6 / hz / q}')
-  local lost; lost=$(echo "$out" | awk '/Queries lost:/ {print $3}')
-  printf '%-9s %9s QPS  %6s µs CPU/query  (lost %s)\n' "$name" "${QPS[$name]}" "${CPU[$name]}" "$lost"
+  QPSS[$name]="${QPSS[$name]:-} $(echo "$out" | awk '/Queries per second:/ {printf "%.0f", $4}')"
+  CPUS[$name]="${CPUS[$name]:-} $(awk -v t=$((after - before)) -v hz="$TICK" -v q="$q" 'BEGIN {printf "%.2f", t * 1e6 / hz / q}')"
 }
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done; }
@@ -91,8 +89,6 @@ CONF
 knotd -c "$OUT/knot.conf" 2> "$OUT/knot.log" &
 KNOT_PID=$!; PIDS+=("$KNOT_PID")
 wait_ready "$KNOT_PORT" knot
-echo "knot $(knotd --version | head -1), unbound $(unbound -V | head -1), dnsperf -c $CLIENTS -l $DURATION, $(nproc) cores"
-measure knot "$KNOT_PID" "$KNOT_PORT"
 
 # --- unbound (also the upstream for the forwarding run) -------------------------------------------
 UNBOUND_PORT=$(free_port)
@@ -126,7 +122,6 @@ CONF
 unbound -d -c "$OUT/unbound.conf" 2> "$OUT/unbound.log" &
 UNBOUND_PID=$!; PIDS+=("$UNBOUND_PID")
 wait_ready "$UNBOUND_PORT" unbound
-measure unbound "$UNBOUND_PID" "$UNBOUND_PORT"
 
 # --- portolan ------------------------------------------------------------------------------------
 mvn -q -o -pl proto install -DskipTests
@@ -140,7 +135,25 @@ java $JAVA_OPTS -cp "$CP" io.portolan.dns.bench.BenchServer --listen "127.0.0.1:
   --upstream "127.0.0.1:$UNBOUND_PORT" --forever < /dev/null > "$OUT/portolan.log" 2>&1 &
 PORTOLAN_PID=$!; PIDS+=("$PORTOLAN_PID")
 wait_ready "$PORTOLAN_PORT" portolan
-measure portolan "$PORTOLAN_PID" "$PORTOLAN_PORT"
+
+# All three run side by side; an idle server uses no CPU. Each is warmed up (JIT, caches), then
+# measured in interleaved rounds so that noise from anything else on the machine falls on all alike;
+# the median round is reported.
+echo "knot $(knotd --version | head -1), unbound $(unbound -V | head -1), dnsperf -c $CLIENTS -l $DURATION, $(nproc) cores, $ROUNDS rounds"
+port_of() { case $1 in knot) echo "$KNOT_PORT" ;; unbound) echo "$UNBOUND_PORT" ;; portolan) echo "$PORTOLAN_PORT" ;; esac; }
+pid_of() { case $1 in knot) echo "$KNOT_PID" ;; unbound) echo "$UNBOUND_PID" ;; portolan) echo "$PORTOLAN_PID" ;; esac; }
+rm -f "$OUT"/*.dnsperf.txt
+for s in knot unbound portolan; do
+  dnsperf -s 127.0.0.1 -p "$(port_of $s)" -d "$OUT/queries.txt" -c "$CLIENTS" -l 3 > /dev/null 2>&1 || true
+done
+for ((r = 0; r < ROUNDS; r++)); do
+  for s in knot unbound portolan; do run_once "$s" "$(pid_of $s)" "$(port_of $s)"; done
+done
+for s in knot unbound portolan; do
+  QPS[$s]=$(echo "${QPSS[$s]}" | median)
+  CPU[$s]=$(echo "${CPUS[$s]}" | median)
+  printf '%-9s %9s QPS  %6s µs CPU/query   (rounds QPS:%s; µs:%s)\n' "$s" "${QPS[$s]}" "${CPU[$s]}" "${QPSS[$s]}" "${CPUS[$s]}"
+done
 
 # forwarded names (outside the zone) through portolan to unbound, cache warm
 dnsperf -s 127.0.0.1 -p "$PORTOLAN_PORT" -d "$OUT/forward-queries.txt" -c "$CLIENTS" -l 3 > /dev/null 2>&1 || true
@@ -160,16 +173,14 @@ p99_once() { # port -> µs
     | awk '{a[NR] = $1} END {if (NR) printf "%.0f", a[int(NR * 0.99)] * 1e6; else print "NA"}'
 }
 P99_SECONDS=${P99_SECONDS:-5}
-ROUNDS=${ROUNDS:-3}
 declare -A P99S
 for ((r = 0; r < ROUNDS; r++)); do
   for s in knot unbound portolan; do
-    case $s in knot) port=$KNOT_PORT ;; unbound) port=$UNBOUND_PORT ;; portolan) port=$PORTOLAN_PORT ;; esac
-    P99S[$s]="${P99S[$s]:-} $(p99_once "$port")"
+    P99S[$s]="${P99S[$s]:-} $(p99_once "$(port_of $s)")"
   done
 done
 for s in knot unbound portolan; do
-  P99[$s]=$(echo "${P99S[$s]}" | tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}')
+  P99[$s]=$(echo "${P99S[$s]}" | median)
   printf '%-9s p99 %s µs at %s QPS (rounds:%s)\n' "$s" "${P99[$s]}" "$FIXED_QPS" "${P99S[$s]}"
 done
 
