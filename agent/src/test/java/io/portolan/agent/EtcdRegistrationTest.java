@@ -110,4 +110,23 @@ class EtcdRegistrationTest {
             assertEquals(null, agent.publisher().current().service("batch").get().vip(), "dnsrr has no VIP");
         }
     }
+
+    @Test
+    void leaseRevokedBehindRegistrantsBack_keyPutAgainUnderNewLease() throws Exception {
+        try (Cli.Registrant r = new Cli.Registrant("register", "--etcd-endpoints", etcd.endpoint().toString(),
+                "--service", "phoenix", "--address", "10.0.2.1", "--port", "80", "--ttl", "3", "--id", "p1");
+             io.etcd.jetcd.Client c = io.portolan.agent.testing.EtcdClients.client(etcd.endpoint())) {
+            r.awaitRegistered();
+            var key = io.portolan.agent.testing.EtcdClients.bs("/portolan/instances/phoenix/p1");
+            long lease = c.getKVClient().get(key).get(5, TimeUnit.SECONDS).getKvs().get(0).getLease();
+            c.getLeaseClient().revoke(lease).get(5, TimeUnit.SECONDS); // as if the lease expired during an outage
+            Await.until("revoked lease took the key with it", 2_000,
+                    () -> agent.publisher().current().instances("phoenix").isEmpty());
+            long back = Await.until("registrant granted a new lease and put the key again", 10_000,
+                    () -> !agent.publisher().current().instances("phoenix").isEmpty());
+            System.out.println("re-registered " + back + " ms after the lease was lost");
+            var kv = c.getKVClient().get(key).get(5, TimeUnit.SECONDS).getKvs().get(0);
+            assertTrue(kv.getLease() != 0 && kv.getLease() != lease, "the key hangs on a new lease");
+        }
+    }
 }

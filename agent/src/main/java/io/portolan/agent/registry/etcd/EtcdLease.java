@@ -27,6 +27,7 @@ final class EtcdLease implements Registry.Lease {
     private final int ttlSeconds;
     private final String key;
     private final AtomicInteger failures = new AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicBoolean regrantScheduled = new java.util.concurrent.atomic.AtomicBoolean();
     private volatile long leaseId;
     private volatile boolean stream;
     private volatile boolean closed;
@@ -45,16 +46,13 @@ final class EtcdLease implements Registry.Lease {
     }
 
     synchronized void grantAndPut() {
-        long old = leaseId;
         long id = registry.call(registry.client().getLeaseClient().grant(ttlSeconds), "grant lease").getID();
         registry.call(registry.client().getKVClient().put(EtcdRegistry.bytes(key),
                 io.etcd.jetcd.ByteSequence.from(JsonCodec.encode(instance)),
                 PutOption.builder().withLeaseId(id).build()), "put " + key);
+        // The key now hangs on the new lease. An old lease, if it still exists, holds nothing and
+        // expires with its TTL: revoking it here would only wake its keep-alive stream again.
         leaseId = id;
-        if (old != 0 && old != id) {
-            // The key now hangs on the new lease; the old one (if it still exists) holds nothing.
-            registry.client().getLeaseClient().revoke(old).exceptionally(t -> null);
-        }
     }
 
     void startStream() {
@@ -70,6 +68,9 @@ final class EtcdLease implements Registry.Lease {
         keepAlive = registry.client().getLeaseClient().keepAlive(id, new StreamObserver<>() {
             @Override
             public void onNext(LeaseKeepAliveResponse r) {
+                if (id != leaseId) {
+                    return; // a stream of a lease we already replaced
+                }
                 failures.set(0);
                 if (r.getTTL() <= 0) {
                     regrantLater("lease " + Long.toHexString(id) + " expired");
@@ -78,19 +79,23 @@ final class EtcdLease implements Registry.Lease {
 
             @Override
             public void onError(Throwable t) {
-                regrantLater("keep-alive failed: " + t);
+                if (id == leaseId) {
+                    regrantLater("keep-alive failed: " + t);
+                }
             }
 
             @Override
             public void onCompleted() {
-                regrantLater("keep-alive stream completed");
+                if (id == leaseId) {
+                    regrantLater("keep-alive stream completed");
+                }
             }
         });
     }
 
     private void regrantLater(String why) {
-        if (closed) {
-            return;
+        if (closed || !regrantScheduled.compareAndSet(false, true)) {
+            return; // one re-grant at a time: the stream may report the same loss twice
         }
         CloseableClient k = keepAlive;
         if (k != null) {
@@ -100,6 +105,7 @@ final class EtcdLease implements Registry.Lease {
         log.warn("instance {}/{}: {}; granting a new lease and putting the key again in {} ms",
                 instance.service(), instance.id(), why, wait);
         registry.scheduler().schedule(() -> {
+            regrantScheduled.set(false);
             if (closed || registry.isClosed()) {
                 return;
             }
