@@ -203,6 +203,44 @@ class DnsServerTest {
         }
     }
 
+    @Test
+    void tcp_twoPipelinedQueriesOnOneConnection_bothAnswered() throws Exception {
+        try (java.net.Socket sock = new java.net.Socket("127.0.0.1", port)) {
+            sock.setSoTimeout(3000);
+            java.io.DataOutputStream out = new java.io.DataOutputStream(sock.getOutputStream());
+            for (String name : new String[] {"web." + Z, "tasks.web." + Z}) {
+                byte[] q = io.portolan.dns.testing.Dns.query(name, Type.A);
+                out.writeShort(q.length);
+                out.write(q);
+            }
+            out.flush();
+            java.io.DataInputStream in = new java.io.DataInputStream(sock.getInputStream());
+            java.util.Set<String> answered = new java.util.HashSet<>();
+            for (int i = 0; i < 2; i++) {
+                byte[] r = new byte[in.readUnsignedShort()];
+                in.readFully(r);
+                Message m = new Message(r);
+                assertEquals(Rcode.NOERROR, m.getRcode());
+                answered.add(m.getQuestion().getName().toString());
+            }
+            assertEquals(java.util.Set.of("web." + Z, "tasks.web." + Z), answered);
+        }
+    }
+
+    @Test
+    void start_ipv6Listener_answersOverIpv6() throws Exception {
+        DnsConfig config = DnsConfig.defaults(DnsConfig.parseAddresses("--dns-listen", "[::1]:0", 53))
+                .withUpstreams(List.of(new InetSocketAddress("127.0.0.1", 9))).withUdpSockets(1);
+        try (DnsServer v6 = DnsServer.start(config, new SimpleMeterRegistry())) {
+            v6.update(snapshot("10.99.0.10"));
+            InetSocketAddress bound = v6.boundAddresses().get(0);
+            String out = Processes.ok(30, "dig", "@::1", "-p", String.valueOf(bound.getPort()), "+short", "web." + Z);
+            assertEquals("10.99.0.10\n", out);
+            String ns = Processes.ok(30, "dig", "@::1", "-p", String.valueOf(bound.getPort()), "+short", "ns.dns." + Z, "AAAA");
+            assertEquals("::1\n", ns);
+        }
+    }
+
     static Message ask(String name, int type) throws Exception {
         org.xbill.DNS.SimpleResolver r = new org.xbill.DNS.SimpleResolver("127.0.0.1");
         r.setPort(port);

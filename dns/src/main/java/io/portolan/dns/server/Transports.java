@@ -39,6 +39,10 @@ public final class Transports implements AutoCloseable {
     static final int TCP_IDLE_SECONDS = 10;
     static final int MAX_QUERY = 4096;
     static final int RECV_BATCH = 16;
+    /** TCP connections open at once; past it new ones are closed at accept (UDP is unaffected). */
+    static final int MAX_TCP_CONNECTIONS = 1024;
+
+    private final java.util.concurrent.atomic.AtomicInteger tcpConnections = new java.util.concurrent.atomic.AtomicInteger();
 
     private final boolean epoll;
     private final EventLoopGroup group;
@@ -134,6 +138,12 @@ public final class Transports implements AutoCloseable {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
+                        if (tcpConnections.incrementAndGet() > MAX_TCP_CONNECTIONS) {
+                            tcpConnections.decrementAndGet();
+                            ch.close();
+                            return;
+                        }
+                        ch.closeFuture().addListener(f -> tcpConnections.decrementAndGet());
                         ch.pipeline().addLast(new ReadTimeoutHandler(TCP_IDLE_SECONDS, TimeUnit.SECONDS));
                         ch.pipeline().addLast(new LengthFieldBasedFrameDecoder(65535 + 2, 0, 2, 0, 2));
                         ch.pipeline().addLast(new LengthFieldPrepender(2));
