@@ -10,13 +10,17 @@ import java.util.Map;
  */
 final class KernelState {
     final Map<String, NftObject> objects = new HashMap<>();
+    private int elements;
     final Map<String, String> owners = new HashMap<>();
     /** False until the table and its maps are known to exist. */
     boolean tablePresent;
 
     void put(NftObject o, String owner) {
         String id = o.id();
-        objects.put(id, o);
+        NftObject before = objects.put(id, o);
+        if (before == null && o.kind() == NftObject.Kind.ELEMENT) {
+            elements++;
+        }
         if (owner == null) {
             owners.remove(id);
         } else {
@@ -25,7 +29,10 @@ final class KernelState {
     }
 
     void remove(String id) {
-        objects.remove(id);
+        NftObject gone = objects.remove(id);
+        if (gone != null && gone.kind() == NftObject.Kind.ELEMENT) {
+            elements--;
+        }
         owners.remove(id);
     }
 
@@ -45,12 +52,6 @@ final class KernelState {
     }
 
     int elementCount() {
-        int n = 0;
-        for (NftObject o : objects.values()) {
-            if (o.kind() == NftObject.Kind.ELEMENT) {
-                n++;
-            }
-        }
-        return n;
+        return elements;
     }
 }

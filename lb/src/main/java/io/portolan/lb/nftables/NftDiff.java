@@ -113,9 +113,11 @@ final class NftDiff {
                 if (before != null) {
                     candidates.addAll(before.objects().keySet());
                 }
-                for (var e : actual.owners.entrySet()) {
-                    if (retry.contains(owner) && owner.equals(e.getValue())) {
-                        candidates.add(e.getKey());
+                if (retry.contains(owner)) {
+                    for (var e : actual.owners.entrySet()) {
+                        if (owner.equals(e.getValue())) {
+                            candidates.add(e.getKey());
+                        }
                     }
                 }
             }

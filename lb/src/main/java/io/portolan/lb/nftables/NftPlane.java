@@ -97,12 +97,16 @@ final class NftPlane implements DataPlane {
     void sync(ClusterSnapshot snapshot, boolean full) throws IOException, NftCommand.NftException {
         long t0 = System.nanoTime();
         Ruleset desired = render(snapshot);
+        long t1 = System.nanoTime();
         if (full || state == null || applied == null) {
             state = nft.read(config.table());
             full = true;
         }
+        long t2 = System.nanoTime();
         Plan plan = full ? NftDiff.full(config, state, desired) : NftDiff.incremental(config, state, applied, desired, failed);
+        long t3 = System.nanoTime();
         Map<String, String> refused = apply(plan);
+        long t4 = System.nanoTime();
         applied = desired;
         failed = refused.keySet();
         rejectedWhy = Map.copyOf(refused);
@@ -112,9 +116,29 @@ final class NftPlane implements DataPlane {
         long nanos = System.nanoTime() - t0;
         (full ? fullTimer : incrementalTimer).record(nanos, TimeUnit.NANOSECONDS);
         if (full || !plan.groups().isEmpty()) {
-            log.info("nftables: revision {} synced ({}, {} service group(s), {} refused) in {} ms", snapshot.revision(),
-                    full ? "full" : "incremental", plan.groups().size(), refused.size(), TimeUnit.NANOSECONDS.toMillis(nanos));
+            log.info("nftables: revision {} synced ({}, {} service group(s), {} refused) in {} ms (render {}, read {}, diff {}, nft {})",
+                    snapshot.revision(), full ? "full" : "incremental", plan.groups().size(), refused.size(), ms(nanos), ms(t1 - t0),
+                    ms(t2 - t1), ms(t3 - t2), ms(t4 - t3));
         }
+    }
+
+    private static boolean same(List<Instance> a, List<Instance> b) {
+        if (a == b) {
+            return true;
+        }
+        if (a.size() != b.size()) {
+            return false;
+        }
+        for (int i = 0; i < a.size(); i++) {
+            if (a.get(i) != b.get(i) && !a.get(i).equals(b.get(i))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static long ms(long nanos) {
+        return TimeUnit.NANOSECONDS.toMillis(nanos);
     }
 
     /** Renders, reusing the fragment of every service whose definition and serving instances are unchanged. */
@@ -123,7 +147,7 @@ final class NftPlane implements DataPlane {
         for (Service s : snapshot.services().values()) {
             List<Instance> serving = snapshot.servingInstances(s.name());
             Cached c = cache.get(s.name());
-            if (c == null || !c.service.equals(s) || !c.serving.equals(serving)) {
+            if (c == null || !(c.service == s || c.service.equals(s)) || !same(c.serving, serving)) {
                 Fragment f = NftRenderer.renderService(s, serving, config);
                 for (String w : f.warnings()) {
                     log.warn("nftables: service {}: {}", s.name(), w);

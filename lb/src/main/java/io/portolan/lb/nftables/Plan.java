@@ -52,6 +52,8 @@ record Plan(String table, boolean full, List<String> declarations, Group pre, Li
         return true;
     }
 
+    private static final int ELEMENTS_PER_COMMAND = 1000;
+
     /** The whole plan as one transaction. */
     String script() {
         List<Group> all = new ArrayList<>();
@@ -61,23 +63,15 @@ record Plan(String table, boolean full, List<String> declarations, Group pre, Li
         return script(all);
     }
 
-    /** The declarations (table, maps) followed by {@code groups}, in order. */
+    /**
+     * The declarations (table, maps) and {@code selected}, phase by phase across the groups: new sets
+     * and chains, chain rules, element deletes, element adds (one command per map and 1,000 elements:
+     * nft pays per command), then chains and sets that go.
+     */
     String script(List<Group> selected) {
         StringBuilder b = new StringBuilder();
         for (String d : declarations) {
             b.append(d).append('\n');
-        }
-        for (Group g : selected) {
-            render(g, b);
-        }
-        return b.toString();
-    }
-
-    private static final int ELEMENTS_PER_COMMAND = 1000;
-
-    private void render(Group g, StringBuilder b) {
-        if (g.sendsNothing()) {
-            return;
         }
         String t = "ip " + table + " ";
         List<NftObject> newSets = new ArrayList<>();
@@ -87,40 +81,50 @@ record Plan(String table, boolean full, List<String> declarations, Group pre, Li
         List<NftObject> goneSets = new ArrayList<>();
         Map<String, List<NftObject>> deleteElements = new LinkedHashMap<>();
         Map<String, List<NftObject>> addElements = new LinkedHashMap<>();
-        for (Op op : g.ops()) {
-            NftObject o = op.object();
-            switch (o.kind()) {
-                case SET -> {
-                    if (op.type() == OpType.ADD || op.type() == OpType.CONFLICT) {
-                        newSets.add(o);
-                    } else if (op.type() == OpType.DELETE) {
-                        goneSets.add(o);
-                    }
-                }
-                case CHAIN -> {
-                    switch (op.type()) {
-                        case ADD, CONFLICT -> newChains.add(o);
-                        case REPLACE -> rewrittenChains.add(o);
-                        case DELETE -> goneChains.add(o);
-                        default -> {
+        List<String> owners = new ArrayList<>();
+        for (Group g : selected) {
+            if (g.sendsNothing()) {
+                continue;
+            }
+            owners.add(g.owner().isEmpty() ? "(table)" : g.owner());
+            for (Op op : g.ops()) {
+                NftObject o = op.object();
+                switch (o.kind()) {
+                    case SET -> {
+                        if (op.type() == OpType.ADD || op.type() == OpType.CONFLICT) {
+                            newSets.add(o);
+                        } else if (op.type() == OpType.DELETE) {
+                            goneSets.add(o);
                         }
                     }
-                }
-                case ELEMENT -> {
-                    switch (op.type()) {
-                        case ADD, CONFLICT -> addElements.computeIfAbsent(o.container(), k -> new ArrayList<>()).add(o);
-                        case REPLACE -> {
-                            deleteElements.computeIfAbsent(o.container(), k -> new ArrayList<>()).add(o);
-                            addElements.computeIfAbsent(o.container(), k -> new ArrayList<>()).add(o);
+                    case CHAIN -> {
+                        switch (op.type()) {
+                            case ADD, CONFLICT -> newChains.add(o);
+                            case REPLACE -> rewrittenChains.add(o);
+                            case DELETE -> goneChains.add(o);
+                            default -> {
+                            }
                         }
-                        case DELETE -> deleteElements.computeIfAbsent(o.container(), k -> new ArrayList<>()).add(o);
-                        default -> {
+                    }
+                    case ELEMENT -> {
+                        switch (op.type()) {
+                            case ADD, CONFLICT -> addElements.computeIfAbsent(o.container(), k -> new ArrayList<>()).add(o);
+                            case REPLACE -> {
+                                deleteElements.computeIfAbsent(o.container(), k -> new ArrayList<>()).add(o);
+                                addElements.computeIfAbsent(o.container(), k -> new ArrayList<>()).add(o);
+                            }
+                            case DELETE -> deleteElements.computeIfAbsent(o.container(), k -> new ArrayList<>()).add(o);
+                            default -> {
+                            }
                         }
                     }
                 }
             }
         }
-        b.append("# ").append(g.owner().isEmpty() ? "(table)" : g.owner()).append('\n');
+        if (owners.isEmpty()) {
+            return b.toString();
+        }
+        b.append("# ").append(owners.size() <= 20 ? String.join(", ", owners) : owners.size() + " groups").append('\n');
         for (NftObject s : newSets) {
             b.append("add set ").append(t).append(s.key()).append(" { ").append(s.value()).append(" }\n");
         }
@@ -163,6 +167,7 @@ record Plan(String table, boolean full, List<String> declarations, Group pre, Li
         for (NftObject s : goneSets) {
             b.append("delete set ").append(t).append(s.key()).append('\n');
         }
+        return b.toString();
     }
 
     private static void elements(StringBuilder b, String command, List<NftObject> list, boolean withValues) {

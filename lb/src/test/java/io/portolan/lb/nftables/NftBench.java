@@ -1,0 +1,102 @@
+package io.portolan.lb.nftables;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.portolan.proto.ClusterSnapshot;
+import io.portolan.proto.Health;
+import io.portolan.proto.Instance;
+import io.portolan.proto.Mode;
+import io.portolan.proto.Port;
+import io.portolan.proto.Protocol;
+import io.portolan.proto.Service;
+import io.portolan.proto.Validate;
+
+import java.lang.management.ManagementFactory;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * bench/nftables/run.sh: SERVICES × INSTANCES programmed into a fresh network namespace NS through
+ * the real plane (render, diff, nft -f -): from empty, one instance change, a restart's adoption
+ * (read back + full diff), and the plane's heap. Prints one line per figure.
+ * Usage: NftBench NS SERVICES INSTANCES
+ */
+public final class NftBench {
+    public static void main(String[] args) throws Exception {
+        String ns = args[0];
+        int services = Integer.parseInt(args[1]);
+        int instances = Integer.parseInt(args[2]);
+        NftCommand nft = new NftCommand(List.of("ip", "netns", "exec", ns));
+        NftConfig c = NftConfig.parse(Map.of("nft-table", "portolan", "nft-full-resync", "0"));
+        Map<String, Service> svc = new HashMap<>();
+        Map<String, List<Instance>> inst = new HashMap<>();
+        Port http = new Port("http", 80, Protocol.TCP);
+        Port backend = new Port("http", 8080, Protocol.TCP);
+        for (int s = 0; s < services; s++) {
+            String name = "svc" + s;
+            svc.put(name, new Service(name, Mode.VIP, List.of(http), Validate.address("vip", "10.96." + (s >> 8) + "." + (s & 255)),
+                    "wrr", null, null));
+            List<Instance> l = new ArrayList<>();
+            for (int i = 0; i < instances; i++) {
+                int a = s * instances + i;
+                l.add(new Instance(name + "-" + i, name, "n1", Validate.address("a", "10." + (100 + (a >> 16)) + "." + ((a >> 8) & 255) + "." + (a & 255)),
+                        List.of(backend), 100, Health.HEALTHY, Map.of(), null, null));
+            }
+            inst.put(name, l);
+        }
+        ClusterSnapshot s1 = new ClusterSnapshot(1, svc, inst);
+        System.gc();
+        long heap0 = used();
+        try (NftPlane p = new NftPlane(c, nft, new SimpleMeterRegistry())) {
+            long t0 = System.nanoTime();
+            p.sync(s1, true);
+            double load = secs(t0);
+            System.gc();
+            long heap1 = used();
+            System.out.printf("load from empty: %.2f s (%d elements, %d refused)%n", load, count(nft), p.rejected().size());
+            // one instance change, repeated: replace svc5000's first instance with a new address
+            List<Double> changes = new ArrayList<>();
+            ClusterSnapshot prev = s1;
+            for (int k = 0; k < 10; k++) {
+                Map<String, List<Instance>> changed = new HashMap<>(prev.instancesByService());
+                String name = "svc" + (services / 2 + k);
+                List<Instance> l = new ArrayList<>(changed.get(name));
+                Instance old = l.remove(0);
+                l.add(new Instance(old.id() + "x" + k, name, "n1", Validate.address("a", "10.250.0." + (k + 1)), List.of(backend), 100,
+                        Health.HEALTHY, Map.of(), null, null));
+                changed.put(name, l);
+                ClusterSnapshot next = new ClusterSnapshot(2 + k, svc, changed);
+                long t1 = System.nanoTime();
+                p.sync(next, false);
+                changes.add(secs(t1) * 1000);
+                prev = next;
+            }
+            changes.sort(Double::compare);
+            System.out.printf("one instance change: median %.1f ms, max %.1f ms (10 changes, whole sync: render + diff + nft)%n",
+                    changes.get(5), changes.get(9));
+            long t2 = System.nanoTime();
+            nft.apply("add element ip portolan vips { 10.250.1.1 . tcp . 1 : goto slots_1 }\n");
+            System.out.printf("nft alone, one element: %.1f ms%n", secs(t2) * 1000);
+            System.out.printf("plane heap (after GC): %.0f MB for %d services x %d instances (snapshot excluded)%n",
+                    (heap1 - heap0) / 1e6, services, instances);
+        }
+        try (NftPlane p = new NftPlane(c, nft, new SimpleMeterRegistry())) {
+            long t3 = System.nanoTime();
+            p.sync(s1, true);
+            System.out.printf("restart adoption (read back + full diff + apply): %.2f s%n", secs(t3));
+        }
+    }
+
+    private static int count(NftCommand nft) throws Exception {
+        return nft.read("portolan").elementCount();
+    }
+
+    private static double secs(long t0) {
+        return (System.nanoTime() - t0) / 1e9;
+    }
+
+    private static long used() {
+        return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+    }
+}
