@@ -114,7 +114,7 @@ class EtcdRegistrationTest {
     @Test
     void leaseRevokedBehindRegistrantsBack_keyPutAgainUnderNewLease() throws Exception {
         try (Cli.Registrant r = new Cli.Registrant("register", "--etcd-endpoints", etcd.endpoint().toString(),
-                "--service", "phoenix", "--address", "10.0.2.1", "--port", "80", "--ttl", "3", "--id", "p1");
+                "--service", "phoenix", "--address", "10.0.2.1", "--port", "80", "--ttl", "3", "--id", "p1", "--log-level", "info");
              io.etcd.jetcd.Client c = io.portolan.agent.testing.EtcdClients.client(etcd.endpoint())) {
             r.awaitRegistered();
             var key = io.portolan.agent.testing.EtcdClients.bs("/portolan/instances/phoenix/p1");

@@ -31,11 +31,12 @@ import java.util.stream.Collectors;
 
 /** The client subcommands: register, deregister, services, delete-service. */
 public final class Commands {
-    static final Set<String> TARGET_FLAGS = Set.of("agent", "etcd-endpoints", "etcd-prefix", "etcd-timeout-ms", "vip-cidr", "config");
+    static final Set<String> TARGET_FLAGS = Set.of("agent", "etcd-endpoints", "etcd-prefix", "etcd-timeout-ms", "vip-cidr", "config",
+            "log-level");
     static final Set<String> REGISTER_FLAGS = union(TARGET_FLAGS, Set.of("service", "address", "port", "mode", "weight", "ttl", "id",
             "node", "meta", "drain-seconds", "publish", "scheduler"));
     static final Set<String> DEREGISTER_FLAGS = union(TARGET_FLAGS, Set.of("service", "id"));
-    static final Set<String> SERVICES_FLAGS = Set.of("agent");
+    static final Set<String> SERVICES_FLAGS = Set.of("agent", "log-level");
 
     private Commands() {
     }
