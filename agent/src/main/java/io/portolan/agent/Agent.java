@@ -65,8 +65,8 @@ public final class Agent implements AutoCloseable {
         closeables.add(registry);
         DataPlane plane = switch (config.dataplane()) {
             case "userspace" -> UserspaceDataPlane.create(config.userspace(), meters);
-            case "nftables" -> NftablesDataPlane.create(config.kernelFlags(), meters);
-            case "ipvs" -> IpvsDataPlane.create(config.kernelFlags(), meters);
+            case "nftables" -> NftablesDataPlane.create(config.kernelFlags("nft-"), meters);
+            case "ipvs" -> IpvsDataPlane.create(config.kernelFlags("ipvs-"), meters);
             default -> null;
         };
         if (plane != null) {
@@ -82,8 +82,8 @@ public final class Agent implements AutoCloseable {
 
     /** {@code portolan agent --cleanup}: removes the kernel state the data planes made, and nothing else. */
     public static void cleanup(AgentConfig config) {
-        NftablesDataPlane.cleanup(config.kernelFlags());
-        IpvsDataPlane.cleanup(config.kernelFlags());
+        NftablesDataPlane.cleanup(config.kernelFlags("nft-"));
+        IpvsDataPlane.cleanup(config.kernelFlags("ipvs-"));
         log.info("removed the nftables and IPVS state portolan made");
     }
 

@@ -6,15 +6,22 @@ import java.util.Collection;
 import java.util.Collections;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 
 /**
  * An immutable view of the cluster at one registry revision: services by name, instances by
  * service (sorted by id), and an index by address for PTR look-ups. Built once per change and
  * published to every consumer; reading it never locks.
+ *
+ * <p>Snapshots built with {@link #next} share what did not change with their predecessor: an
+ * unchanged service keeps the same {@link Service} object and the same instance lists, so a
+ * consumer finds what changed by identity ({@link #changedServices}) instead of comparing
+ * everything.
  *
  * <p>Instances whose service is not (yet) defined are kept in {@link #instancesByService()} so the
  * snapshot mirrors the registry, but they are not answered by anything that needs the service.
@@ -28,46 +35,58 @@ public final class ClusterSnapshot {
     private final Map<String, Service> services;
     private final Map<String, List<Instance>> instances;
     private final Map<String, List<Instance>> serving;
-    private final Map<InetAddress, List<AddressOwner>> byAddress;
     private final int instanceCount;
+    private volatile Map<InetAddress, List<AddressOwner>> byAddress;
 
     public ClusterSnapshot(long revision, Map<String, Service> services, Map<String, ? extends Collection<Instance>> instances) {
+        this(null, revision, services, instances, null);
+    }
+
+    /**
+     * The snapshot after {@code previous}: {@code services} and {@code instances} are the complete
+     * new state, but only the services named in {@code changed} are re-sorted and re-frozen; the
+     * others reuse {@code previous}'s lists as they are.
+     */
+    public static ClusterSnapshot next(ClusterSnapshot previous, long revision, Map<String, Service> services,
+                                       Map<String, ? extends Collection<Instance>> instances, Set<String> changed) {
+        return new ClusterSnapshot(previous, revision, services, instances, changed);
+    }
+
+    private ClusterSnapshot(ClusterSnapshot previous, long revision, Map<String, Service> services,
+                            Map<String, ? extends Collection<Instance>> instances, Set<String> changed) {
         this.revision = revision;
         this.services = Collections.unmodifiableMap(new TreeMap<>(services));
         Map<String, List<Instance>> byService = new TreeMap<>();
         Map<String, List<Instance>> servingByService = new HashMap<>();
-        Map<InetAddress, List<AddressOwner>> index = new HashMap<>();
         int count = 0;
         for (Map.Entry<String, ? extends Collection<Instance>> e : instances.entrySet()) {
+            String name = e.getKey();
             if (e.getValue().isEmpty()) {
                 continue;
             }
-            List<Instance> list = new ArrayList<>(e.getValue());
-            list.sort(BY_ID);
-            List<Instance> frozen = List.copyOf(list);
-            byService.put(e.getKey(), frozen);
+            List<Instance> frozen;
+            List<Instance> up;
+            if (previous != null && changed != null && !changed.contains(name) && previous.instances.containsKey(name)) {
+                frozen = previous.instances.get(name);
+                up = previous.serving.get(name);
+            } else {
+                List<Instance> list = new ArrayList<>(e.getValue());
+                list.sort(BY_ID);
+                frozen = List.copyOf(list);
+                List<Instance> u = new ArrayList<>(frozen.size());
+                for (Instance i : frozen) {
+                    if (i.serving()) {
+                        u.add(i);
+                    }
+                }
+                up = u.size() == frozen.size() ? frozen : List.copyOf(u);
+            }
+            byService.put(name, frozen);
+            servingByService.put(name, up);
             count += frozen.size();
-            Service svc = this.services.get(e.getKey());
-            List<Instance> up = new ArrayList<>(frozen.size());
-            for (Instance i : frozen) {
-                if (i.serving()) {
-                    up.add(i);
-                }
-                if (svc != null) {
-                    index.computeIfAbsent(i.address(), k -> new ArrayList<>(1)).add(new AddressOwner(svc, i));
-                }
-            }
-            servingByService.put(e.getKey(), List.copyOf(up));
         }
-        for (Service s : this.services.values()) {
-            if (s.vip() != null) {
-                index.computeIfAbsent(s.vip(), k -> new ArrayList<>(1)).add(new AddressOwner(s, null));
-            }
-        }
-        index.replaceAll((k, v) -> List.copyOf(v));
         this.instances = Collections.unmodifiableMap(byService);
         this.serving = servingByService;
-        this.byAddress = index;
         this.instanceCount = count;
     }
 
@@ -97,13 +116,55 @@ public final class ClusterSnapshot {
         return instances;
     }
 
-    /** VIPs and instances at an address (PTR); empty when none. */
+    /** VIPs and instances at an address (PTR); empty when none. The index is built on first use. */
     public List<AddressOwner> byAddress(InetAddress address) {
-        return byAddress.getOrDefault(address, List.of());
+        Map<InetAddress, List<AddressOwner>> index = byAddress;
+        if (index == null) {
+            index = buildAddressIndex();
+            byAddress = index;
+        }
+        return index.getOrDefault(address, List.of());
+    }
+
+    private Map<InetAddress, List<AddressOwner>> buildAddressIndex() {
+        Map<InetAddress, List<AddressOwner>> index = new HashMap<>();
+        for (Map.Entry<String, List<Instance>> e : instances.entrySet()) {
+            Service svc = services.get(e.getKey());
+            if (svc == null) {
+                continue;
+            }
+            for (Instance i : e.getValue()) {
+                index.computeIfAbsent(i.address(), k -> new ArrayList<>(1)).add(new AddressOwner(svc, i));
+            }
+        }
+        for (Service s : services.values()) {
+            if (s.vip() != null) {
+                index.computeIfAbsent(s.vip(), k -> new ArrayList<>(1)).add(new AddressOwner(s, null));
+            }
+        }
+        index.replaceAll((k, v) -> List.copyOf(v));
+        return index;
     }
 
     public int instanceCount() {
         return instanceCount;
+    }
+
+    /**
+     * Names of the services whose definition or instances differ from {@code previous}'s, by
+     * identity: exact for snapshots built with {@link #next}, a superset otherwise. All names when
+     * {@code previous} is null.
+     */
+    public Set<String> changedServices(ClusterSnapshot previous) {
+        Set<String> names = new HashSet<>(services.keySet());
+        names.addAll(instances.keySet());
+        if (previous == null) {
+            return names;
+        }
+        names.addAll(previous.services.keySet());
+        names.addAll(previous.instances.keySet());
+        names.removeIf(n -> previous.services.get(n) == services.get(n) && previous.instances.get(n) == instances.get(n));
+        return names;
     }
 
     @Override

@@ -31,4 +31,20 @@ class ClusterSnapshotTest {
         assertEquals(3, s.instanceCount());
         assertTrue(s.instances("orphan").isEmpty());
     }
+
+    @Test
+    void next_reusesUnchangedServices_changedServicesByIdentity() throws Exception {
+        Service web = new Service("web", Mode.VIP, List.of(), InetAddress.getByName("10.99.0.1"), null, null, null);
+        Service db = new Service("db", Mode.DNSRR, List.of(), null, null, null, null);
+        Map<String, List<Instance>> inst = new java.util.HashMap<>(Map.of("web", List.of(inst("a", "10.0.0.1", 100, Health.HEALTHY)),
+                "db", List.of(inst("d", "10.0.0.9", 100, Health.HEALTHY))));
+        ClusterSnapshot s1 = new ClusterSnapshot(1, Map.of("web", web, "db", db), inst);
+        inst.put("web", List.of(inst("a", "10.0.0.1", 100, Health.HEALTHY), inst("b", "10.0.0.2", 100, Health.HEALTHY)));
+        ClusterSnapshot s2 = ClusterSnapshot.next(s1, 2, Map.of("web", web, "db", db), inst, java.util.Set.of("web"));
+        assertTrue(s1.instances("db") == s2.instances("db"), "unchanged list shared");
+        assertEquals(2, s2.instances("web").size());
+        assertEquals(java.util.Set.of("web"), s2.changedServices(s1));
+        assertEquals(java.util.Set.of("web", "db"), s2.changedServices(null));
+        assertEquals("b", s2.byAddress(InetAddress.getByName("10.0.0.2")).get(0).instance().id());
+    }
 }

@@ -44,6 +44,17 @@ public record AgentConfig(String node, List<URI> etcdEndpoints, KeyLayout layout
     }
     public static final Set<String> SWITCHES = Set.of("cleanup");
 
+    /** The kernel data plane flags whose names start with {@code prefix} ("nft-" or "ipvs-"). */
+    public Map<String, String> kernelFlags(String prefix) {
+        Map<String, String> m = new java.util.TreeMap<>();
+        kernelFlags.forEach((k, v) -> {
+            if (k.startsWith(prefix)) {
+                m.put(k, v);
+            }
+        });
+        return m;
+    }
+
     public static AgentConfig parse(String[] args) {
         Flags f = Flags.parse(args, FLAGS, SWITCHES);
         if (!f.command().isEmpty()) {

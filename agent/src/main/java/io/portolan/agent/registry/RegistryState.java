@@ -46,6 +46,9 @@ public final class RegistryState implements AutoCloseable {
     private final Set<String> rejected = new HashSet<>();
     private long revision;
     private boolean loaded;
+    /** Services whose definition or instances changed since the last snapshot was built. */
+    private final Set<String> dirty = new HashSet<>();
+    private ClusterSnapshot last;
 
     private final ExecutorService builder = Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "snapshot-builder");
@@ -148,6 +151,9 @@ public final class RegistryState implements AutoCloseable {
             if (accepted.remove(key) == null) {
                 return;
             }
+            if (k.service() != null) {
+                dirty.add(k.service());
+            }
             switch (k.kind()) {
                 case SERVICE -> services.remove(k.service());
                 case INSTANCE -> {
@@ -191,6 +197,9 @@ public final class RegistryState implements AutoCloseable {
             }
             accepted.put(key, e.value());
             rejected.remove(key);
+            if (k.service() != null) {
+                dirty.add(k.service());
+            }
         } catch (ValidationException ex) {
             warnOnce(key, ex.getMessage());
         }
@@ -217,11 +226,17 @@ public final class RegistryState implements AutoCloseable {
         long t0 = System.nanoTime();
         ClusterSnapshot snapshot;
         synchronized (this) {
-            Map<String, List<Instance>> copy = new HashMap<>(instances.size() * 2);
+            // Only the dirty services' instances are copied and sorted; the others are shared
+            // with the previous snapshot (consumers see them unchanged by identity).
+            Map<String, java.util.Collection<Instance>> view = new HashMap<>(instances.size() * 2);
             for (Map.Entry<String, Map<String, Instance>> e : instances.entrySet()) {
-                copy.put(e.getKey(), List.copyOf(e.getValue().values()));
+                view.put(e.getKey(), e.getValue().values());
             }
-            snapshot = new ClusterSnapshot(revision, services, copy);
+            snapshot = last == null
+                    ? new ClusterSnapshot(revision, services, view)
+                    : ClusterSnapshot.next(last, revision, services, view, dirty);
+            dirty.clear();
+            last = snapshot;
         }
         publisher.publish(snapshot);
         buildTimer.record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);

@@ -25,9 +25,17 @@ public final class SnapshotPublisher {
         return current.get();
     }
 
+    /**
+     * Adds a listener. It sees only snapshots built from a loaded registry: the current one at once
+     * if one was published already, else the first one when it comes (never the empty placeholder
+     * that stands before the first listing, which would tell a data plane to remove everything).
+     */
     public void addListener(Consumer<ClusterSnapshot> listener) {
         listeners.add(listener);
-        listener.accept(current.get());
+        ClusterSnapshot now = current.get();
+        if (now != ClusterSnapshot.EMPTY) {
+            listener.accept(now);
+        }
     }
 
     void publish(ClusterSnapshot snapshot) {
