@@ -66,7 +66,8 @@ public final class NftBench {
                 l.add(new Instance(old.id() + "x" + k, name, "n1", Validate.address("a", "10.250.0." + (k + 1)), List.of(backend), 100,
                         Health.HEALTHY, Map.of(), null, null));
                 changed.put(name, l);
-                ClusterSnapshot next = new ClusterSnapshot(2 + k, svc, changed);
+                // As the agent builds it: unchanged services shared with the previous snapshot.
+                ClusterSnapshot next = ClusterSnapshot.next(prev, 2 + k, svc, changed, java.util.Set.of(name));
                 long t1 = System.nanoTime();
                 p.sync(next, false);
                 changes.add(secs(t1) * 1000);
