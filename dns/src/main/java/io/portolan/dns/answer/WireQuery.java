@@ -101,7 +101,7 @@ public final class WireQuery {
         qclass = u16(b, p + 2);
         p += 4;
         for (int i = 0; i < an + ns; i++) {
-            p = skipRecord(b, p, len, null);
+            p = skipRecord(b, p, len);
             if (p < 0) {
                 return FORMERR;
             }
@@ -150,7 +150,7 @@ public final class WireQuery {
         return -1;
     }
 
-    static int skipRecord(byte[] b, int p, int len, Object unused) {
+    static int skipRecord(byte[] b, int p, int len) {
         p = skipName(b, p, len);
         if (p < 0 || p + 10 > len) {
             return -1;

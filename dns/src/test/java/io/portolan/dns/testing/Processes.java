@@ -67,6 +67,7 @@ public final class Processes {
             try (java.net.DatagramSocket u = new java.net.DatagramSocket(0, java.net.InetAddress.getLoopbackAddress())) {
                 int port = u.getLocalPort();
                 try (java.net.ServerSocket t = new java.net.ServerSocket(port, 1, java.net.InetAddress.getLoopbackAddress())) {
+                    t.setReuseAddress(true);
                     return port;
                 } catch (IOException e) {
                     // TCP side taken; try another
