@@ -119,6 +119,18 @@ class DnsServerTest {
     }
 
     @Test
+    void dnsrr_repeatedQueries_orderChanges() throws Exception {
+        java.util.Set<String> firsts = new java.util.HashSet<>();
+        for (int i = 0; i < 20; i++) {
+            firsts.add(ask("tasks.web." + Z, Type.A).getSection(Section.ANSWER).get(0).rdataToString());
+            Message big = ask("big." + Z, Type.A); // TC over UDP, then TCP
+            assertEquals(100, big.getSection(Section.ANSWER).size());
+            firsts.add(big.getSection(Section.ANSWER).get(0).rdataToString());
+        }
+        assertTrue(firsts.size() > 5, "first addresses seen: " + firsts);
+    }
+
+    @Test
     void dig_outsideZoneFromDisallowedClient_refused() {
         String out = dig("example.com", "A");
         assertTrue(out.contains("status: REFUSED"), out);
