@@ -217,6 +217,15 @@ abstract class Frontend {
         }
     }
 
+    /** For tests: the client-side channels of the open connections (TCP) or upstream channels of the flows (UDP). */
+    List<Channel> openConnections() {
+        List<Channel> out = new ArrayList<>();
+        for (Backend b : backends.values()) {
+            out.addAll(b.channels);
+        }
+        return out;
+    }
+
     int backendCount() {
         return backends.size();
     }

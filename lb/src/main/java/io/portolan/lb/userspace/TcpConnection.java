@@ -74,16 +74,30 @@ final class TcpConnection {
 
     private void connectTo(Backend b, int sourcesLeft) {
         InetAddress src = fe.ctx.sources.next(b.address.getAddress());
-        Relay relay = new Relay(false);
-        io.netty.bootstrap.Bootstrap bs = fe.upstream.clone(client.eventLoop()).handler(relay);
-        ChannelFuture f = src == null ? bs.connect(b.address) : bs.connect(b.address, new InetSocketAddress(src, 0));
         long t0 = System.nanoTime();
-        f.addListener((ChannelFutureListener) cf -> {
-            if (cf.isSuccess()) {
-                connected(b, cf.channel(), t0);
-            } else {
-                connectFailed(b, cf.cause(), sourcesLeft, t0);
+        Channel ch;
+        try {
+            ch = fe.newUpstream(b.address.getAddress(), src);
+        } catch (RuntimeException e) { // no socket (file descriptors exhausted) or an option refused
+            connectFailed(b, e, sourcesLeft, t0);
+            return;
+        }
+        ch.pipeline().addLast(new Relay(false));
+        // Registers at once: this runs on the client's event loop, which the upstream shares.
+        client.eventLoop().register(ch).addListener((ChannelFutureListener) rf -> {
+            if (!rf.isSuccess()) {
+                ch.unsafe().closeForcibly();
+                connectFailed(b, rf.cause(), sourcesLeft, t0);
+                return;
             }
+            ChannelFuture f = src == null ? ch.connect(b.address) : ch.connect(b.address, new InetSocketAddress(src, 0));
+            f.addListener((ChannelFutureListener) cf -> {
+                if (cf.isSuccess()) {
+                    connected(b, cf.channel(), t0);
+                } else {
+                    connectFailed(b, cf.cause(), sourcesLeft, t0);
+                }
+            });
         });
     }
 

@@ -1,6 +1,5 @@
 package io.portolan.lb.userspace;
 
-import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
@@ -8,10 +7,14 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.epoll.EpollMode;
+import io.netty.channel.epoll.EpollSocketChannelConfig;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.SocketChannelConfig;
+import io.netty.channel.unix.IntegerUnixChannelOption;
 import io.netty.handler.timeout.IdleStateHandler;
-import io.netty.resolver.NoopAddressResolverGroup;
 import io.portolan.proto.Port;
 
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.concurrent.TimeUnit;
 
@@ -19,43 +22,66 @@ import java.util.concurrent.TimeUnit;
 final class TcpFrontend extends Frontend {
     static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(32 * 1024, 128 * 1024);
 
-    /** The upstream bootstrap, cloned per connection onto the client's event loop. */
-    final Bootstrap upstream;
+    // Linux socket options set on the listening socket: accepted sockets inherit them, which saves
+    // a setsockopt per option per connection (Netty's server config has no names for these).
+    private static final int SOL_SOCKET = 1;
+    private static final int SO_KEEPALIVE = 9;
+    private static final int IPPROTO_TCP = 6;
+    private static final int TCP_KEEPIDLE = 4;
+    private static final int TCP_KEEPINTVL = 5;
+    private static final int TCP_KEEPCNT = 6;
+    static final int KEEPALIVE_INTERVAL_SECONDS = 10;
+    static final int KEEPALIVE_PROBES = 6;
+
+    private final int keepIdleSeconds;
+    private final int connectTimeoutMillis;
 
     TcpFrontend(ProxyContext ctx, InetSocketAddress vip, String service, Port port) {
         super(ctx, vip, service, port);
-        Bootstrap b = new Bootstrap().group(ctx.workers).channel(ctx.transport.socketChannel())
-                .resolver(NoopAddressResolverGroup.INSTANCE) // instance addresses are literals
-                .option(ChannelOption.AUTO_READ, false)
-                .option(ChannelOption.TCP_NODELAY, true)
-                .option(ChannelOption.SO_KEEPALIVE, true)
-                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) ctx.config.connectTimeout().toMillis());
-        if (ctx.transport.epoll()) {
-            b.option(EpollChannelOption.TCP_KEEPIDLE, keepIdle(ctx))
-                    .option(EpollChannelOption.TCP_KEEPINTVL, 10)
-                    .option(EpollChannelOption.TCP_KEEPCNT, 6)
-                    .option(EpollChannelOption.IP_BIND_ADDRESS_NO_PORT, true);
-            if (ctx.splice) {
-                b.option(EpollChannelOption.EPOLL_MODE, EpollMode.LEVEL_TRIGGERED);
-            }
-        }
-        this.upstream = b;
+        this.keepIdleSeconds = (int) Math.max(1, Math.min(32767, ctx.config.keepAliveIdle().toSeconds()));
+        this.connectTimeoutMillis = (int) ctx.config.connectTimeout().toMillis();
     }
 
-    private static int keepIdle(ProxyContext ctx) {
-        return (int) Math.max(1, Math.min(32767, ctx.config.keepAliveIdle().toSeconds()));
+    /**
+     * A new, unregistered upstream channel to {@code to}, bound later to {@code src} when not null.
+     * Built by hand rather than by cloning a Bootstrap: no option map copied and replayed, no
+     * resolver, and the connect runs at once instead of as a task. TCP_NODELAY is Netty's default
+     * for new sockets already; IP_BIND_ADDRESS_NO_PORT only matters when a source address is bound.
+     */
+    SocketChannel newUpstream(InetAddress to, InetAddress src) {
+        SocketChannel ch = ctx.transport.newSocketChannel(to);
+        try {
+            SocketChannelConfig c = ch.config();
+            c.setAutoRead(false);
+            c.setAllowHalfClosure(true);
+            c.setWriteBufferWaterMark(WATER_MARK);
+            c.setConnectTimeoutMillis(connectTimeoutMillis);
+            c.setKeepAlive(true);
+            if (c instanceof EpollSocketChannelConfig e) {
+                e.setTcpKeepIdle(keepIdleSeconds).setTcpKeepIntvl(KEEPALIVE_INTERVAL_SECONDS).setTcpKeepCnt(KEEPALIVE_PROBES);
+                if (src != null) {
+                    e.setIpBindAddressNoPort(true);
+                }
+                if (ctx.splice) {
+                    e.setEpollMode(EpollMode.LEVEL_TRIGGERED);
+                }
+            } else {
+                c.setTcpNoDelay(true);
+            }
+            return ch;
+        } catch (RuntimeException e) {
+            ch.unsafe().closeForcibly();
+            throw e;
+        }
     }
 
     @Override
     void start() {
-        ServerBootstrap sb = new ServerBootstrap().group(ctx.workers, ctx.workers).channel(ctx.transport.serverChannel())
+        ServerBootstrap sb = new ServerBootstrap().group(ctx.workers, ctx.workers)
+                .channelFactory(() -> ctx.transport.newServerChannel(vip.getAddress()))
                 .option(ChannelOption.SO_BACKLOG, 4096)
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.AUTO_READ, false)
-                .childOption(ChannelOption.TCP_NODELAY, true)
-                .childOption(ChannelOption.SO_KEEPALIVE, true)
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
                 .childHandler(new ChannelInitializer<Channel>() {
@@ -65,13 +91,18 @@ final class TcpFrontend extends Frontend {
                     }
                 });
         if (ctx.transport.epoll()) {
+            // TCP_NODELAY is set on every accepted socket by Netty; keep-alive comes from the listener.
             sb.option(EpollChannelOption.IP_FREEBIND, true)
-                    .childOption(EpollChannelOption.TCP_KEEPIDLE, keepIdle(ctx))
-                    .childOption(EpollChannelOption.TCP_KEEPINTVL, 10)
-                    .childOption(EpollChannelOption.TCP_KEEPCNT, 6);
+                    .option(new IntegerUnixChannelOption("SO_KEEPALIVE", SOL_SOCKET, SO_KEEPALIVE), 1)
+                    .option(new IntegerUnixChannelOption("TCP_KEEPIDLE", IPPROTO_TCP, TCP_KEEPIDLE), keepIdleSeconds)
+                    .option(new IntegerUnixChannelOption("TCP_KEEPINTVL", IPPROTO_TCP, TCP_KEEPINTVL), KEEPALIVE_INTERVAL_SECONDS)
+                    .option(new IntegerUnixChannelOption("TCP_KEEPCNT", IPPROTO_TCP, TCP_KEEPCNT), KEEPALIVE_PROBES);
             if (ctx.splice) {
                 sb.childOption(EpollChannelOption.EPOLL_MODE, EpollMode.LEVEL_TRIGGERED);
             }
+        } else {
+            sb.childOption(ChannelOption.TCP_NODELAY, true)
+                    .childOption(ChannelOption.SO_KEEPALIVE, true);
         }
         listener = sb.bind(vip).syncUninterruptibly().channel();
     }

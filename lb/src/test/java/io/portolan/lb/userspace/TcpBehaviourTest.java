@@ -34,6 +34,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** Byte-level behaviour of the TCP relay against raw socket instances. */
 class TcpBehaviourTest {
     private final List<AutoCloseable> cleanup = new ArrayList<>();
+    /** The data plane of the last {@link #serve}. */
+    private UserspaceDataPlane plane;
 
     @AfterEach
     void tearDown() throws Exception {
@@ -70,7 +72,7 @@ class TcpBehaviourTest {
     }
 
     private InetAddress serve(UserspaceConfig config, ServerSocket... instances) {
-        UserspaceDataPlane plane = Fixtures.plane(config);
+        plane = Fixtures.plane(config);
         cleanup.add(0, plane);
         InetAddress vip = Fixtures.freshVip();
         Service svc = Fixtures.service("raw", vip, "rr", new Port("raw", 80, null));
@@ -203,6 +205,33 @@ class TcpBehaviourTest {
             long t0 = System.nanoTime();
             assertTrue(endsAtOnce(s));
             assertTrue(System.nanoTime() - t0 < 1_000_000_000L);
+        }
+    }
+
+    @Test
+    void accept_clientSocket_keepAliveAndNoDelayAsConfigured() throws Exception {
+        // Keep-alive is set on the listening socket and inherited by accepted ones: check the kernel's view.
+        ServerSocket inst = instance(s -> {
+            try {
+                s.getInputStream().transferTo(s.getOutputStream());
+            } catch (IOException ignored) {
+                // gone
+            }
+        });
+        InetAddress vip = serve(Fixtures.fastConfig().keepAliveIdle(Duration.ofSeconds(77)).build(), inst);
+        try (Socket s = connect(vip)) {
+            s.getOutputStream().write('a');
+            assertEquals('a', s.getInputStream().read());
+            List<io.netty.channel.Channel> open = plane.frontend(vip, 80, io.portolan.proto.Protocol.TCP).openConnections();
+            assertEquals(1, open.size());
+            io.netty.channel.ChannelConfig c = open.get(0).config();
+            assertEquals(true, c.getOption(io.netty.channel.ChannelOption.SO_KEEPALIVE));
+            assertEquals(true, c.getOption(io.netty.channel.ChannelOption.TCP_NODELAY));
+            if (c instanceof io.netty.channel.epoll.EpollSocketChannelConfig e) {
+                assertEquals(77, e.getTcpKeepIdle());
+                assertEquals(TcpFrontend.KEEPALIVE_INTERVAL_SECONDS, e.getTcpKeepIntvl());
+                assertEquals(TcpFrontend.KEEPALIVE_PROBES, e.getTcpKeepCnt());
+            }
         }
     }
 
