@@ -15,6 +15,7 @@ import io.portolan.agent.registry.RegistryState;
 import io.portolan.agent.registry.SnapshotPublisher;
 import io.portolan.agent.registry.etcd.EtcdRegistry;
 import io.portolan.agent.registry.local.LocalRegistry;
+import io.portolan.dns.DnsServer;
 import io.portolan.lb.DataPlane;
 import io.portolan.lb.ipvs.IpvsDataPlane;
 import io.portolan.lb.nftables.NftablesDataPlane;
@@ -72,6 +73,12 @@ public final class Agent implements AutoCloseable {
         if (plane != null) {
             closeables.add(plane);
             publisher.addListener(plane::update);
+        }
+        if (config.dns() != null) {
+            DnsServer dns = DnsServer.start(config.dns(), meters);
+            closeables.add(dns);
+            publisher.addListener(dns::update);
+            log.info("DNS for zone {} on {}", config.dns().zone(), dns.boundAddresses());
         }
         registry.start(state);
         admin = new AdminServer(config.adminListen(), registry, state, publisher, meters, config.node());

@@ -39,13 +39,15 @@ class AgentProcessTest {
         Path dir = Files.createTempDirectory("agent-proc");
         int wrongPort = EtcdServer.freePort();
         int port = EtcdServer.freePort();
+        int dnsPort = EtcdServer.freePort();
         Path conf = dir.resolve("agent.conf");
         Files.writeString(conf, String.join("\n",
                 "# a comment",
                 "state-dir = " + dir.resolve("state"),
                 "admin-listen = 127.0.0.1:" + wrongPort,
                 "vip-cidr = 10.55.0.0/24",
-                "node = conf-node", ""));
+                "node = conf-node",
+                "dns-listen = 127.0.0.1:" + dnsPort, ""));
         Process agent = Cli.builder("agent", "--config", conf.toString(), "--admin-listen", "127.0.0.1:" + port)
                 .redirectErrorStream(true).redirectOutput(dir.resolve("agent.log").toFile()).start();
         String base = "http://127.0.0.1:" + port;
@@ -72,6 +74,11 @@ class AgentProcessTest {
                 assertTrue(lines[0].matches("SERVICE\\s+MODE\\s+VIP\\s+PORTS\\s+INSTANCE\\s+ADDRESS\\s+NODE\\s+WEIGHT\\s+HEALTH\\s+AGE"), lines[0]);
                 assertTrue(lines[1].matches("api\\s+vip\\s+10\\.55\\.0\\.\\d+\\s+grpc:9000/tcp\\s+api-3\\s+10\\.0\\.0\\.9:9000\\s+conf-node\\s+7\\s+healthy\\s+\\d+s"),
                         lines[1]);
+                // The same instance through the agent's DNS server, with a real client.
+                String vip = lines[1].split("\\s+")[2];
+                assertEquals(vip, dig(dnsPort, "api.portolan.internal", "A"));
+                assertEquals(vip, dig(dnsPort, "api", "A"));
+                assertEquals("10.0.0.9", dig(dnsPort, "tasks.api.portolan.internal", "A"));
                 Cli.Result json = Cli.run("services", "--agent", base, "--json");
                 assertTrue(json.output().contains("\"id\":\"api-3\""), json.output());
 
@@ -88,6 +95,14 @@ class AgentProcessTest {
         } finally {
             agent.destroyForcibly();
         }
+    }
+
+    static String dig(int port, String name, String type) throws Exception {
+        Process p = new ProcessBuilder("dig", "+short", "+time=2", "+tries=1", "-p", String.valueOf(port), "@127.0.0.1", name, type)
+                .redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+        assertTrue(p.waitFor(10, TimeUnit.SECONDS));
+        return out;
     }
 
     @Test

@@ -41,7 +41,7 @@ class AgentUserspaceTest {
         HttpServer a = server("instance-a");
         HttpServer b = server("instance-b");
         Agent agent = Agent.start(AgentConfig.parse(new String[] {"--state-dir", Files.createTempDirectory("s").toString(),
-                "--admin-listen", "127.0.0.1:0", "--vip-cidr", "127.77.0.0/24", "--dataplane", "userspace"}));
+                "--admin-listen", "127.0.0.1:0", "--dns-listen", "none", "--vip-cidr", "127.77.0.0/24", "--dataplane", "userspace"}));
         String url = "http://127.0.0.1:" + agent.adminAddress().getPort();
         try (Cli.Registrant ra = new Cli.Registrant("register", "--agent", url, "--service", "web", "--address", "127.0.0.1",
                 "--port", "http:" + a.getAddress().getPort(), "--id", "a");

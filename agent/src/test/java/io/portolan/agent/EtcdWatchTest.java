@@ -54,7 +54,7 @@ class EtcdWatchTest {
         proxy = new TcpProxy(etcd.clientPort());
         client = EtcdClients.client(etcd.endpoint());
         agent = Agent.start(AgentConfig.parse(new String[] {"--etcd-endpoints", "http://127.0.0.1:" + proxy.port(),
-                "--admin-listen", "127.0.0.1:0", "--state-dir", Files.createTempDirectory("agent-state").toString(),
+                "--admin-listen", "127.0.0.1:0", "--dns-listen", "none", "--state-dir", Files.createTempDirectory("agent-state").toString(),
                 "--etcd-timeout-ms", "1000"}));
         Await.until("agent loaded", 10_000, () -> agent.state().loaded());
     }
@@ -185,7 +185,7 @@ class EtcdWatchTest {
         }
         CompletableFuture.allOf(all.toArray(new CompletableFuture[0])).get(120, TimeUnit.SECONDS);
         try (Agent fresh = Agent.start(AgentConfig.parse(new String[] {"--etcd-endpoints", etcd.endpoint().toString(),
-                "--admin-listen", "127.0.0.1:0", "--state-dir", Files.createTempDirectory("agent-state").toString()}))) {
+                "--admin-listen", "127.0.0.1:0", "--dns-listen", "none", "--state-dir", Files.createTempDirectory("agent-state").toString()}))) {
             Await.until("fresh agent loaded", 20_000, () -> fresh.state().loaded());
             EtcdClients.Listing want = EtcdClients.list(client, PREFIX);
             Await.until("fresh agent at etcd's revision", 10_000, () -> fresh.state().revision() >= want.revision());

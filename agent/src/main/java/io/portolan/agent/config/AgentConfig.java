@@ -1,5 +1,6 @@
 package io.portolan.agent.config;
 
+import io.portolan.dns.DnsConfig;
 import io.portolan.lb.ipvs.IpvsDataPlane;
 import io.portolan.lb.nftables.NftablesDataPlane;
 import io.portolan.lb.userspace.UserspaceConfig;
@@ -18,7 +19,7 @@ import java.util.Set;
 
 /** The agent's settings, from flags over the config file over defaults. */
 public record AgentConfig(String node, List<URI> etcdEndpoints, KeyLayout layout, Duration etcdTimeout, Path stateDir,
-                          InetSocketAddress adminListen, Cidr vipCidr, String dataplane, UserspaceConfig userspace,
+                          InetSocketAddress adminListen, Cidr vipCidr, String dataplane, UserspaceConfig userspace, DnsConfig dns,
                           Map<String, String> kernelFlags, boolean cleanup, Flags flags) {
 
     public static final String DEFAULT_ADMIN = "127.0.0.1:9190";
@@ -31,18 +32,61 @@ public record AgentConfig(String node, List<URI> etcdEndpoints, KeyLayout layout
             "affinity-timeout", "proxy-protocol", "splice", "threads", "eject", "eject-window", "eject-min-calls",
             "eject-failure-rate", "eject-duration", "eject-max-percent");
 
+    /** The DNS server's settings (see {@link DnsConfig}); {@code --dns-listen none} turns it off. */
+    static final List<String> DNS_FLAGS = List.of("dns-listen", "dns-zone", "dns-upstream", "dns-ttl", "dns-recursion-clients",
+            "dns-rate-limit", "dns-forward-timeout", "dns-cache-size", "dns-max-forwards", "dns-udp-sockets");
+    public static final String DEFAULT_DNS_LISTEN = "127.0.0.11:53";
+
     /** Flags that take a value. */
     public static final Set<String> FLAGS = valueFlags();
 
     private static Set<String> valueFlags() {
         java.util.Set<String> s = new java.util.HashSet<>(List.of("config", "node", "etcd-endpoints", "etcd-prefix", "etcd-timeout-ms",
                 "state-dir", "admin-listen", "vip-cidr", "dataplane", "log-level"));
+        s.addAll(DNS_FLAGS);
         LB_FLAGS.forEach(f -> s.add("lb-" + f));
         s.addAll(NftablesDataPlane.FLAGS);
         s.addAll(IpvsDataPlane.FLAGS);
         return Set.copyOf(s);
     }
     public static final Set<String> SWITCHES = Set.of("cleanup");
+
+    /** The DNS settings, or null with {@code --dns-listen none}. */
+    private static DnsConfig dns(Flags f) {
+        String listen = f.get("dns-listen", DEFAULT_DNS_LISTEN);
+        if (listen.equals("none")) {
+            return null;
+        }
+        DnsConfig d = DnsConfig.defaults(DnsConfig.parseAddresses("--dns-listen", listen, 53));
+        if (f.has("dns-zone")) {
+            d = d.withZone(DnsConfig.parseZone("--dns-zone", f.get("dns-zone", null)));
+        }
+        if (f.has("dns-upstream")) {
+            d = d.withUpstreams(DnsConfig.parseAddresses("--dns-upstream", f.get("dns-upstream", null), 53));
+        }
+        if (f.has("dns-ttl")) {
+            d = d.withTtl(DnsConfig.parseInt("--dns-ttl", f.get("dns-ttl", null), 0, DnsConfig.MAX_TTL));
+        }
+        if (f.has("dns-recursion-clients")) {
+            d = d.withRecursionClients(DnsConfig.parseNetworks("--dns-recursion-clients", f.get("dns-recursion-clients", null)));
+        }
+        if (f.has("dns-rate-limit")) {
+            d = d.withRateLimit(DnsConfig.parseInt("--dns-rate-limit", f.get("dns-rate-limit", null), 0, 10_000_000));
+        }
+        if (f.has("dns-forward-timeout")) {
+            d = d.withForwardTimeout(DnsConfig.parseDuration("--dns-forward-timeout", f.get("dns-forward-timeout", null)));
+        }
+        if (f.has("dns-cache-size")) {
+            d = d.withCacheBytes(DnsConfig.parseSize("--dns-cache-size", f.get("dns-cache-size", null)));
+        }
+        if (f.has("dns-max-forwards")) {
+            d = d.withMaxForwardsInFlight(DnsConfig.parseInt("--dns-max-forwards", f.get("dns-max-forwards", null), 1, 1_000_000));
+        }
+        if (f.has("dns-udp-sockets")) {
+            d = d.withUdpSockets(DnsConfig.parseInt("--dns-udp-sockets", f.get("dns-udp-sockets", null), 1, 64));
+        }
+        return d;
+    }
 
     /** The kernel data plane flags whose names start with {@code prefix} ("nft-" or "ipvs-"). */
     public Map<String, String> kernelFlags(String prefix) {
@@ -92,11 +136,12 @@ public record AgentConfig(String node, List<URI> etcdEndpoints, KeyLayout layout
             }
         }
         UserspaceConfig userspace = lb.build();
+        DnsConfig dns = dns(f);
         String level = f.get("log-level", "info");
         if (!Set.of("trace", "debug", "info", "warn", "error").contains(level)) {
             throw new ValidationException("--log-level", level, "one of trace, debug, info, warn, error");
         }
-        return new AgentConfig(node, endpoints, layout, timeout, stateDir, admin, cidr, dataplane, userspace, Map.copyOf(kernelFlags),
+        return new AgentConfig(node, endpoints, layout, timeout, stateDir, admin, cidr, dataplane, userspace, dns, Map.copyOf(kernelFlags),
                 f.bool("cleanup"), f);
     }
 }

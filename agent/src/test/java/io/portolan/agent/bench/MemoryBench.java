@@ -59,7 +59,8 @@ public final class MemoryBench {
             Path state = Files.createTempDirectory("membench");
             Process agent = new ProcessBuilder(System.getProperty("java.home") + File.separator + "bin" + File.separator + "java",
                     "-XX:+UseG1GC", "-jar", jar, "agent", "--etcd-endpoints", etcd.endpoint().toString(),
-                    "--admin-listen", "127.0.0.1:" + admin, "--state-dir", state.toString(), "--log-level", "warn")
+                    "--admin-listen", "127.0.0.1:" + admin, "--state-dir", state.toString(), "--log-level", "warn",
+                    "--dns-listen", "127.0.0.1:" + EtcdServer.freePort())
                     .inheritIO().start();
             try {
                 HttpClient http = HttpClient.newHttpClient();
