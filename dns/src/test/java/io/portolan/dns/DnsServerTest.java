@@ -240,6 +240,30 @@ class DnsServerTest {
     }
 
     @Test
+    void tcp_randomFrames_answeredOrDroppedThenServerStillAnswers() throws Exception {
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(7);
+        try (java.net.Socket sock = new java.net.Socket("127.0.0.1", port)) {
+            java.io.DataOutputStream out = new java.io.DataOutputStream(new java.io.BufferedOutputStream(sock.getOutputStream()));
+            for (int i = 0; i < 2000; i++) {
+                byte[] frame = new byte[rnd.nextInt(100)];
+                for (int k = 0; k < frame.length; k++) {
+                    frame[k] = (byte) rnd.nextInt(256);
+                }
+                out.writeShort(frame.length);
+                out.write(frame);
+            }
+            out.flush();
+            sock.shutdownOutput();
+            sock.setSoTimeout(5000);
+            java.io.InputStream in = sock.getInputStream();
+            while (in.read(new byte[4096]) >= 0) {
+                // answers to the frames that had a readable header; the server closes after our FIN
+            }
+        }
+        assertEquals(Rcode.NOERROR, ask("web." + Z, Type.A).getRcode());
+    }
+
+    @Test
     void start_ipv6Listener_answersOverIpv6() throws Exception {
         DnsConfig config = DnsConfig.defaults(DnsConfig.parseAddresses("--dns-listen", "[::1]:0", 53))
                 .withUpstreams(List.of(new InetSocketAddress("127.0.0.1", 9))).withUdpSockets(1);
