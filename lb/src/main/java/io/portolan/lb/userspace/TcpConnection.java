@@ -95,6 +95,7 @@ final class TcpConnection {
                 if (cf.isSuccess()) {
                     connected(b, cf.channel(), t0);
                 } else {
+                    cf.channel().close();
                     connectFailed(b, cf.cause(), sourcesLeft, t0);
                 }
             });

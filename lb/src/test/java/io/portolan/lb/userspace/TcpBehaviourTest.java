@@ -236,6 +236,33 @@ class TcpBehaviourTest {
     }
 
     @Test
+    void connect_refusedByEveryInstance_noUpstreamSocketLeftOpen() throws Exception {
+        ServerSocket dead = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        dead.close();
+        InetAddress vip = serve(Fixtures.fastConfig().build(), dead, dead);
+        try (Socket s = connect(vip)) {
+            assertTrue(endsAtOnce(s)); // warms up: event loops and their descriptors exist
+        }
+        long before = openFiles();
+        for (int i = 0; i < 50; i++) { // 3 failed connects each
+            try (Socket s = connect(vip)) {
+                assertTrue(endsAtOnce(s));
+            } catch (SocketException resetBeforeConnectReturned) {
+                // the RST can beat connect(): ended all the same
+            }
+        }
+        Fixtures.await("upstream sockets closed", Duration.ofSeconds(5), () -> openFiles() < before + 20);
+    }
+
+    private static long openFiles() {
+        try (var l = java.nio.file.Files.list(java.nio.file.Path.of("/proc/self/fd"))) {
+            return l.count();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    @Test
     void relay_idleLongerThanServiceIdleTimeout_connectionClosed() throws Exception {
         ServerSocket inst = instance(s -> {
             try {
