@@ -19,11 +19,16 @@ final class Addresses {
         return v4;
     }
 
-    static String sortKey(InetAddress a) {
-        StringBuilder b = new StringBuilder(a.getAddress().length * 2);
-        for (byte x : a.getAddress()) {
-            b.append(String.format("%02x", x & 0xff));
+    /** Numeric order: shorter (IPv4) first, then byte by byte, unsigned. */
+    static int compare(InetAddress a, InetAddress b) {
+        if (a instanceof Inet4Address && b instanceof Inet4Address) {
+            return Integer.compareUnsigned(a.hashCode(), b.hashCode()); // an Inet4Address's hash is its address
         }
-        return b.toString();
+        byte[] x = a.getAddress();
+        byte[] y = b.getAddress();
+        if (x.length != y.length) {
+            return Integer.compare(x.length, y.length);
+        }
+        return java.util.Arrays.compareUnsigned(x, y);
     }
 }

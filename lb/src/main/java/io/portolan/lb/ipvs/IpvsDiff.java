@@ -117,11 +117,38 @@ final class IpvsDiff {
     static Changes compute(KernelTable kernel, Plan plan, Map<Integer, Frontend> frontends, Map<Integer, Plan.VirtualService> rejected,
                            Drains drains, Map<Integer, Map<Plan.RealServer, KernelTable.Connections>> counts, long nowMillis,
                            long drainTimeoutMillis) {
+        return compute(kernel, plan, null, frontends, rejected, drains, counts, nowMillis, drainTimeoutMillis);
+    }
+
+    /**
+     * With {@code previous} (the plan of the last sync, which left the kernel table matching it but
+     * for {@code rejected} and the drains), only the marks whose virtual service is not the same
+     * object as before, the marks gone since, and the draining marks are compared: a change costs
+     * what changed, not the size of the table. Null compares every mark.
+     */
+    static Changes compute(KernelTable kernel, Plan plan, Plan previous, Map<Integer, Frontend> frontends,
+                           Map<Integer, Plan.VirtualService> rejected, Drains drains,
+                           Map<Integer, Map<Plan.RealServer, KernelTable.Connections>> counts, long nowMillis, long drainTimeoutMillis) {
         List<Op> ops = new ArrayList<>();
         List<ConntrackClear> clears = new ArrayList<>();
         TreeSet<Integer> marks = new TreeSet<>(Integer::compareUnsigned);
-        marks.addAll(kernel.services.keySet());
-        marks.addAll(plan.services().keySet());
+        if (previous == null) {
+            marks.addAll(kernel.services.keySet());
+            marks.addAll(plan.services().keySet());
+        } else {
+            plan.services().forEach((m, v) -> {
+                if (previous.services().get(m) != v) {
+                    marks.add(m);
+                }
+            });
+            previous.services().keySet().forEach(m -> {
+                if (!plan.services().containsKey(m)) {
+                    marks.add(m);
+                }
+            });
+            marks.addAll(drains.since.keySet());
+            marks.retainAll(union(kernel.services.keySet(), plan.services().keySet()));
+        }
         for (int mark : marks) {
             Plan.VirtualService want = plan.services().get(mark);
             KernelTable.Service have = kernel.services.get(mark);
@@ -174,6 +201,25 @@ final class IpvsDiff {
             }
         }
         return new Changes(List.copyOf(ops), List.copyOf(clears));
+    }
+
+    private static Set<Integer> union(Set<Integer> a, Set<Integer> b) {
+        return new java.util.AbstractSet<>() {
+            @Override
+            public boolean contains(Object o) {
+                return a.contains(o) || b.contains(o);
+            }
+
+            @Override
+            public java.util.Iterator<Integer> iterator() {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public int size() {
+                throw new UnsupportedOperationException();
+            }
+        };
     }
 
     /** Adds a weight-0 edit or a delete for one real server; true when it may be deleted now. */

@@ -30,11 +30,34 @@ final class IpvsRender {
     private IpvsRender() {
     }
 
+    /**
+     * Memory between renders that changes how fast, never what, {@link #render} returns: a service
+     * whose definition and serving instances are the same objects as last time reuses its real-server
+     * maps, and a virtual service equal to last time's is the same object (so the diff can skip it).
+     */
+    static final class Cache {
+        private record Entry(Service service, List<Instance> serving, Map<Port, Reals> reals) {
+        }
+
+        private Map<String, Entry> services = new java.util.HashMap<>();
+        private Map<Integer, Plan.VirtualService> byMark = Map.of();
+    }
+
     static Plan render(ClusterSnapshot snapshot, int markBase, int markBits, Map<Frontend, Integer> adopted, Set<Integer> reserved) {
+        return render(snapshot, markBase, markBits, adopted, reserved, new Cache());
+    }
+
+    static Plan render(ClusterSnapshot snapshot, int markBase, int markBits, Map<Frontend, Integer> adopted, Set<Integer> reserved,
+                       Cache cache) {
         java.util.Collection<String> problems = new java.util.LinkedHashSet<>();
         Map<Frontend, Draft> drafts = new TreeMap<>();
+        Map<String, Cache.Entry> nextCache = new java.util.HashMap<>();
         for (Service s : snapshot.services().values()) {
             List<Instance> serving = snapshot.servingInstances(s.name());
+            Cache.Entry prev = cache.services.get(s.name());
+            Cache.Entry entry = prev != null && prev.service == s && sameElements(prev.serving, serving) ? prev
+                    : new Cache.Entry(s, serving, new java.util.HashMap<>());
+            nextCache.put(s.name(), entry);
             if (s.mode() == Mode.VIP && s.vip() != null) {
                 if (!(s.vip() instanceof Inet4Address)) {
                     problems.add("service " + s.name() + ": VIP " + s.vip().getHostAddress() + " is IPv6; the ipvs plane programs IPv4 only");
@@ -44,7 +67,9 @@ final class IpvsRender {
                         if (drafts.containsKey(f)) {
                             continue;
                         }
-                        drafts.put(f, new Draft(s, reals(s, serving, sp, problems)));
+                        Reals r = entry.reals.computeIfAbsent(sp, k -> reals(s, serving, k));
+                        problems.addAll(r.problems);
+                        drafts.put(f, new Draft(s, r.map));
                     }
                 }
             }
@@ -58,7 +83,9 @@ final class IpvsRender {
                     }
                     continue;
                 }
-                drafts.put(f, new Draft(s, reals(s, serving, new Port("", pp.target(), pp.protocol()), problems)));
+                Reals r = entry.reals.computeIfAbsent(new Port("", pp.target(), pp.protocol()), k -> reals(s, serving, k));
+                problems.addAll(r.problems);
+                drafts.put(f, new Draft(s, r.map));
             }
         }
 
@@ -96,21 +123,31 @@ final class IpvsRender {
         }
 
         SortedMap<Integer, Plan.VirtualService> services = new TreeMap<>();
-        TreeSet<InetAddress> vips = new TreeSet<>((a, b) -> Addresses.sortKey(a).compareTo(Addresses.sortKey(b)));
+        TreeSet<InetAddress> vips = new TreeSet<>(Addresses::compare);
         marks.forEach((f, m) -> {
             Draft d = drafts.get(f);
-            services.put(m, new Plan.VirtualService(m, f, d.service.name(), d.service.scheduler(), d.reals));
+            Plan.VirtualService before = cache.byMark.get(m);
+            boolean same = before != null && before.reals() == d.reals && before.frontend().equals(f)
+                    && before.service().equals(d.service.name()) && before.scheduler().equals(d.service.scheduler());
+            services.put(m, same ? before : new Plan.VirtualService(m, f, d.service.name(), d.service.scheduler(), d.reals));
             if (f.vip() != null) {
                 vips.add(f.vip());
             }
         });
+        cache.services = nextCache;
+        cache.byMark = services;
         return new Plan(services, vips, List.copyOf(problems));
     }
 
     private record Draft(Service service, SortedMap<Plan.RealServer, Integer> reals) {
     }
 
-    private static SortedMap<Plan.RealServer, Integer> reals(Service s, List<Instance> serving, Port servicePort, java.util.Collection<String> problems) {
+    /** The real servers of one service port, and what was left out. */
+    private record Reals(SortedMap<Plan.RealServer, Integer> map, List<String> problems) {
+    }
+
+    private static Reals reals(Service s, List<Instance> serving, Port servicePort) {
+        List<String> problems = new ArrayList<>();
         SortedMap<Plan.RealServer, Integer> reals = new TreeMap<>();
         for (Instance i : serving) {
             if (!(i.address() instanceof Inet4Address)) {
@@ -130,7 +167,22 @@ final class IpvsRender {
             }
             reals.merge(new Plan.RealServer(i.address(), port), i.weight(), Math::max);
         }
-        return reals;
+        return new Reals(reals, problems);
+    }
+
+    private static boolean sameElements(List<Instance> a, List<Instance> b) {
+        if (a == b) {
+            return true;
+        }
+        if (a.size() != b.size()) {
+            return false;
+        }
+        for (int i = 0; i < a.size(); i++) {
+            if (a.get(i) != b.get(i)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** FNV-1a, 32 bits, over the UTF-8 bytes of {@code s}. */

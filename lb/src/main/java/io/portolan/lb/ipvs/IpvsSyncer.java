@@ -46,6 +46,10 @@ final class IpvsSyncer implements CoalescingSync.Target {
 
     private KernelTable kernel = new KernelTable();
     private Map<Frontend, Integer> rules = new HashMap<>();
+    private Map<Integer, Frontend> ruleFrontends = new HashMap<>();
+    private Set<Integer> reserved = Set.of();
+    private IpvsRender.Cache renderCache = new IpvsRender.Cache();
+    private Plan previous;
     private final Set<InetAddress> boundVips = new HashSet<>();
     private final IpvsDiff.Drains drains = new IpvsDiff.Drains();
     private final Map<Integer, Plan.VirtualService> rejected = new HashMap<>();
@@ -77,21 +81,18 @@ final class IpvsSyncer implements CoalescingSync.Target {
             setUp();
             readKernel();
             rejected.clear();
+            renderCache = new IpvsRender.Cache();
+            previous = null;
         }
-        Set<Integer> orphans = new HashSet<>(kernel.services.keySet());
-        orphans.removeAll(rules.values());
-        Plan plan = IpvsRender.render(snapshot, config.markBase(), config.markBits(), rules, orphans);
+        Plan plan = IpvsRender.render(snapshot, config.markBase(), config.markBits(), rules, reserved, renderCache);
         if (!plan.problems().equals(lastProblems)) {
             plan.problems().forEach(p -> log.warn("ipvs: {}", p));
             lastProblems = plan.problems();
         }
-        Map<Integer, Frontend> frontends = new HashMap<>();
-        rules.forEach((f, m) -> frontends.put(m, f));
-        plan.services().forEach((m, v) -> frontends.put(m, v.frontend()));
-
         Map<Integer, Map<Plan.RealServer, KernelTable.Connections>> counts = new HashMap<>();
         int reads = 0;
-        for (int mark : IpvsDiff.drainingMarks(kernel, plan)) {
+        Set<Integer> draining = previous == null ? IpvsDiff.drainingMarks(kernel, plan) : new java.util.TreeSet<>(drains.since.keySet());
+        for (int mark : draining) {
             if (reads++ == MAX_COUNT_READS) {
                 break;
             }
@@ -101,13 +102,17 @@ final class IpvsSyncer implements CoalescingSync.Target {
             }
         }
         long now = System.currentTimeMillis();
-        IpvsDiff.Changes changes = IpvsDiff.compute(kernel, plan, frontends, rejected, drains, counts, now, config.drainTimeout().toMillis());
-        applyIpvs(changes, plan, full);
-        syncRules(plan, frontends, full);
-        syncVips();
+        IpvsDiff.Changes changes = IpvsDiff.compute(kernel, plan, previous, ruleFrontends, rejected, drains, counts, now,
+                config.drainTimeout().toMillis());
+        boolean clean = applyIpvs(changes, plan);
+        boolean exact = full || !clean || previous == null;
+        if (syncRules(plan, changes, exact, full) || full) {
+            syncVips();
+        }
         for (IpvsDiff.ConntrackClear c : changes.clears()) {
             clearConntrack(c);
         }
+        previous = clean ? plan : null;
         lastPlan = plan;
         serviceGauge.set(kernel.services.size());
         drainingGauge.set(drains.size());
@@ -118,19 +123,21 @@ final class IpvsSyncer implements CoalescingSync.Target {
         }
     }
 
-    private void applyIpvs(IpvsDiff.Changes changes, Plan plan, boolean full) throws IOException {
+    /** Applies the batch; false when the kernel refused some of it (the table was then read back). */
+    private boolean applyIpvs(IpvsDiff.Changes changes, Plan plan) throws IOException {
         if (changes.isEmpty()) {
-            return;
+            return true;
         }
         Shell.Result r = shell.run(List.of("ipvsadm", "-R"), changes.batch(), TIMEOUT);
         if (r.clean()) {
             changes.ops().forEach(o -> o.applyTo(kernel));
-            return;
+            return true;
         }
         // ipvsadm -R goes on after a failed line and names no line: read the kernel back and find
         // the services that did not reach their planned state. Those keep what the kernel has.
         String why = r.errOrOut();
         kernel = readIpvs();
+        reserved = orphans();
         Set<Integer> touched = new LinkedHashSet<>();
         changes.ops().forEach(o -> touched.add(o.mark()));
         for (int mark : touched) {
@@ -144,6 +151,14 @@ final class IpvsSyncer implements CoalescingSync.Target {
                     + "other services are synced; fix the service (e.g. its scheduler) and it is retried", want.service(), want.frontend(),
                     Integer.toHexString(mark), want.scheduler(), why);
         }
+        return false;
+    }
+
+    /** Kernel virtual services in our range that no mark rule explains: their marks are not handed out. */
+    private Set<Integer> orphans() {
+        Set<Integer> o = new HashSet<>(kernel.services.keySet());
+        o.removeAll(rules.values());
+        return o;
     }
 
     private static boolean matches(KernelTable.Service have, Plan.VirtualService want) {
@@ -158,38 +173,70 @@ final class IpvsSyncer implements CoalescingSync.Target {
         return true;
     }
 
-    /** Mark rules follow the kernel's IPVS services: a rule exists exactly while its service does. */
-    private void syncRules(Plan plan, Map<Integer, Frontend> frontends, boolean full) throws IOException {
-        Map<Frontend, Integer> want = new HashMap<>();
-        for (int mark : kernel.services.keySet()) {
-            Frontend f = frontends.get(mark);
-            if (f != null) {
-                want.put(f, mark);
-            }
-        }
+    /**
+     * Mark rules follow the kernel's IPVS services: a rule exists exactly while its service does.
+     * {@code exact} recomputes them from the whole table; otherwise they follow the batch's service
+     * additions and deletions. Returns whether any rule changed.
+     */
+    private boolean syncRules(Plan plan, IpvsDiff.Changes changes, boolean exact, boolean full) throws IOException {
         Map<Frontend, Integer> remove = new HashMap<>();
         Map<Frontend, Integer> add = new HashMap<>();
-        rules.forEach((f, m) -> {
-            if (!m.equals(want.get(f))) {
-                remove.put(f, m);
+        Map<Frontend, Integer> want;
+        if (exact) {
+            want = new HashMap<>();
+            for (int mark : kernel.services.keySet()) {
+                Plan.VirtualService v = plan.services().get(mark);
+                Frontend f = v != null ? v.frontend() : ruleFrontends.get(mark);
+                if (f != null) {
+                    want.put(f, mark);
+                }
             }
-        });
-        want.forEach((f, m) -> {
-            if (!m.equals(rules.get(f))) {
-                add.put(f, m);
+            rules.forEach((f, m) -> {
+                if (!m.equals(want.get(f))) {
+                    remove.put(f, m);
+                }
+            });
+            want.forEach((f, m) -> {
+                if (!m.equals(rules.get(f))) {
+                    add.put(f, m);
+                }
+            });
+        } else {
+            want = rules;
+            for (IpvsDiff.Op o : changes.ops()) {
+                if (o.kind() == IpvsDiff.Kind.ADD_SERVICE) {
+                    Frontend f = plan.services().get(o.mark()).frontend();
+                    if (!Integer.valueOf(o.mark()).equals(rules.get(f))) {
+                        add.put(f, o.mark());
+                    }
+                } else if (o.kind() == IpvsDiff.Kind.DELETE_SERVICE) {
+                    Frontend f = ruleFrontends.get(o.mark());
+                    if (f != null) {
+                        remove.put(f, o.mark());
+                    }
+                }
             }
-        });
-        if (!full && remove.isEmpty() && add.isEmpty()) {
-            return;
         }
-        String script = MarkRules.script(full, want, remove, add);
+        if (!full && remove.isEmpty() && add.isEmpty()) {
+            return false;
+        }
+        Map<Frontend, Integer> next = new HashMap<>(exact ? want : rules);
+        if (!exact) {
+            remove.keySet().forEach(next::remove);
+            next.putAll(add);
+        }
+        String script = MarkRules.script(full, next, remove, add);
         Shell.Result r = shell.run(List.of("iptables-restore", "--noflush", "-w", "5"), script, TIMEOUT);
         if (r.code() != 0) {
             throw new IOException("iptables-restore of the " + MarkRules.CHAIN + " chain failed (exit " + r.code() + "): " + r.errOrOut());
         }
-        rules = want;
+        rules = next;
+        ruleFrontends = new HashMap<>();
+        rules.forEach((f, m) -> ruleFrontends.put(m, f));
+        return !remove.isEmpty() || !add.isEmpty();
     }
 
+    /** VIP addresses follow the mark rules; added and removed with one {@code ip -batch} each. */
     private void syncVips() throws IOException {
         Set<InetAddress> want = new HashSet<>();
         rules.keySet().forEach(f -> {
@@ -197,29 +244,40 @@ final class IpvsSyncer implements CoalescingSync.Target {
                 want.add(f.vip());
             }
         });
-        for (InetAddress v : want) {
-            if (!boundVips.contains(v)) {
-                List<String> argv = new ArrayList<>(List.of("ip", "addr", "add", v.getHostAddress() + "/32", "dev", device));
-                if (device.equals("lo")) {
-                    argv.addAll(List.of("label", LO_LABEL));
-                }
-                Shell.Result r = shell.run(argv, null, TIMEOUT);
-                if (r.code() != 0 && !r.errOrOut().contains("File exists")) {
-                    throw new IOException("ip addr add " + v.getHostAddress() + "/32 dev " + device + " failed: " + r.errOrOut());
-                }
-                boundVips.add(v);
+        List<InetAddress> add = want.stream().filter(v -> !boundVips.contains(v)).toList();
+        List<InetAddress> del = boundVips.stream().filter(v -> !want.contains(v)).toList();
+        if (!add.isEmpty()) {
+            StringBuilder b = new StringBuilder();
+            add.forEach(v -> b.append("address add ").append(v.getHostAddress()).append("/32 dev ").append(device)
+                    .append(device.equals("lo") ? " label " + LO_LABEL : "").append('\n'));
+            Shell.Result r = shell.run(List.of("ip", "-force", "-batch", "-"), b.toString(), TIMEOUT);
+            String errors = otherThan(r, "File exists");
+            if (r.code() != 0 && !errors.isEmpty()) {
+                throw new IOException("ip address add on " + device + " failed: " + errors);
+            }
+            boundVips.addAll(add);
+        }
+        if (!del.isEmpty()) {
+            StringBuilder b = new StringBuilder();
+            del.forEach(v -> b.append("address del ").append(v.getHostAddress()).append("/32 dev ").append(device).append('\n'));
+            Shell.Result r = shell.run(List.of("ip", "-force", "-batch", "-"), b.toString(), TIMEOUT);
+            String errors = otherThan(r, "Cannot assign requested address");
+            if (r.code() != 0 && !errors.isEmpty()) {
+                log.warn("ipvs: ip address del on {} failed: {}", device, errors);
+            }
+            del.forEach(boundVips::remove);
+        }
+    }
+
+    /** The error lines of {@code r} that are neither {@code expected} nor ip's "Command failed" echo lines. */
+    private static String otherThan(Shell.Result r, String expected) {
+        StringBuilder b = new StringBuilder();
+        for (String l : (r.err() + "\n" + r.out()).split("\n")) {
+            if (!l.isBlank() && !l.contains(expected) && !l.startsWith("Command failed")) {
+                b.append(l.strip()).append("; ");
             }
         }
-        for (InetAddress v : new ArrayList<>(boundVips)) {
-            if (!want.contains(v)) {
-                Shell.Result r = shell.run(List.of("ip", "addr", "del", v.getHostAddress() + "/32", "dev", device), null, TIMEOUT);
-                if (r.code() != 0 && !r.errOrOut().contains("Cannot assign")) {
-                    log.warn("ipvs: ip addr del {}/32 dev {} failed: {}", v.getHostAddress(), device, r.errOrOut());
-                    continue;
-                }
-                boundVips.remove(v);
-            }
-        }
+        return b.toString();
     }
 
     private void clearConntrack(IpvsDiff.ConntrackClear c) {
@@ -332,6 +390,9 @@ final class IpvsSyncer implements CoalescingSync.Target {
                 rules.put(f, mark);
             }
         });
+        ruleFrontends = new HashMap<>();
+        rules.forEach((f, mark) -> ruleFrontends.put(mark, f));
+        reserved = orphans();
         boundVips.clear();
         boundVips.addAll(boundAddresses(shell, device));
         log.info("ipvs: adopted {} virtual services, {} mark rules, {} VIPs on {}", kernel.services.size(), rules.size(), boundVips.size(), device);

@@ -22,7 +22,7 @@ record Plan(SortedMap<Integer, VirtualService> services, SortedSet<InetAddress> 
     record RealServer(InetAddress address, int port) implements Comparable<RealServer> {
         @Override
         public int compareTo(RealServer o) {
-            int c = Addresses.sortKey(address).compareTo(Addresses.sortKey(o.address));
+            int c = Addresses.compare(address, o.address);
             return c != 0 ? c : Integer.compare(port, o.port);
         }
 

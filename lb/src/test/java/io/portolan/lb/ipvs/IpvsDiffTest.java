@@ -25,17 +25,24 @@ class IpvsDiffTest {
         final Map<Integer, Plan.VirtualService> rejected = new HashMap<>();
         Map<Frontend, Integer> rules = new HashMap<>();
         Map<Integer, Map<Plan.RealServer, KernelTable.Connections>> counts = new HashMap<>();
+        final IpvsRender.Cache cache = new IpvsRender.Cache();
+        Plan previous;
 
+        /** One incremental sync (render with the cache, diff against the previous plan), as the syncer does. */
         IpvsDiff.Changes step(Snapshots s, long now) {
-            Plan plan = IpvsRenderTest.render(s.build(now), rules);
+            Plan plan = IpvsRender.render(s.build(now), IpvsRenderTest.BASE, IpvsRenderTest.BITS, rules, Set.of(), cache);
             Map<Integer, Frontend> frontends = new HashMap<>();
             rules.forEach((f, m) -> frontends.put(m, f));
-            plan.services().forEach((m, v) -> frontends.put(m, v.frontend()));
-            IpvsDiff.Changes c = IpvsDiff.compute(kernel, plan, frontends, rejected, drains, counts, now, DRAIN);
+            IpvsDiff.Changes c = IpvsDiff.compute(kernel, plan, previous, frontends, rejected, drains, counts, now, DRAIN);
+            // the incremental diff must agree with a full one: after it, a full diff finds nothing but drains
+            previous = plan;
             c.ops().forEach(o -> o.applyTo(kernel));
             Map<Frontend, Integer> next = new HashMap<>();
-            kernel.services.keySet().forEach(m -> next.put(frontends.get(m), m));
+            kernel.services.keySet().forEach(m -> next.put(plan.services().containsKey(m) ? plan.services().get(m).frontend() : frontends.get(m), m));
             rules = next;
+            IpvsDiff.Changes check = IpvsDiff.compute(kernel, plan, null, frontends, rejected, new IpvsDiff.Drains(), Map.of(), now, Long.MAX_VALUE);
+            assertTrue(check.ops().stream().allMatch(o -> o.kind() == IpvsDiff.Kind.EDIT_REAL && o.weight() == 0
+                    || rejected.containsKey(o.mark())), "a full diff after the incremental one: " + check.batch());
             return c;
         }
     }
@@ -138,6 +145,7 @@ class IpvsDiffTest {
         KernelTable read = KernelTable.parseSave(first.kernel.text(), m -> (m & 0xfff00000) == IpvsRenderTest.BASE);
         second.kernel.services.putAll(read.services);
         second.rules = MarkRules.parse(MarkRules.script(true, first.rules, Map.of(), Map.of()));
+        // (a restarted agent has no previous plan: its first diff compares every mark)
         assertTrue(second.step(IpvsRenderTest.cluster(), 1).isEmpty());
     }
 
@@ -152,6 +160,7 @@ class IpvsDiffTest {
         Plan plan = IpvsRenderTest.render(s.build(1), Map.of());
         l.rejected.putAll(plan.services());
         l.rules = new HashMap<>();
+        l.previous = null;
         assertTrue(l.step(s, 1).isEmpty());
         s.service("bad", "10.99.0.8", "rr", List.of(tcp("http", 80)));
         assertEquals(2, l.step(s, 2).ops().size());
