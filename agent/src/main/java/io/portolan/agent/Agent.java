@@ -72,14 +72,15 @@ public final class Agent implements AutoCloseable {
         };
         if (plane != null) {
             closeables.add(plane);
-            publisher.addListener(plane::update);
+            publisher.addListener(plane.name(), plane::update);
         }
         if (config.dns() != null) {
             DnsServer dns = DnsServer.start(config.dns(), meters);
             closeables.add(dns);
-            publisher.addListener(dns::update);
+            publisher.addListener("dns", dns::update);
             log.info("DNS for zone {} on {}", config.dns().zone(), dns.boundAddresses());
         }
+        closeables.add(publisher); // listener threads stop before DNS and the data plane close
         registry.start(state);
         admin = new AdminServer(config.adminListen(), registry, state, publisher, meters, config.node());
         closeables.add(admin);

@@ -10,15 +10,16 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
 /**
- * The one place the current {@link ClusterSnapshot} lives. Listeners (DNS, data plane) are called
- * on the publishing thread, in registration order, before {@link #current()} moves on; a listener
- * that throws is logged and does not stop the others.
+ * The one place the current {@link ClusterSnapshot} lives. Each listener (DNS, a data plane) runs
+ * on a thread of its own and always gets the newest snapshot: while it is busy with one, newer
+ * ones replace each other, so a slow consumer never delays the others, nor the registry. A listener
+ * that throws is logged and keeps its previous state.
  */
-public final class SnapshotPublisher {
+public final class SnapshotPublisher implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(SnapshotPublisher.class);
 
     private final AtomicReference<ClusterSnapshot> current = new AtomicReference<>(ClusterSnapshot.EMPTY);
-    private final List<Consumer<ClusterSnapshot>> listeners = new CopyOnWriteArrayList<>();
+    private final List<Mailbox> listeners = new CopyOnWriteArrayList<>();
     private final Object monitor = new Object();
 
     public ClusterSnapshot current() {
@@ -30,25 +31,22 @@ public final class SnapshotPublisher {
      * if one was published already, else the first one when it comes (never the empty placeholder
      * that stands before the first listing, which would tell a data plane to remove everything).
      */
-    public void addListener(Consumer<ClusterSnapshot> listener) {
-        listeners.add(listener);
+    public void addListener(String name, Consumer<ClusterSnapshot> listener) {
+        Mailbox m = new Mailbox(name, listener);
+        listeners.add(m);
         ClusterSnapshot now = current.get();
         if (now != ClusterSnapshot.EMPTY) {
-            listener.accept(now);
+            m.offer(now);
         }
     }
 
     void publish(ClusterSnapshot snapshot) {
-        for (Consumer<ClusterSnapshot> l : listeners) {
-            try {
-                l.accept(snapshot);
-            } catch (RuntimeException e) {
-                log.error("snapshot listener {} failed on revision {}; it keeps its previous state", l, snapshot.revision(), e);
-            }
-        }
         current.set(snapshot);
         synchronized (monitor) {
             monitor.notifyAll();
+        }
+        for (Mailbox m : listeners) {
+            m.offer(snapshot);
         }
     }
 
@@ -65,5 +63,63 @@ public final class SnapshotPublisher {
             }
         }
         return true;
+    }
+
+    @Override
+    public void close() {
+        listeners.forEach(Mailbox::close);
+    }
+
+    /** One listener's thread: latest snapshot wins. */
+    private static final class Mailbox implements Runnable {
+        private final String name;
+        private final Consumer<ClusterSnapshot> listener;
+        private final AtomicReference<ClusterSnapshot> pending = new AtomicReference<>();
+        private final Thread thread;
+        private volatile boolean closed;
+
+        Mailbox(String name, Consumer<ClusterSnapshot> listener) {
+            this.name = name;
+            this.listener = listener;
+            this.thread = new Thread(this, "snapshot-" + name);
+            thread.setDaemon(true);
+            thread.start();
+        }
+
+        void offer(ClusterSnapshot s) {
+            pending.set(s);
+            synchronized (this) {
+                notifyAll();
+            }
+        }
+
+        @Override
+        public void run() {
+            while (!closed) {
+                ClusterSnapshot s = pending.getAndSet(null);
+                if (s == null) {
+                    synchronized (this) {
+                        if (pending.get() == null && !closed) {
+                            try {
+                                wait();
+                            } catch (InterruptedException e) {
+                                return;
+                            }
+                        }
+                    }
+                    continue;
+                }
+                try {
+                    listener.accept(s);
+                } catch (RuntimeException e) {
+                    log.error("{} failed on snapshot revision {}; it keeps its previous state", name, s.revision(), e);
+                }
+            }
+        }
+
+        void close() {
+            closed = true;
+            thread.interrupt();
+        }
     }
 }
