@@ -120,7 +120,7 @@ timeout --foreground -k 10 "$timeout_s" qemu-system-x86_64 -accel "$accel" -m "$
   -append "console=ttyS0 quiet loglevel=1 panic=-1" \
   -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
   -virtfs "local,path=$job,mount_tag=job,security_model=none,multidevs=remap" \
-  </dev/null | tr -d '\r'
+  </dev/null | sed -u 's/\r$//'
 status=${PIPESTATUS[0]}
 set -e
 if ((status == 124)); then

@@ -92,7 +92,7 @@ public final class IpvsScenario {
             Files.writeString(www.resolve("index.html"), b + "\n");
             Path cgi = www.resolve("cgi-bin/stream");
             Files.writeString(cgi, "#!/bin/sh\necho 'Content-Type: text/plain'\necho ''\ni=0\nwhile [ $i -lt 900 ]; do echo \"tick $i " + b
-                    + "\"; i=$((i+1)); sleep 0.2; done\n");
+                    + "\"; i=$((i+1)); sleep 1; done\n");
             Files.setPosixFilePermissions(cgi, PosixFilePermissions.fromString("rwxr-xr-x"));
             background("httpd-" + b, "ip", "netns", "exec", b, "busybox", "httpd", "-f", "-p", "8080", "-h", www.toString());
         }
@@ -113,22 +113,16 @@ public final class IpvsScenario {
 
         step("distribution: 30 requests from the client namespace");
         Map<String, Integer> seen = new HashMap<>();
-        for (int i = 0; i < 30; i++) {
-            seen.merge(curl("client", "http://" + vip + ":8080/"), 1, Integer::sum);
+        for (String b : curlMany("client", "http://" + vip + ":8080/", 30)) {
+            seen.merge(b, 1, Integer::sum);
         }
         step("  " + seen);
         check(seen.equals(Map.of("b1", 10, "b2", 10, "b3", 10)), "rr over three real servers gives 10 each: " + seen);
 
         step("from the node itself through the VIP, and the published port 9090 on the node's address");
-        Set<String> fromNode = new HashSet<>();
-        for (int i = 0; i < 3; i++) {
-            fromNode.add(curl(null, "http://" + vip + ":8080/"));
-        }
+        Set<String> fromNode = new HashSet<>(curlMany(null, "http://" + vip + ":8080/", 3));
         check(fromNode.equals(BACKENDS.keySet()), "the node reaches every backend through the VIP: " + fromNode);
-        Set<String> published = new HashSet<>();
-        for (int i = 0; i < 6; i++) {
-            published.add(curl("client", "http://" + NODE + ":9090/"));
-        }
+        Set<String> published = new HashSet<>(curlMany("client", "http://" + NODE + ":9090/", 6));
         check(published.equals(BACKENDS.keySet()), "the published port reaches every backend: " + published);
 
         step("bad input: service bad with scheduler nosuch, then service api after it");
@@ -143,50 +137,45 @@ public final class IpvsScenario {
 
         step("graceful removal: a streaming connection, then its backend deregistered");
         Path s1 = TMP.resolve("stream1.txt");
-        background("stream1", List.of("ip", "netns", "exec", "client", "curl", "-sN", "--max-time", "170", "http://" + vip + ":8080/cgi-bin/stream"), s1);
+        Process stream1 = background("stream1", List.of("ip", "netns", "exec", "client", "curl", "-sN", "--max-time", "900", "http://" + vip + ":8080/cgi-bin/stream"), s1);
         Await.until("stream 1 flowing", 20_000, () -> lines(s1) >= 2);
         String held = lastLine(s1).split(" ")[2];
         step("  stream 1 is served by " + held + "; DELETE it");
         http("DELETE", ADMIN + "/v1/instances/web/" + held, null);
         String heldAddr = BACKENDS.get(held) + ":8080";
-        Await.until(held + " at weight 0", 15_000, () -> weight(vip, heldAddr) == 0);
+        Await.until(held + " at weight 0", 15_000, () -> Integer.valueOf(0).equals(weight(vip, heldAddr)));
         int before = lines(s1);
-        Set<String> afterRemoval = new HashSet<>();
-        for (int i = 0; i < 8; i++) {
-            afterRemoval.add(curl("client", "http://" + vip + ":8080/"));
-        }
+        Set<String> afterRemoval = new HashSet<>(curlMany("client", "http://" + vip + ":8080/", 8));
         check(!afterRemoval.contains(held) && afterRemoval.size() == 2, "new connections avoid the draining backend: " + afterRemoval);
         check(lines(s1) > before, "the established connection still flows while its backend drains");
-        check(weight(vip, heldAddr) == 0, held + " is still there at weight 0 while a connection is open");
-        step("  " + held + " at weight 0, stream still flowing; waiting for the drain timeout (6 s) to delete it");
-        Await.until(held + " deleted", 30_000, () -> weight(vip, heldAddr) == null);
+        check(Integer.valueOf(0).equals(weight(vip, heldAddr)), held + " is still there at weight 0 while a connection is open");
+        step("  " + held + " at weight 0, stream still flowing; waiting for the drain timeout (15 s) to delete it");
+        Await.until(held + " deleted", 60_000, () -> weight(vip, heldAddr) == null);
+        stream1.destroyForcibly();
         step("  deleted; register it again");
         register("web", held, BACKENDS.get(held), "rr", true);
         Await.until(held + " back", 15_000, () -> reals(vip).size() == 3);
-        Set<String> back = new HashSet<>();
-        for (int i = 0; i < 6; i++) {
-            back.add(curl("client", "http://" + vip + ":8080/"));
-        }
+        Set<String> back = new HashSet<>(curlMany("client", "http://" + vip + ":8080/", 6));
         check(back.equals(BACKENDS.keySet()), "all three serve again: " + back);
 
         step("restart: a streaming connection survives kill -9 of the agent and its restart");
         Path s2 = TMP.resolve("stream2.txt");
-        Process stream2 = background("stream2", List.of("ip", "netns", "exec", "client", "curl", "-sN", "--max-time", "170",
+        Process stream2 = background("stream2", List.of("ip", "netns", "exec", "client", "curl", "-sN", "--max-time", "900",
                 "http://" + vip + ":8080/cgi-bin/stream"), s2);
         Await.until("stream 2 flowing", 20_000, () -> lines(s2) >= 2);
         String tableBefore = sh("ipvsadm", "-S", "-n");
-        String rulesBefore = ourRules();
+        Set<String> rulesBefore = ourRules();
         agent.destroyForcibly();
         agent.waitFor(10, TimeUnit.SECONDS);
         int atKill = lines(s2);
-        Thread.sleep(1500);
+        Thread.sleep(2500);
         check(lines(s2) > atKill, "stream 2 flows with the agent dead");
         agent = startAgent();
         Await.until("the restarted agent adopted the kernel state", 60_000, () -> log(agents).contains("ipvs: adopted"));
         step("  " + grep(log(agents), "ipvs: adopted"));
         Thread.sleep(3000);
         int afterRestart = lines(s2);
-        Thread.sleep(1500);
+        Thread.sleep(2500);
         check(stream2.isAlive() && lines(s2) > afterRestart, "stream 2 still flows after the restart");
         check(sh("ipvsadm", "-S", "-n").equals(tableBefore), "the IPVS table is unchanged by the restart (marks stable, no flush)");
         check(ourRules().equals(rulesBefore), "the mark rules are unchanged by the restart");
@@ -212,13 +201,13 @@ public final class IpvsScenario {
 
     static Process startAgent() throws Exception {
         agents++;
-        step("start agent #" + agents + ": --dataplane ipvs --ipvs-drain-timeout 6s");
+        step("start agent #" + agents + ": --dataplane ipvs --ipvs-drain-timeout 15s");
         Process p = Cli.builder("agent", "--dataplane", "ipvs", "--state-dir", TMP.resolve("state").toString(),
-                        "--admin-listen", "127.0.0.1:" + ADMIN_PORT, "--vip-cidr", "10.99.0.0/24", "--ipvs-drain-timeout", "6s",
-                        "--ipvs-min-sync-interval", "50ms", "--log-level", "debug")
+                        "--admin-listen", "127.0.0.1:" + ADMIN_PORT, "--vip-cidr", "10.99.0.0/24", "--ipvs-drain-timeout", "15s",
+                        "--ipvs-min-sync-interval", "50ms", "--dns-listen", "none", "--log-level", "debug")
                 .redirectErrorStream(true).redirectOutput(TMP.resolve("agent-" + agents + ".log").toFile()).start();
         processes.add(p);
-        Await.until("agent ready", 90_000, () -> {
+        Await.until("agent ready", 240_000, () -> {
             try {
                 return http("GET", ADMIN + "/readyz", null).statusCode() == 200;
             } catch (Exception e) {
@@ -300,14 +289,15 @@ public final class IpvsScenario {
         return reals(vip).get(real);
     }
 
-    static String ourRules() throws Exception {
-        StringBuilder b = new StringBuilder();
+    /** This plane's chains, jumps and rules as a sorted set (a full resync may rewrite them in another order). */
+    static Set<String> ourRules() throws Exception {
+        Set<String> out = new java.util.TreeSet<>();
         for (String l : sh("iptables-save").split("\n")) {
             if (l.contains("PORTOLAN")) {
-                b.append(l).append('\n');
+                out.add(l.strip());
             }
         }
-        return b.toString();
+        return out;
     }
 
     // ---- processes ----
@@ -353,6 +343,23 @@ public final class IpvsScenario {
         Result r = run(argv);
         check(r.code == 0, "curl " + url + (ns == null ? " from the node" : " from " + ns) + ": exit " + r.code + " " + r.out);
         return r.out.strip();
+    }
+
+    /** One curl process, {@code n} requests (busybox httpd closes each connection: n connections); the bodies. */
+    static List<String> curlMany(String ns, String url, int n) throws IOException, InterruptedException {
+        List<String> argv = new ArrayList<>();
+        if (ns != null) {
+            argv.addAll(List.of("ip", "netns", "exec", ns));
+        }
+        argv.addAll(List.of("curl", "-sS", "--max-time", "60"));
+        for (int i = 0; i < n; i++) {
+            argv.add(url);
+        }
+        Result r = run(argv);
+        check(r.code == 0, "curl " + url + " x" + n + (ns == null ? " from the node" : " from " + ns) + ": exit " + r.code + " " + r.out);
+        List<String> bodies = r.out.lines().map(String::strip).filter(l -> !l.isEmpty()).toList();
+        check(bodies.size() == n, "curl " + url + " x" + n + ": " + bodies);
+        return bodies;
     }
 
     static Process background(String name, String... argv) throws IOException {

@@ -53,7 +53,7 @@ record IpvsConfig(String device, Duration tcpTimeout, Duration tcpFinTimeout, Du
             }
         }
         String device = UserspaceConfig.parseDevice("--ipvs-device", flags.getOrDefault("ipvs-device", DEFAULT_DEVICE));
-        Duration tcp = seconds(flags, "ipvs-tcp-timeout", "2h", 1, 31 * 24 * 3600);
+        Duration tcp = seconds(flags, "ipvs-tcp-timeout", "3h", 1, 31 * 24 * 3600);
         Duration fin = seconds(flags, "ipvs-tcpfin-timeout", "2m", 1, 24 * 3600);
         Duration udp = seconds(flags, "ipvs-udp-timeout", "5m", 1, 24 * 3600);
         Duration drain = duration(flags, "ipvs-drain-timeout", "30s", Duration.ZERO, Duration.ofHours(24));

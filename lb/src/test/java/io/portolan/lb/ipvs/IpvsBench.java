@@ -125,12 +125,32 @@ public final class IpvsBench {
         }
     }
 
+    /** Slab and MemAvailable in KiB. */
+    static long[] meminfo() throws java.io.IOException {
+        long slab = 0;
+        long avail = 0;
+        for (String l : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/meminfo"))) {
+            String[] t = l.split("\\s+");
+            if (t[0].equals("Slab:")) {
+                slab = Long.parseLong(t[1]);
+            } else if (t[0].equals("MemAvailable:")) {
+                avail = Long.parseLong(t[1]);
+            }
+        }
+        return new long[] {slab, avail};
+    }
+
     static void kernel(ClusterSnapshot base, ClusterSnapshot changed) throws Exception {
         IpvsConfig c = IpvsConfig.parse(Map.of("ipvs-min-sync-interval", "0ms"));
         IpvsSyncer syncer = new IpvsSyncer(c, new Shell(), new SimpleMeterRegistry());
+        syncer.sync(ClusterSnapshot.EMPTY, true); // loads the modules, sets up chains and device
+        long[] before = meminfo();
         long t0 = System.nanoTime();
         syncer.sync(base, true);
-        System.out.printf("full sync from empty (set-up, read back, ipvsadm -R, iptables-restore, ip -batch): %.1f s%n", (System.nanoTime() - t0) / 1e9);
+        System.out.printf("full sync from empty (read back, ipvsadm -R, iptables-restore, ip -batch): %.1f s%n", (System.nanoTime() - t0) / 1e9);
+        long[] after = meminfo();
+        System.out.printf("kernel memory for it: slab +%.0f MiB, MemAvailable -%.0f MiB%n", (after[0] - before[0]) / 1024.0,
+                (before[1] - after[1]) / 1024.0);
         t0 = System.nanoTime();
         syncer.sync(changed, false);
         System.out.printf("one instance added, incremental sync: %.0f ms%n", (System.nanoTime() - t0) / 1e6);

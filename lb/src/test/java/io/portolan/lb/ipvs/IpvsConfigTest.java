@@ -17,7 +17,7 @@ class IpvsConfigTest {
     void defaults() {
         IpvsConfig c = IpvsConfig.DEFAULT;
         assertEquals("portolan-ipvs", c.device());
-        assertEquals(Duration.ofHours(2), c.tcpTimeout());
+        assertEquals(Duration.ofHours(3), c.tcpTimeout());
         assertTrue(c.tcpTimeout().toSeconds() > 900, "well above the kernel's 900 s");
         assertEquals(0x0c000000, c.markBase());
         assertTrue(c.ownsMark(0x0c0fffffL) && !c.ownsMark(0x0c100000L) && !c.ownsMark(0x103));
