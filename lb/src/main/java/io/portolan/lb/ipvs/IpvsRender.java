@@ -91,8 +91,6 @@ final class IpvsRender {
 
         int count = 1 << markBits;
         Map<Frontend, Integer> marks = new TreeMap<>();
-        Set<Integer> used = new HashSet<>(reserved);
-        used.addAll(adopted.values());
         Set<Integer> given = new HashSet<>();
         for (Frontend f : drafts.keySet()) {
             Integer m = adopted.get(f);
@@ -100,9 +98,14 @@ final class IpvsRender {
                 marks.put(f, m);
             }
         }
+        Set<Integer> used = null; // built only when some frontend needs a new mark
         for (Frontend f : drafts.keySet()) {
             if (marks.containsKey(f)) {
                 continue;
+            }
+            if (used == null) {
+                used = new HashSet<>(reserved);
+                used.addAll(adopted.values());
             }
             int offset = Integer.remainderUnsigned(fnv1a(f.key()), count);
             Integer m = null;

@@ -66,8 +66,9 @@ final class IpvsSyncer implements CoalescingSync.Target {
         meters.gauge("portolan.ipvs.draining", drainingGauge);
     }
 
+    /** Whether real servers were draining after the last sync (read from the drain ticker's thread). */
     boolean draining() {
-        return !drains.isEmpty();
+        return drainingGauge.get() > 0;
     }
 
     Plan lastPlan() {
