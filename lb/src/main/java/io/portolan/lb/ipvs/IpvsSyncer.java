@@ -38,6 +38,7 @@ final class IpvsSyncer implements CoalescingSync.Target {
     static final int MAX_COUNT_READS = 32;
 
     private final IpvsConfig config;
+    private final Path sysctlRoot;
     private final Shell shell;
     private final Timer syncTimer;
     private final Counter rejectedCounter;
@@ -58,6 +59,12 @@ final class IpvsSyncer implements CoalescingSync.Target {
     private volatile Plan lastPlan;
 
     IpvsSyncer(IpvsConfig config, Shell shell, MeterRegistry meters) {
+        this(config, shell, meters, Path.of("/proc/sys"));
+    }
+
+    /** {@code sysctlRoot}: where the sysctl files are ({@code /proc/sys}; a directory of files in tests). */
+    IpvsSyncer(IpvsConfig config, Shell shell, MeterRegistry meters, Path sysctlRoot) {
+        this.sysctlRoot = sysctlRoot;
         this.config = config;
         this.shell = shell;
         this.syncTimer = Timer.builder("portolan.ipvs.sync").description("ipvs data plane syncs").register(meters);
@@ -340,8 +347,8 @@ final class IpvsSyncer implements CoalescingSync.Target {
         }
     }
 
-    private static void sysctl(String key, String value) throws IOException {
-        Path p = Path.of("/proc/sys", key);
+    private void sysctl(String key, String value) throws IOException {
+        Path p = sysctlRoot.resolve(key);
         try {
             if (!Files.readString(p).strip().equals(value)) {
                 Files.writeString(p, value);
