@@ -11,11 +11,14 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.epoll.AbstractEpollStreamChannel;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
+import io.netty.channel.socket.SocketChannelConfig;
+import io.netty.channel.unix.Socket;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
@@ -134,11 +137,7 @@ final class TcpConnection {
         }
         ch.flush();
         if (clientInputShut) {
-            ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener((ChannelFutureListener) f -> {
-                if (f.channel() instanceof DuplexChannel d && d.isActive()) {
-                    d.shutdownOutput();
-                }
-            });
+            shutdownOutputAfterFlush(ch);
         }
         if (fe.ctx.splice) {
             AbstractEpollStreamChannel c = (AbstractEpollStreamChannel) client;
@@ -204,8 +203,38 @@ final class TcpConnection {
         }
     }
 
+    /**
+     * Carries a FIN through: shuts {@code ch}'s output once the bytes queued for it are written.
+     * From then on nothing more goes to that side, so its own FIN may close it outright: half-closure
+     * is turned off for it, which spares Netty's shutdown(SHUT_RD) (failing with ENOTCONN, an
+     * exception with its stack trace, once the peer has closed) and an epoll_ctl.
+     */
+    private static void shutdownOutputAfterFlush(Channel ch) {
+        ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(SHUTDOWN_OUTPUT);
+    }
+
+    private static final ChannelFutureListener SHUTDOWN_OUTPUT = f -> {
+        Channel ch = f.channel();
+        if (!ch.isActive()) {
+            return;
+        }
+        if (ch instanceof AbstractEpollStreamChannel e && e.fd() instanceof Socket s) {
+            // The socket's own shutdown: Netty's shutdownOutput() builds a ChannelOutputShutdownException
+            // (stack trace included) for its outbound buffer every time, and nothing is queued here.
+            try {
+                s.shutdown(false, true);
+            } catch (IOException ex) {
+                ch.close();
+                return;
+            }
+        } else if (ch instanceof DuplexChannel d) {
+            d.shutdownOutput();
+        }
+        ((SocketChannelConfig) ch.config()).setAllowHalfClosure(false);
+    };
+
     private static void flushAndClose(Channel ch) {
-        if (ch.isActive()) {
+        if (ch.isActive() && !(ch instanceof DuplexChannel d && d.isOutputShutdown())) {
             ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
         } else {
             ch.close();
@@ -267,6 +296,8 @@ final class TcpConnection {
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
             if (evt instanceof ChannelInputShutdownEvent) {
+                // Nothing more to read from this side: no read interest re-armed for it (an epoll_ctl).
+                ctx.channel().config().setAutoRead(false);
                 if (clientSide) {
                     clientInputShut = true;
                 } else {
@@ -279,11 +310,7 @@ final class TcpConnection {
                 if (clientInputShut && upstreamInputShut) {
                     closeBoth();
                 } else if (p.isActive()) {
-                    p.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener((ChannelFutureListener) f -> {
-                        if (f.channel() instanceof DuplexChannel d && d.isActive()) {
-                            d.shutdownOutput();
-                        }
-                    });
+                    shutdownOutputAfterFlush(p);
                 }
             } else if (evt instanceof IdleStateEvent) {
                 log.debug("{}: closing idle connection from {}", fe, client.remoteAddress());
