@@ -50,7 +50,7 @@ final class IpvsRender {
     static Plan render(ClusterSnapshot snapshot, int markBase, int markBits, Map<Frontend, Integer> adopted, Set<Integer> reserved,
                        Cache cache) {
         java.util.Collection<String> problems = new java.util.LinkedHashSet<>();
-        Map<Frontend, Draft> drafts = new TreeMap<>();
+        Map<Frontend, Draft> drafts = new java.util.HashMap<>();
         Map<String, Cache.Entry> nextCache = new java.util.HashMap<>();
         for (Service s : snapshot.services().values()) {
             List<Instance> serving = snapshot.servingInstances(s.name());
@@ -90,19 +90,24 @@ final class IpvsRender {
         }
 
         int count = 1 << markBits;
-        Map<Frontend, Integer> marks = new TreeMap<>();
+        Map<Frontend, Integer> marks = new java.util.HashMap<>(drafts.size() * 2);
         Set<Integer> given = new HashSet<>();
+        boolean duplicate = adopt(drafts.keySet(), adopted, markBase, count, given, marks);
+        if (duplicate) {
+            // two frontends claim one mark (someone edited the chain): the first in sorted order keeps it
+            given.clear();
+            marks.clear();
+            adopt(new java.util.TreeSet<>(drafts.keySet()), adopted, markBase, count, given, marks);
+        }
+        List<Frontend> fresh = new ArrayList<>();
         for (Frontend f : drafts.keySet()) {
-            Integer m = adopted.get(f);
-            if (m != null && (m & ~(count - 1)) == markBase && given.add(m)) {
-                marks.put(f, m);
+            if (!marks.containsKey(f)) {
+                fresh.add(f);
             }
         }
+        fresh.sort(null); // new frontends probe in sorted order: the same inputs always give the same marks
         Set<Integer> used = null; // built only when some frontend needs a new mark
-        for (Frontend f : drafts.keySet()) {
-            if (marks.containsKey(f)) {
-                continue;
-            }
+        for (Frontend f : fresh) {
             if (used == null) {
                 used = new HashSet<>(reserved);
                 used.addAll(adopted.values());
@@ -171,6 +176,23 @@ final class IpvsRender {
             reals.merge(new Plan.RealServer(i.address(), port), i.weight(), Math::max);
         }
         return new Reals(reals, problems);
+    }
+
+    /** Gives each frontend its adopted mark if it is in range and not given yet; true if one was already given. */
+    private static boolean adopt(Set<Frontend> frontends, Map<Frontend, Integer> adopted, int markBase, int count, Set<Integer> given,
+                                 Map<Frontend, Integer> marks) {
+        boolean duplicate = false;
+        for (Frontend f : frontends) {
+            Integer m = adopted.get(f);
+            if (m != null && (m & ~(count - 1)) == markBase) {
+                if (given.add(m)) {
+                    marks.put(f, m);
+                } else {
+                    duplicate = true;
+                }
+            }
+        }
+        return duplicate;
     }
 
     private static boolean sameElements(List<Instance> a, List<Instance> b) {

@@ -68,6 +68,17 @@ class IpvsRenderTest {
     }
 
     @Test
+    void render_twoFrontendsAdoptingOneMark_firstInOrderKeepsIt() {
+        Frontend dns = new Frontend(Protocol.TCP, ip("10.99.0.6"), 53);
+        Frontend web = new Frontend(Protocol.TCP, ip("10.99.0.5"), 80);
+        for (int i = 0; i < 5; i++) {
+            Plan p = render(cluster().build(i), Map.of(web, BASE + 7, dns, BASE + 7));
+            assertEquals(web, p.services().get(BASE + 7).frontend());
+            assertNotEquals(BASE + 7, p.marks().get(dns));
+        }
+    }
+
+    @Test
     void render_adoptedMarkOutsideTheRange_isReplaced() {
         Frontend web = new Frontend(Protocol.TCP, ip("10.99.0.5"), 80);
         Plan p = render(cluster().build(1), Map.of(web, 0x103));
