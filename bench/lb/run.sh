@@ -14,6 +14,9 @@
 #   BENCH_BASE=REV      also run "portolan-base": the userspace package as of git revision REV,
 #                       same JVM and flags (an A/B in one run)
 #   BENCH_JAVA_OPTS     the portolan JVM's options (default: the launcher's for `agent`, see JOPTS)
+#   BENCH_BASE_JAVA_OPTS  portolan-base's JVM options (default BENCH_JAVA_OPTS): with BENCH_BASE=HEAD
+#                       and a clean tree, an A/B of JVM flags
+#   BENCH_BASE_LB_FLAGS portolan-base's extra flags (default BENCH_LB_FLAGS), e.g. --lb-threads=2
 #   BENCH_LB_FLAGS      extra --lb-* flags for every portolan proxy
 #   BENCH_JIT_WARMUP    seconds of load per mode on each portolan JVM before the first round
 #                       (default 20): with a new connection per request the JIT compiles for
@@ -97,8 +100,9 @@ if has portolan-base; then
   mkdir -p "$WORK/base/src" "$WORK/base/classes"
   git archive "$BENCH_BASE" lb/src/main/java | tar -x -C "$WORK/base/src"
   javac -nowarn -d "$WORK/base/classes" -cp "$WORK/classes:$DEPS" $(find "$WORK/base/src" -name '*.java') 2>&1 | grep -v '^Note:' || true
-  java "${JOPTS[@]}" -cp "$WORK/test-classes:$WORK/base/classes:$WORK/classes:$DEPS" io.portolan.lb.bench.BenchProxy \
-    "$VIPB" "$VPORT" "$BACKEND" "${LBF[@]}" > "$WORK/p3.out" 2>&1 & PIDS+=($!); BASE_PID=$!
+  BJOPTS=(${BENCH_BASE_JAVA_OPTS:-${JOPTS[*]}} -Dorg.slf4j.simpleLogger.defaultLogLevel=warn)
+  java "${BJOPTS[@]}" -cp "$WORK/test-classes:$WORK/base/classes:$WORK/classes:$DEPS" io.portolan.lb.bench.BenchProxy \
+    "$VIPB" "$VPORT" "$BACKEND" --lb-threads=1 ${BENCH_BASE_LB_FLAGS:-${BENCH_LB_FLAGS:-}} > "$WORK/p3.out" 2>&1 & PIDS+=($!); BASE_PID=$!
 fi
 for i in $(seq 1 150); do
   ok=1
@@ -162,9 +166,9 @@ stat() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {m = NR % 2 ? v[(NR+
   if (NR == 1) printf "%s", v[1]; else printf "%g [%g-%g]", m, v[1], v[NR]}'; }
 col() { local t=$1 n=$2 mode=$3 r vals=(); local -n A=$t
   for ((r = 1; r <= ROUNDS; r++)); do vals+=("${A[$n.$mode.$r]}"); done; stat "${vals[@]}"; }
-ratio() { local t=$1 n=$2 mode=$3 r vals=(); local -n A=$t
+ratio() { local t=$1 n=$2 mode=$3 ref=${4:-haproxy} r vals=(); local -n A=$t
   for ((r = 1; r <= ROUNDS; r++)); do
-    vals+=("$(awk -v a="${A[$n.$mode.$r]}" -v b="${A[haproxy.$mode.$r]:-}" 'BEGIN {if (a == "-" || b == "" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b}')")
+    vals+=("$(awk -v a="${A[$n.$mode.$r]}" -v b="${A[$ref.$mode.$r]:-}" 'BEGIN {if (a == "-" || b == "" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b}')")
   done
   [[ ${vals[0]} == "-" ]] && { echo "-"; return; }
   printf '%s\n' "${vals[@]}" | sort -g | awk '{v[NR]=$1} END {printf "%.2fx", NR % 2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
@@ -179,4 +183,6 @@ for mode in "${MODES[@]}"; do
     printf "%-16s %${W}s %${W}s %${W}s %12s %12s\n" "$n" "$(col RPS "$n" "$mode")" "$(col P99 "$n" "$mode")" \
       "$(col CPU "$n" "$mode")" "$(ratio RPS "$n" "$mode")" "$(ratio CPU "$n" "$mode")"
   done
+  has portolan-base && printf "portolan vs portolan-base, median of the rounds' ratios: req/s %s, CPU us/req %s\n" \
+    "$(ratio RPS portolan "$mode" portolan-base)" "$(ratio CPU portolan "$mode" portolan-base)"
 done
