@@ -49,6 +49,8 @@ final class IpvsSyncer implements CoalescingSync.Target {
     private Map<Frontend, Integer> rules = new HashMap<>();
     private Map<Integer, Frontend> ruleFrontends = new HashMap<>();
     private Set<Integer> reserved = Set.of();
+    /** Rules in our chain at the last read-back, parsed or not (a foreign rule in it makes a full sync rewrite it). */
+    private int chainLines;
     private IpvsRender.Cache renderCache = new IpvsRender.Cache();
     private Plan previous;
     private final Set<InetAddress> boundVips = new HashSet<>();
@@ -225,8 +227,8 @@ final class IpvsSyncer implements CoalescingSync.Target {
                 }
             }
         }
-        if (!full && remove.isEmpty() && add.isEmpty()) {
-            return false;
+        if (remove.isEmpty() && add.isEmpty() && (!full || chainLines == rules.size())) {
+            return false; // a full sync rewrites the chain only if it differs from what it should hold
         }
         Map<Frontend, Integer> next = new HashMap<>(exact ? want : rules);
         if (!exact) {
@@ -393,6 +395,7 @@ final class IpvsSyncer implements CoalescingSync.Target {
             throw new IOException("iptables-save -t mangle failed: " + m.errOrOut());
         }
         rules = new HashMap<>();
+        chainLines = (int) m.out().lines().filter(l -> l.startsWith("-A " + MarkRules.CHAIN + " ")).count();
         MarkRules.parse(m.out()).forEach((f, mark) -> {
             if (config.ownsMark(Integer.toUnsignedLong(mark))) {
                 rules.put(f, mark);

@@ -89,7 +89,18 @@ class IpvsSyncerTest {
         syncer().sync(IpvsRenderTest.cluster().build(1), true);
         assertEquals(batches, kernel.batches().size(), "a restarted syncer with the same snapshot changes nothing in IPVS");
         assertEquals(before, kernel.reals);
-        assertEquals(chain.stream().sorted().toList(), kernel.chain.stream().sorted().toList());
+        assertEquals(chain, kernel.chain, "the chain is not rewritten when it holds what it should");
+        assertTrue(kernel.commands.subList(kernel.commands.size() - 3, kernel.commands.size()).stream()
+                .noneMatch(c -> c.get(0).equals("iptables-restore")));
+    }
+
+    @Test
+    void fullResync_foreignRuleInOurChain_chainRewritten() throws Exception {
+        syncer().sync(IpvsRenderTest.cluster().build(1), true);
+        kernel.chain.add("-p tcp -m tcp --dport 1 -j ACCEPT");
+        syncer().sync(IpvsRenderTest.cluster().build(1), true);
+        assertEquals(5, kernel.chain.size());
+        assertTrue(kernel.chain.stream().noneMatch(r -> r.contains("--dport 1 ")));
     }
 
     @Test
