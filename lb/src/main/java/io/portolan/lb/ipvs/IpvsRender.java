@@ -41,6 +41,78 @@ final class IpvsRender {
 
         private Map<String, Entry> services = new java.util.HashMap<>();
         private Map<Integer, Plan.VirtualService> byMark = Map.of();
+        // the last full render's inputs and outputs, for the fast path
+        private Plan plan;
+        private Map<Frontend, Integer> adopted;
+        private Set<Integer> reserved;
+        private int markBase;
+        private int markBits;
+        private Map<Frontend, Integer> marks;
+    }
+
+    /**
+     * The fast path: when every service is the same object as at the last render and the adopted
+     * marks and reserved set are the same objects, the frontends and their marks cannot have
+     * changed; only services whose serving instances changed get new real servers. The result is
+     * equal to a full render's (tests check this after every step). Null when it does not apply.
+     */
+    private static Plan patch(ClusterSnapshot snapshot, int markBase, int markBits, Map<Frontend, Integer> adopted, Set<Integer> reserved,
+                              Cache cache) {
+        Plan prev = cache.plan;
+        if (prev == null || cache.adopted != adopted || cache.reserved != reserved || cache.markBase != markBase
+                || cache.markBits != markBits || snapshot.services().size() != cache.services.size()) {
+            return null;
+        }
+        List<Service> changed = new ArrayList<>();
+        for (Service s : snapshot.services().values()) {
+            Cache.Entry e = cache.services.get(s.name());
+            if (e == null || e.service != s) {
+                return null;
+            }
+            if (!sameElements(e.serving, snapshot.servingInstances(s.name()))) {
+                if (!s.publishedPorts().isEmpty() || changed.size() == 64) {
+                    return null; // published ports can conflict across services: leave it to the full render
+                }
+                changed.add(s);
+            }
+        }
+        if (changed.isEmpty()) {
+            return prev;
+        }
+        SortedMap<Integer, Plan.VirtualService> services = new TreeMap<>(prev.services());
+        for (Service s : changed) {
+            List<Instance> serving = snapshot.servingInstances(s.name());
+            Cache.Entry old = cache.services.get(s.name());
+            for (Reals r : old.reals.values()) {
+                if (!r.problems.isEmpty()) {
+                    return null;
+                }
+            }
+            Cache.Entry entry = new Cache.Entry(s, serving, new java.util.HashMap<>());
+            if (s.mode() == Mode.VIP && s.vip() instanceof Inet4Address) {
+                for (Port sp : s.ports()) {
+                    Frontend f = new Frontend(sp.protocol(), s.vip(), sp.number());
+                    Integer m = cache.marks.get(f);
+                    if (m == null) {
+                        continue;
+                    }
+                    Plan.VirtualService was = services.get(m);
+                    if (was == null || !was.service().equals(s.name())) {
+                        return null; // the frontend belongs to another service (duplicate VIP): full render
+                    }
+                    Reals r = entry.reals.computeIfAbsent(sp, k -> reals(s, serving, k));
+                    if (!r.problems.isEmpty()) {
+                        return null;
+                    }
+                    services.put(m, new Plan.VirtualService(m, f, s.name(), s.scheduler(), r.map));
+                }
+            }
+            cache.services.put(s.name(), entry);
+        }
+        cache.byMark = services;
+        Plan plan = new Plan(services, prev.vips(), prev.problems());
+        cache.plan = plan;
+        return plan;
     }
 
     static Plan render(ClusterSnapshot snapshot, int markBase, int markBits, Map<Frontend, Integer> adopted, Set<Integer> reserved) {
@@ -49,6 +121,10 @@ final class IpvsRender {
 
     static Plan render(ClusterSnapshot snapshot, int markBase, int markBits, Map<Frontend, Integer> adopted, Set<Integer> reserved,
                        Cache cache) {
+        Plan fast = patch(snapshot, markBase, markBits, adopted, reserved, cache);
+        if (fast != null) {
+            return fast;
+        }
         java.util.Collection<String> problems = new java.util.LinkedHashSet<>();
         Map<Frontend, Draft> drafts = new java.util.HashMap<>();
         Map<String, Cache.Entry> nextCache = new java.util.HashMap<>();
@@ -144,7 +220,14 @@ final class IpvsRender {
         });
         cache.services = nextCache;
         cache.byMark = services;
-        return new Plan(services, vips, List.copyOf(problems));
+        Plan plan = new Plan(services, vips, List.copyOf(problems));
+        cache.plan = plan;
+        cache.adopted = adopted;
+        cache.reserved = reserved;
+        cache.markBase = markBase;
+        cache.markBits = markBits;
+        cache.marks = marks;
+        return plan;
     }
 
     private record Draft(Service service, SortedMap<Plan.RealServer, Integer> reals) {

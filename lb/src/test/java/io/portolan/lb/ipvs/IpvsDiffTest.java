@@ -1,5 +1,6 @@
 package io.portolan.lb.ipvs;
 
+import io.portolan.proto.ClusterSnapshot;
 import io.portolan.proto.Protocol;
 import org.junit.jupiter.api.Test;
 
@@ -17,6 +18,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** Golden tests of the ipvsadm -R batches: from empty, one instance added, graceful removal, adoption, rejection. */
 class IpvsDiffTest {
     static final long DRAIN = 30_000;
+    static final Set<Integer> NO_RESERVED = Set.of();
 
     /** The sync loop without I/O: render, diff, apply the ops to the kernel table. */
     static final class Loop {
@@ -30,7 +32,10 @@ class IpvsDiffTest {
 
         /** One incremental sync (render with the cache, diff against the previous plan), as the syncer does. */
         IpvsDiff.Changes step(Snapshots s, long now) {
-            Plan plan = IpvsRender.render(s.build(now), IpvsRenderTest.BASE, IpvsRenderTest.BITS, rules, Set.of(), cache);
+            ClusterSnapshot snapshot = s.build(now);
+            Plan plan = IpvsRender.render(snapshot, IpvsRenderTest.BASE, IpvsRenderTest.BITS, rules, NO_RESERVED, cache);
+            assertEquals(IpvsRender.render(snapshot, IpvsRenderTest.BASE, IpvsRenderTest.BITS, rules, NO_RESERVED), plan,
+                    "the cached render equals a fresh one");
             Map<Integer, Frontend> frontends = new HashMap<>();
             rules.forEach((f, m) -> frontends.put(m, f));
             IpvsDiff.Changes c = IpvsDiff.compute(kernel, plan, previous, frontends, rejected, drains, counts, now, DRAIN);
@@ -39,7 +44,9 @@ class IpvsDiffTest {
             c.ops().forEach(o -> o.applyTo(kernel));
             Map<Frontend, Integer> next = new HashMap<>();
             kernel.services.keySet().forEach(m -> next.put(plan.services().containsKey(m) ? plan.services().get(m).frontend() : frontends.get(m), m));
-            rules = next;
+            if (!next.equals(rules)) {
+                rules = next; // like the syncer: the rules map is replaced only when a rule changes
+            }
             IpvsDiff.Changes check = IpvsDiff.compute(kernel, plan, null, frontends, rejected, new IpvsDiff.Drains(), Map.of(), now, Long.MAX_VALUE);
             assertTrue(check.ops().stream().allMatch(o -> o.kind() == IpvsDiff.Kind.EDIT_REAL && o.weight() == 0
                     || rejected.containsKey(o.mark())), "a full diff after the incremental one: " + check.batch());
@@ -82,6 +89,46 @@ class IpvsDiffTest {
         Golden.check("batch-one-instance-removed.golden", drain.batch() + delete.batch());
         assertEquals(List.of("-d -f " + mark(l, "10.99.0.5", 80) + " -r 10.0.1.2:8080"), lines(delete));
         assertTrue(l.drains.isEmpty());
+    }
+
+    @Test
+    void manyInstanceChanges_cachedRenderMatchesFresh_eachBatchSmall() {
+        Loop l = new Loop();
+        Snapshots s = IpvsRenderTest.cluster();
+        l.step(s, 0);
+        for (int i = 0; i < 20; i++) {
+            s.instance("web", "n" + i, "10.0.7." + (i + 1), tcp("http", 8080));
+            s.instance("dns", "m" + i, "10.0.8." + (i + 1));
+            IpvsDiff.Changes c = l.step(s, 1 + i);
+            assertEquals(3, c.ops().size(), c.batch()); // web:80, dns tcp:53 and udp:53
+            if (i % 3 == 0) {
+                s.remove("web", "n" + i);
+                assertEquals(1, l.step(s, 100 + i).ops().size());
+            }
+        }
+    }
+
+    @Test
+    void instanceChanges_withoutPublishedPorts_takeTheFastPath_andMatchAFreshRender() {
+        Loop l = new Loop();
+        Snapshots s = new Snapshots()
+                .service("a", "10.99.1.1", "rr", List.of(tcp("http", 80), udp("dns", 53)))
+                .instance("a", "a1", "10.0.1.1", tcp("http", 8080), udp("dns", 53))
+                .service("b", "10.99.1.2", "wrr", List.of(tcp("http", 80)))
+                .instance("b", "b1", "10.0.2.1", tcp("http", 80))
+                .service("six", "fd00::1", "rr", List.of(tcp("http", 80)))
+                .service("rr", null, "rr", List.of(tcp("http", 80)));
+        l.step(s, 0);
+        for (int i = 0; i < 10; i++) {
+            Plan before = l.previous;
+            s.instance("a", "n" + i, "10.0.7." + (i + 1), tcp("http", 8080));
+            s.instance("rr", "r" + i, "10.0.9." + (i + 1), tcp("http", 80));
+            assertEquals(1, l.step(s, 1 + i).ops().size());
+            assertTrue(i == 0 || l.previous.vips() == before.vips(), "patched, not rendered again (i=" + i + ")");
+            s.remove("a", "n" + i);
+            IpvsDiff.Changes drain = l.step(s, 100 + i);
+            assertEquals(List.of("-e -f " + mark(l, "10.99.1.1", 80) + " -r 10.0.7." + (i + 1) + ":8080 -m -w 0"), lines(drain));
+        }
     }
 
     @Test
