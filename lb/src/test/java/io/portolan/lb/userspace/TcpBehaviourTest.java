@@ -201,11 +201,16 @@ class TcpBehaviourTest {
         ServerSocket dead = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
         dead.close(); // nothing listens on its port: connects are refused
         InetAddress vip = serve(Fixtures.fastConfig().build(), dead, dead);
-        try (Socket s = connect(vip)) {
-            long t0 = System.nanoTime();
+        long t0 = System.nanoTime();
+        Socket s = new Socket();
+        try (s) {
+            s.setSoTimeout(5000);
+            s.connect(new InetSocketAddress(vip, 80), 2000);
             assertTrue(endsAtOnce(s));
-            assertTrue(System.nanoTime() - t0 < 1_000_000_000L);
+        } catch (SocketException resetBeforeConnectReturned) {
+            // refused connects on loopback fail in microseconds: the proxy's RST may beat connect()
         }
+        assertTrue(System.nanoTime() - t0 < 1_000_000_000L);
     }
 
     @Test

@@ -17,6 +17,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** UDP through a VIP: a real DNS server (dnsmasq) behind it, a real DNS client (dig) in front. */
 class UdpDnsTest {
@@ -62,6 +63,15 @@ class UdpDnsTest {
     void udp_dnsQueriesThroughVip_answeredByDnsmasqInstances() throws Exception {
         int p1 = dnsmasq("10.1.2.3");
         int p2 = dnsmasq("10.1.2.4");
+        // Both instances answer directly before the test starts: an instance still starting would
+        // answer with ICMP port unreachable and be ejected, and the spread below would be one-sided.
+        for (int port : new int[] {p1, p2}) {
+            long ready = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            while (!dig(InetAddress.getLoopbackAddress(), port, "svc.test").matches("10\\.1\\.2\\.[34]")) {
+                assertTrue(System.nanoTime() < ready, "dnsmasq on port " + port + " did not answer");
+                Thread.sleep(50);
+            }
+        }
         plane = Fixtures.plane(Fixtures.fastConfig().udpIdleTimeout(Duration.ofMillis(800)).build());
         InetAddress vip = Fixtures.freshVip();
         Service svc = Fixtures.service("dns", vip, "rr", new Port("dns", 53, Protocol.UDP));
