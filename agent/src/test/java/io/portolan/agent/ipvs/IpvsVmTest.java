@@ -27,7 +27,7 @@ class IpvsVmTest {
         Path out = Files.createTempFile("ipvs-vm", ".log");
         String java = System.getProperty("java.home") + File.separator + "bin" + File.separator + "java";
         Process p = new ProcessBuilder(List.of(script.toString(), java, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-                "-cp", System.getProperty("java.class.path"), IpvsScenario.class.getName()))
+                "-cp", guestClasspath(), IpvsScenario.class.getName()))
                 .redirectErrorStream(true).redirectOutput(out.toFile()).start();
         boolean done = p.waitFor(12, TimeUnit.MINUTES);
         if (!done) {
@@ -39,5 +39,58 @@ class IpvsVmTest {
         assertTrue(done, "the VM run did not finish within 12 minutes");
         assertTrue(log.contains("IPVS SCENARIO PASSED"), "scenario failed; output above");
         assertEquals(0, p.exitValue(), "run-in-vm exit code");
+    }
+
+    /**
+     * The guest sees the host's root read-only but gets fresh /tmp and /run: a checkout under
+     * either (a CI clone in /tmp, say) would be invisible in the VM. Such classpath entries are
+     * copied to ~/.cache/portolan-vm/cp-* (removed when the JVM exits) and named from there.
+     */
+    static String guestClasspath() throws java.io.IOException {
+        List<String> out = new java.util.ArrayList<>();
+        Path stage = null;
+        int n = 0;
+        for (String entry : System.getProperty("java.class.path").split(File.pathSeparator)) {
+            Path p = Path.of(entry).toAbsolutePath().normalize();
+            if (!(p.startsWith("/tmp") || p.startsWith("/run") || p.startsWith("/dev"))) {
+                out.add(entry);
+                continue;
+            }
+            if (stage == null) {
+                Path base = Files.createDirectories(Path.of(System.getProperty("user.home"), ".cache", "portolan-vm"));
+                stage = Files.createTempDirectory(base, "cp-");
+                Path toDelete = stage;
+                Runtime.getRuntime().addShutdownHook(new Thread(() -> deleteTree(toDelete)));
+            }
+            Path dst = stage.resolve((n++) + "-" + p.getFileName());
+            copyTree(p, dst);
+            out.add(dst.toString());
+        }
+        return String.join(File.pathSeparator, out);
+    }
+
+    static void copyTree(Path from, Path to) throws java.io.IOException {
+        if (!Files.exists(from)) {
+            return;
+        }
+        try (var walk = Files.walk(from)) {
+            for (Path f : (Iterable<Path>) walk::iterator) {
+                Path t = to.resolve(from.relativize(f).toString());
+                if (Files.isDirectory(f)) {
+                    Files.createDirectories(t);
+                } else {
+                    Files.createDirectories(t.getParent());
+                    Files.copy(f, t, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
+        }
+    }
+
+    static void deleteTree(Path root) {
+        try (var walk = Files.walk(root)) {
+            walk.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+        } catch (java.io.IOException ignored) {
+            // best effort
+        }
     }
 }
