@@ -132,7 +132,8 @@ public final class WireQuery {
         return version != 0 ? BADVERS : OK;
     }
 
-    static int skipName(byte[] b, int p, int len) {
+    /** The offset after the (possibly compressed) name at {@code p}, or -1 if it runs past {@code len} or loops. */
+    public static int skipName(byte[] b, int p, int len) {
         int hops = 0;
         while (p < len) {
             int l = b[p] & 0xFF;
@@ -159,7 +160,8 @@ public final class WireQuery {
         return p > len ? -1 : p;
     }
 
-    static int u16(byte[] b, int p) {
+    /** The big-endian 16-bit value at {@code p}. */
+    public static int u16(byte[] b, int p) {
         return ((b[p] & 0xFF) << 8) | (b[p + 1] & 0xFF);
     }
 

@@ -1,5 +1,8 @@
 package io.portolan.dns.forward;
 
+import static io.portolan.dns.answer.WireQuery.skipName;
+import static io.portolan.dns.answer.WireQuery.u16;
+
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -160,28 +163,6 @@ final class UpstreamParser {
             p = end;
         }
         return walk;
-    }
-
-    static int skipName(byte[] b, int p, int len) {
-        int hops = 0;
-        while (p < len) {
-            int l = b[p] & 0xFF;
-            if (l == 0) {
-                return p + 1;
-            }
-            if ((l & 0xC0) == 0xC0) {
-                return p + 2 <= len ? p + 2 : -1;
-            }
-            if ((l & 0xC0) != 0 || ++hops > 127) {
-                return -1;
-            }
-            p += 1 + l;
-        }
-        return -1;
-    }
-
-    static int u16(byte[] b, int p) {
-        return ((b[p] & 0xFF) << 8) | (b[p + 1] & 0xFF);
     }
 
     static long u32(byte[] b, int p) {
