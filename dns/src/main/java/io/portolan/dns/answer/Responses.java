@@ -24,13 +24,23 @@ public final class Responses {
     }
 
     public static ByteBuf write(ByteBufAllocator alloc, WireQuery q, Answer a, int maxSize, boolean recursionAvailable) {
+        ByteBuf out = alloc.ioBuffer(size(q, a, maxSize));
+        writeTo(out, q, a, maxSize, recursionAvailable);
+        return out;
+    }
+
+    /** The bytes {@link #writeTo} appends for this query and answer within {@code maxSize}. */
+    public static int size(WireQuery q, Answer a, int maxSize) {
+        int fixed = WireQuery.HEADER + (q.questionEnd() - WireQuery.HEADER) + (q.edns ? OPT_LENGTH : 0);
+        int size = fixed + a.body.length;
+        return size > maxSize ? fixed : size;
+    }
+
+    /** Appends the response to {@code out}: truncated (TC, question only) when it exceeds {@code maxSize}. */
+    public static void writeTo(ByteBuf out, WireQuery q, Answer a, int maxSize, boolean recursionAvailable) {
         int question = q.questionEnd() - WireQuery.HEADER;
         int size = WireQuery.HEADER + question + a.body.length + (q.edns ? OPT_LENGTH : 0);
         boolean truncated = size > maxSize;
-        if (truncated) {
-            size = WireQuery.HEADER + question + (q.edns ? OPT_LENGTH : 0);
-        }
-        ByteBuf out = alloc.ioBuffer(size);
         int flags = 0x8000 | (q.flags & 0x0110) | (a.authoritative ? 0x0400 : 0) | (recursionAvailable ? 0x0080 : 0)
                 | (truncated ? 0x0200 : 0) | (a.rcode & 0xF);
         out.writeShort(q.id).writeShort(flags).writeShort(q.hasQuestion() ? 1 : 0);
@@ -46,7 +56,6 @@ public final class Responses {
         if (q.edns) {
             writeOpt(out, a.rcode >>> 4, q.dnssecOk);
         }
-        return out;
     }
 
     private static void writeBody(ByteBuf out, Answer a) {

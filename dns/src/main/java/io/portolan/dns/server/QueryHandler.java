@@ -29,6 +29,17 @@ public final class QueryHandler {
             return new WireQuery();
         }
     };
+    private static final FastThreadLocal<ResponseArena> ARENA = new FastThreadLocal<>() {
+        @Override
+        protected ResponseArena initialValue() {
+            return new ResponseArena();
+        }
+
+        @Override
+        protected void onRemoval(ResponseArena arena) {
+            arena.release();
+        }
+    };
     private static final FastThreadLocal<Object[]> LAST_CLIENT = new FastThreadLocal<>() {
         @Override
         protected Object[] initialValue() {
@@ -91,7 +102,14 @@ public final class QueryHandler {
         Answer a = table.answer(q);
         if (a != null) {
             metrics.query(q.qtype(), a.rcode());
-            return Responses.write(ctx.alloc(), q, a, max, false);
+            if (tcp) {
+                return Responses.write(ctx.alloc(), q, a, max, false);
+            }
+            ResponseArena arena = ARENA.get();
+            ByteBuf chunk = arena.reserve(ctx.alloc(), Responses.size(q, a, max));
+            int start = chunk.writerIndex();
+            Responses.writeTo(chunk, q, a, max, false);
+            return arena.sliceFrom(start);
         }
         if (forwarder == null || !recursionAllowed(sender.getAddress())) {
             metrics.query(q.qtype(), Answer.REFUSED);

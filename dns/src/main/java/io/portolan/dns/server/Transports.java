@@ -24,7 +24,9 @@ import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
 import io.netty.handler.codec.LengthFieldPrepender;
 import io.netty.handler.timeout.ReadTimeoutHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.channel.socket.InternetProtocolFamily;
 import java.net.BindException;
+import java.net.Inet6Address;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
@@ -112,7 +114,12 @@ public final class Transports implements AutoCloseable {
 
     private InetSocketAddress bindOne(InetSocketAddress addr, UdpDnsHandler udp, TcpDnsHandler tcp, int udpSockets,
                                       List<Channel> mine) throws InterruptedException {
-        Bootstrap b = new Bootstrap().group(group).channel(datagramClass())
+        // A socket of the listen address's own family: an IPv4 address on a dual-stack IPv6 socket
+        // costs every datagram a v4-mapped conversion and a pass through udpv6_sendmsg.
+        InternetProtocolFamily family = addr.getAddress() instanceof Inet6Address
+                ? InternetProtocolFamily.IPv6 : InternetProtocolFamily.IPv4;
+        Bootstrap b = new Bootstrap().group(group)
+                .channelFactory(() -> epoll ? new EpollDatagramChannel(family) : new NioDatagramChannel(family))
                 .option(ChannelOption.SO_RCVBUF, 4 << 20)
                 .option(ChannelOption.SO_SNDBUF, 4 << 20)
                 .option(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(MAX_QUERY))
