@@ -33,7 +33,7 @@ import java.util.Set;
  * @param affinityTimeout    how long source-hash ({@code sh}) affinity outlives the client's last connection
  * @param proxyProtocolServices services whose instances get a PROXY protocol v2 header (TCP only)
  * @param splice             relay with splice(2) between the two sockets instead of buffers (epoll only)
- * @param threads            event-loop threads (0: Netty's default, two per core)
+ * @param threads            event-loop threads (0: one per core)
  * @param eject              passive outlier ejection
  */
 public record UserspaceConfig(String vipDevice, List<InetAddress> sourceAddresses, int maxConnections,
@@ -102,7 +102,7 @@ public record UserspaceConfig(String vipDevice, List<InetAddress> sourceAddresse
         positive("affinity timeout", affinityTimeout);
         proxyProtocolServices = proxyProtocolServices == null ? Set.of() : Set.copyOf(proxyProtocolServices);
         if (threads < 0 || threads > 256) {
-            throw new ValidationException("threads", threads, "0-256 (0: two per core)");
+            throw new ValidationException("threads", threads, "0-256 (0: one per core)");
         }
         if (eject == null) {
             eject = Eject.DEFAULT;

@@ -49,7 +49,10 @@ public final class UserspaceDataPlane implements DataPlane {
             log.warn("splice requested but native epoll is not available; relaying with buffers");
         }
         EventLoopGroup boss = transport.newGroup(1, "portolan-lb-accept");
-        EventLoopGroup workers = transport.newGroup(config.threads(), "portolan-lb");
+        // One event loop per core by default (Netty's own default is two): proxying never blocks, and a
+        // node agent should not hold more runnable threads than the host has cores.
+        int threads = config.threads() > 0 ? config.threads() : Runtime.getRuntime().availableProcessors();
+        EventLoopGroup workers = transport.newGroup(threads, "portolan-lb");
         this.ctx = new ProxyContext(config, transport, boss, workers, new LbMetrics(registry));
         this.binder = binder;
         this.control = Executors.newSingleThreadScheduledExecutor(r -> {
