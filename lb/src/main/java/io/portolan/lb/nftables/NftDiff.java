@@ -13,21 +13,40 @@ import java.util.TreeSet;
  * The difference between what the kernel holds ({@link KernelState}) and a desired {@link Ruleset},
  * as a {@link Plan}. Pure. A full plan compares every object (after a restart the state was read
  * back from the kernel, owners unknown); an incremental plan looks only at the services whose
- * fragment changed since {@code previous} and those named in {@code retry}.
+ * fragment changed since {@code previous} (named by the caller, or found by comparing every fragment)
+ * and those named in {@code retry}.
  */
 final class NftDiff {
     private NftDiff() {
     }
 
     static Plan full(NftConfig c, KernelState actual, Ruleset desired) {
-        return plan(c, actual, null, desired, Set.of());
+        return plan(c, actual, null, desired, null, Set.of());
     }
 
+    /** Incremental, finding the changed services by comparing every fragment of {@code previous} and {@code desired}. */
     static Plan incremental(NftConfig c, KernelState actual, Ruleset previous, Ruleset desired, Set<String> retry) {
-        return plan(c, actual, Objects.requireNonNull(previous), desired, retry);
+        return incremental(c, actual, previous, desired, null, retry);
     }
 
-    private static Plan plan(NftConfig c, KernelState actual, Ruleset previous, Ruleset desired, Set<String> retry) {
+    /**
+     * Incremental, looking only at {@code changed} (services whose fragment in {@code desired} may not
+     * be {@code previous}'s, e.g. {@link FragmentCache#changed}) and {@code retry}; null {@code changed}:
+     * compare every fragment. Costs what the changed services own, not what the table holds.
+     */
+    static Plan incremental(NftConfig c, KernelState actual, Ruleset previous, Ruleset desired, Set<String> changed,
+                            Set<String> retry) {
+        return plan(c, actual, Objects.requireNonNull(previous), desired, changed, retry);
+    }
+
+    private static boolean differs(Ruleset previous, Ruleset desired, String name) {
+        Fragment before = previous.services().get(name);
+        Fragment after = desired.services().get(name);
+        return before != after && (before == null || !before.equals(after));
+    }
+
+    private static Plan plan(NftConfig c, KernelState actual, Ruleset previous, Ruleset desired, Set<String> changed,
+                             Set<String> retry) {
         boolean full = previous == null;
         Set<String> owners = new TreeSet<>();
         if (full) {
@@ -37,11 +56,16 @@ final class NftDiff {
                     owners.add(o);
                 }
             }
-        } else {
-            for (var e : desired.services().entrySet()) {
-                Fragment before = previous.services().get(e.getKey());
-                if (before != e.getValue() && !e.getValue().equals(before)) {
-                    owners.add(e.getKey());
+        } else if (changed != null) {
+            for (String name : changed) {
+                if (differs(previous, desired, name)) {
+                    owners.add(name);
+                }
+            }
+        } else if (previous != desired) {
+            for (String name : desired.services().keySet()) {
+                if (differs(previous, desired, name)) {
+                    owners.add(name);
                 }
             }
             for (String gone : previous.services().keySet()) {
@@ -49,6 +73,8 @@ final class NftDiff {
                     owners.add(gone);
                 }
             }
+        }
+        if (!full) {
             for (String r : retry) {
                 if (desired.services().containsKey(r) || actual.owners.containsValue(r)) {
                     owners.add(r);

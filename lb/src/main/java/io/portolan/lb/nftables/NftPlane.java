@@ -7,23 +7,18 @@ import io.micrometer.core.instrument.Timer;
 import io.portolan.lb.DataPlane;
 import io.portolan.lb.sync.CoalescingSync;
 import io.portolan.proto.ClusterSnapshot;
-import io.portolan.proto.Instance;
-import io.portolan.proto.Service;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.net.InetAddress;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.SortedMap;
 import java.util.TreeMap;
-import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -41,8 +36,7 @@ final class NftPlane implements DataPlane {
     private final NftCommand nft;
     private final VipDevice vipDevice;
     private final CoalescingSync sync;
-    private final Fragment common;
-    private final Map<String, Cached> cache = new HashMap<>();
+    private final FragmentCache renders;
     private final Timer fullTimer;
     private final Timer incrementalTimer;
     private final Counter rejections;
@@ -54,16 +48,26 @@ final class NftPlane implements DataPlane {
     private Ruleset applied;
     private Set<String> failed = Set.of();
     private Set<InetAddress> vips = Set.of();
+    private boolean vipsComplete;
     private Map<String, String> rejectedWhy = Map.of();
 
-    private record Cached(Service service, List<Instance> serving, Fragment fragment) {
+    /** Where the last sync's time went, in nanoseconds (for the benchmark and the log). */
+    record Timings(long render, long read, long diff, long script, long nft, long rest, int scriptChars) {
+        long total() {
+            return render + read + diff + script + nft + rest;
+        }
     }
+
+    private long scriptNanos;
+    private long nftNanos;
+    private int scriptChars;
+    private volatile Timings lastTimings;
 
     NftPlane(NftConfig config, NftCommand nft, MeterRegistry meters) {
         this.config = config;
         this.nft = nft;
         this.vipDevice = config.vipDevice() == null ? null : new VipDevice(nft, config.vipDevice());
-        this.common = NftRenderer.common(config);
+        this.renders = new FragmentCache(config);
         this.fullTimer = Timer.builder("portolan.lb.nftables.sync").tag("kind", "full").register(meters);
         this.incrementalTimer = Timer.builder("portolan.lb.nftables.sync").tag("kind", "incremental").register(meters);
         this.rejections = Counter.builder("portolan.lb.nftables.rejected").description("service changes the kernel refused").register(meters);
@@ -95,25 +99,47 @@ final class NftPlane implements DataPlane {
     }
 
     void sync(ClusterSnapshot snapshot, boolean full) throws IOException, NftCommand.NftException {
+        try {
+            syncOnce(snapshot, full);
+        } catch (IOException | NftCommand.NftException | RuntimeException e) {
+            renders.reset(); // the next sync is a full one (CoalescingSync): walk every service again
+            throw e;
+        }
+    }
+
+    private void syncOnce(ClusterSnapshot snapshot, boolean full) throws IOException, NftCommand.NftException {
         long t0 = System.nanoTime();
+        full = full || state == null || applied == null;
+        Ruleset before = renders.last();
+        if (full) {
+            renders.reset();
+        }
         Ruleset desired = render(snapshot);
+        // the changed services are relative to the previous render, which is what the kernel got
+        Set<String> changed = before == applied ? renders.changed() : null;
         long t1 = System.nanoTime();
-        if (full || state == null || applied == null) {
+        if (full) {
             state = nft.read(config.table());
-            full = true;
         }
         long t2 = System.nanoTime();
-        Plan plan = full ? NftDiff.full(config, state, desired) : NftDiff.incremental(config, state, applied, desired, failed);
+        Plan plan = full ? NftDiff.full(config, state, desired)
+                : NftDiff.incremental(config, state, applied, desired, changed, failed);
         long t3 = System.nanoTime();
+        scriptNanos = 0;
+        nftNanos = 0;
+        scriptChars = 0;
         Map<String, String> refused = apply(plan);
         long t4 = System.nanoTime();
+        Ruleset previous = applied;
         applied = desired;
         failed = refused.keySet();
         rejectedWhy = Map.copyOf(refused);
         rejected.set(refused.size());
         elements.set(state.elementCount());
-        syncVips(desired, full, refused.keySet());
+        syncVips(previous, desired, full, changed);
         long nanos = System.nanoTime() - t0;
+        lastTimings = new Timings(t1 - t0, t2 - t1, t3 - t2, scriptNanos, nftNanos, nanos - (t3 - t0) - scriptNanos - nftNanos,
+                scriptChars);
         (full ? fullTimer : incrementalTimer).record(nanos, TimeUnit.NANOSECONDS);
         if (full || !plan.groups().isEmpty()) {
             log.info("nftables: revision {} synced ({}, {} service group(s), {} refused) in {} ms (render {}, read {}, diff {}, nft {})",
@@ -122,43 +148,23 @@ final class NftPlane implements DataPlane {
         }
     }
 
-    private static boolean same(List<Instance> a, List<Instance> b) {
-        if (a == b) {
-            return true;
-        }
-        if (a.size() != b.size()) {
-            return false;
-        }
-        for (int i = 0; i < a.size(); i++) {
-            if (a.get(i) != b.get(i) && !a.get(i).equals(b.get(i))) {
-                return false;
-            }
-        }
-        return true;
-    }
-
     private static long ms(long nanos) {
         return TimeUnit.NANOSECONDS.toMillis(nanos);
     }
 
-    /** Renders, reusing the fragment of every service whose definition and serving instances are unchanged. */
+    /**
+     * Renders: after an incremental sync, only the services the snapshot says changed
+     * ({@link ClusterSnapshot#changedServices}); after a full one or a failure, all of them (reusing
+     * the fragments of services whose definition and serving instances are equal to the cached ones).
+     */
     Ruleset render(ClusterSnapshot snapshot) {
-        SortedMap<String, Fragment> out = new TreeMap<>();
-        for (Service s : snapshot.services().values()) {
-            List<Instance> serving = snapshot.servingInstances(s.name());
-            Cached c = cache.get(s.name());
-            if (c == null || !(c.service == s || c.service.equals(s)) || !same(c.serving, serving)) {
-                Fragment f = NftRenderer.renderService(s, serving, config);
-                for (String w : f.warnings()) {
-                    log.warn("nftables: service {}: {}", s.name(), w);
-                }
-                c = new Cached(s, serving, f);
-                cache.put(s.name(), c);
+        Ruleset r = renders.render(snapshot);
+        for (Fragment f : renders.fresh()) {
+            for (String w : f.warnings()) {
+                log.warn("nftables: service {}: {}", f.owner(), w);
             }
-            out.put(s.name(), c.fragment);
         }
-        cache.keySet().retainAll(out.keySet());
-        return new Ruleset(common, Collections.unmodifiableSortedMap(out));
+        return r;
     }
 
     /** Applies {@code plan}; returns the services the kernel refused, with why. Throws if the table itself cannot be set up. */
@@ -170,7 +176,16 @@ final class NftPlane implements DataPlane {
             return Map.of();
         }
         try {
-            nft.apply(plan.script());
+            long s0 = System.nanoTime();
+            String script = plan.script();
+            long s1 = System.nanoTime();
+            scriptNanos += s1 - s0;
+            scriptChars = script.length();
+            try {
+                nft.apply(script);
+            } finally {
+                nftNanos += System.nanoTime() - s1;
+            }
             state.accept(plan.pre());
             plan.groups().forEach(state::accept);
             state.accept(plan.post());
@@ -234,8 +249,15 @@ final class NftPlane implements DataPlane {
         }
     }
 
-    private void syncVips(Ruleset desired, boolean full, Set<String> refused) throws IOException {
+    /**
+     * Puts the desired VIPs on the VIP device and removes the others. An incremental sync whose changed
+     * services kept their VIPs skips the walk, once the device is known to hold exactly the VIPs wanted.
+     */
+    private void syncVips(Ruleset previous, Ruleset desired, boolean full, Set<String> changed) throws IOException {
         if (vipDevice == null) {
+            return;
+        }
+        if (!full && vipsComplete && changed != null && sameVips(previous, desired, changed)) {
             return;
         }
         if (full) {
@@ -271,6 +293,23 @@ final class NftPlane implements DataPlane {
             }
         }
         vips = Set.copyOf(now);
+        vipsComplete = now.equals(want.keySet());
+    }
+
+    private static boolean sameVips(Ruleset previous, Ruleset desired, Set<String> changed) {
+        for (String name : changed) {
+            Fragment a = previous.services().get(name);
+            Fragment b = desired.services().get(name);
+            if (!java.util.Objects.equals(a == null ? null : a.vip(), b == null ? null : b.vip())) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** The phases of the last sync (null before the first). */
+    Timings lastTimings() {
+        return lastTimings;
     }
 
     /** For tests: the addresses this plane believes it added. */
