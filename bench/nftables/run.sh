@@ -14,7 +14,7 @@ ip netns add "$NS"
 mvn -q -o -pl proto,lb install -DskipTests >/dev/null
 mvn -q -o -pl lb test-compile dependency:build-classpath -Dmdep.outputFile="$WORK/cp.txt" -Dmdep.includeScope=test >/dev/null
 CP="lb/target/test-classes:lb/target/classes:$(cat "$WORK/cp.txt")"
-java -Xmx2g -cp "$CP" io.portolan.lb.nftables.NftBench "$NS" "$SERVICES" "$INSTANCES" | tee "$WORK/out.txt"
+java -Xmx2g ${BENCH_JAVA_OPTS:-} -cp "$CP" io.portolan.lb.nftables.NftBench "$NS" "$SERVICES" "$INSTANCES" | tee "$WORK/out.txt"
 load=$(sed -n 's/^load from empty: \([0-9.]*\) s.*/\1/p' "$WORK/out.txt")
 change=$(sed -n 's/^one instance change: median \([0-9.]*\) ms.*/\1/p' "$WORK/out.txt")
 echo "kube-proxy anchors: 540 s to create 10,000 x 2; 141 ms per added service at 10,000"

@@ -57,6 +57,7 @@ public final class NftBench {
             System.out.printf("load from empty: %.2f s (%d elements, %d refused)%n", load, count(nft), p.rejected().size());
             // one instance change, repeated: replace svc5000's first instance with a new address
             List<Double> changes = new ArrayList<>();
+            List<NftPlane.Timings> phases = new ArrayList<>();
             ClusterSnapshot prev = s1;
             for (int k = 0; k < 10; k++) {
                 Map<String, List<Instance>> changed = new HashMap<>(prev.instancesByService());
@@ -71,11 +72,20 @@ public final class NftBench {
                 long t1 = System.nanoTime();
                 p.sync(next, false);
                 changes.add(secs(t1) * 1000);
+                phases.add(p.lastTimings());
+                if (Boolean.getBoolean("bench.verbose")) {
+                    NftPlane.Timings t = p.lastTimings();
+                    System.out.printf("  change %d: %.2f ms (render %.2f, diff %.2f, nft %.2f)%n", k, secs(t1) * 1000, t.render() / 1e6,
+                            t.diff() / 1e6, t.nft() / 1e6);
+                }
                 prev = next;
             }
             changes.sort(Double::compare);
             System.out.printf("one instance change: median %.1f ms, max %.1f ms (10 changes, whole sync: render + diff + nft)%n",
                     changes.get(5), changes.get(9));
+            System.out.printf("one instance change, phase medians: render %.2f ms, diff %.2f ms, script %.2f ms (%d chars), nft %.2f ms, rest %.2f ms%n",
+                    median(phases, NftPlane.Timings::render), median(phases, NftPlane.Timings::diff),
+                    median(phases, NftPlane.Timings::script), phases.get(0).scriptChars(), median(phases, NftPlane.Timings::nft), median(phases, NftPlane.Timings::rest));
             long t2 = System.nanoTime();
             nft.apply("add element ip portolan vips { 10.250.1.1 . tcp . 1 : goto slots_1 }\n");
             System.out.printf("nft alone, one element: %.1f ms%n", secs(t2) * 1000);
@@ -87,6 +97,11 @@ public final class NftBench {
             p.sync(s1, true);
             System.out.printf("restart adoption (read back + full diff + apply): %.2f s%n", secs(t3));
         }
+    }
+
+    private static double median(List<NftPlane.Timings> l, java.util.function.ToLongFunction<NftPlane.Timings> f) {
+        long[] v = l.stream().mapToLong(f).sorted().toArray();
+        return v[v.length / 2] / 1e6;
     }
 
     private static int count(NftCommand nft) throws Exception {
