@@ -74,12 +74,60 @@ final class NftCommand {
         }
     }
 
+    /** Scripts up to this size (incremental syncs) go through the {@link NftSession}; larger ones through {@code nft -f -}. */
+    static final int SESSION_MAX_CHARS = 16 * 1024;
+    /** A session is replaced after this many transactions (nft -i keeps a line history). */
+    private static final int SESSION_MAX_TRANSACTIONS = 1000;
+
+    private NftSession session;
+    private boolean sessionsWork = true;
+
     /** One transaction: all of {@code script} or nothing. */
-    void apply(String script) throws IOException, NftException {
+    synchronized void apply(String script) throws IOException, NftException {
+        if (sessionsWork && script.length() <= SESSION_MAX_CHARS) {
+            applyInSession(script);
+            return;
+        }
         Result r = run(List.of("nft", "-f", "-"), script);
         if (r.code() != 0) {
             throw new NftException(firstLines(r.err().isEmpty() ? r.out() : r.err(), 6));
         }
+    }
+
+    private void applyInSession(String script) throws IOException, NftException {
+        if (session != null && session.transactions() >= SESSION_MAX_TRANSACTIONS) {
+            closeSession();
+        }
+        String said;
+        try {
+            if (session == null) {
+                session = new NftSession(prefix);
+            }
+            said = session.run(script, TimeUnit.SECONDS.toMillis(TIMEOUT_SECONDS));
+        } catch (IOException e) {
+            if (session == null || session.transactions() == 0) {
+                sessionsWork = false; // e.g. nft built without its CLI: one nft -f - per transaction from now on
+            }
+            closeSession();
+            throw new IOException("nft session: " + e.getMessage(), e);
+        }
+        for (String line : said.split("\n")) {
+            if (line.startsWith("Error:")) {
+                throw new NftException(firstLines(said, 6));
+            }
+        }
+    }
+
+    private void closeSession() {
+        if (session != null) {
+            session.close();
+            session = null;
+        }
+    }
+
+    /** Ends the {@link NftSession}, if one runs. */
+    synchronized void close() {
+        closeSession();
     }
 
     static String firstLines(String s, int n) {

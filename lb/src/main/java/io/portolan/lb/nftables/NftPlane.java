@@ -320,5 +320,6 @@ final class NftPlane implements DataPlane {
     @Override
     public void close() {
         sync.close(); // the rules stay: a restarted agent adopts them
+        nft.close();
     }
 }

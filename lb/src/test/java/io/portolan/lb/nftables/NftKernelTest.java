@@ -172,4 +172,30 @@ class NftKernelTest {
         assertTrue(tables.contains("someone_else"), tables);
         NftablesDataPlane.cleanup(c, nft); // twice: nothing left to remove, no error
     }
+
+    @Test
+    void apply_smallScripts_goThroughOneSessionAllOrNothing() throws Exception {
+        NftCommand own = new NftCommand(List.of("ip", "netns", "exec", NS));
+        try {
+            own.apply("add table ip sess\nadd map ip sess m { type ipv4_addr : verdict; }\nadd chain ip sess c\n");
+            own.apply("# a comment line\nadd element ip sess m { 10.0.0.1 : goto c }\n");
+            NftCommand.NftException refused = org.junit.jupiter.api.Assertions.assertThrows(NftCommand.NftException.class,
+                    () -> own.apply("add element ip sess m { 10.0.0.2 : goto c }\nadd element ip sess m { 10.0.0.3 : goto nochain }\n"));
+            assertTrue(refused.getMessage().contains("Error"), refused.getMessage());
+            // a delete (the case a one-shot nft pays an RCU grace period for) and an add, in one transaction
+            own.apply("delete element ip sess m { 10.0.0.1 }\nadd element ip sess m { 10.0.0.4 : goto c }\n");
+            String text = run("ip", "netns", "exec", NS, "nft", "list", "map", "ip", "sess", "m");
+            assertTrue(text.contains("10.0.0.4"), text);
+            assertFalse(text.contains("10.0.0.1 "), text);
+            assertFalse(text.contains("10.0.0.2"), "the refused transaction added nothing: " + text);
+        } finally {
+            own.close();
+            run("ip", "netns", "exec", NS, "nft", "delete", "table", "ip", "sess");
+        }
+    }
+
+    @Test
+    void oneLine_dropsCommentsAndJoinsCommands() {
+        assertEquals("add table ip t; add chain ip t c", NftSession.oneLine("# t\nadd table ip t\n\n  add chain ip t c\n"));
+    }
 }
