@@ -135,6 +135,7 @@ public final class IpvsDataPlane {
         public void close() {
             ticker.shutdownNow();
             sync.close();
+            syncer.close(); // ends the ipvsadm -R session (it would also exit at the JVM's exit: its stdin closes)
         }
     }
 

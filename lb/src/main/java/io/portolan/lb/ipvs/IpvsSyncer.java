@@ -28,18 +28,26 @@ import java.util.concurrent.atomic.AtomicInteger;
  * device and chains, reads the kernel back ({@code ipvsadm -S -n}, {@code iptables-save -t mangle},
  * {@code ip addr}) and adopts what it finds; every sync then renders the plan, diffs it against the
  * kernel table it keeps, and applies one {@code ipvsadm -R} batch, one {@code iptables-restore
- * --noflush} script for the mark rules that changed, and the VIP address changes.
+ * --noflush} script for the mark rules that changed, and the VIP address changes. ipvsadm runs as
+ * one long-lived {@link IpvsadmSession} (where {@code stdbuf} exists): a one-instance change starts
+ * no process at all. When it dies or hangs, the sync fails and the next one is a full one.
  */
-final class IpvsSyncer implements CoalescingSync.Target {
+final class IpvsSyncer implements CoalescingSync.Target, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(IpvsSyncer.class);
     private static final Duration TIMEOUT = Duration.ofMinutes(5);
     static final String LO_LABEL = "lo:portolan";
     /** Connection counts are read for at most this many draining services per sync (one ipvsadm -L each). */
     static final int MAX_COUNT_READS = 32;
+    /** A batch of more ops than this is acknowledged per {@link #CHUNK_OPS} lines rather than per service. */
+    static final int PER_SERVICE_ACK_MAX_OPS = 2_000;
+    static final int CHUNK_OPS = 200;
 
     private final IpvsConfig config;
     private final Path sysctlRoot;
     private final Shell shell;
+    private Ipvsadm ipvsadm;
+    /** Set when ipvsadm died or hung mid-call: the table may differ from {@link #kernel}, so the next sync is a full one. */
+    private boolean needFull;
     private final Timer syncTimer;
     private final Counter rejectedCounter;
     private final AtomicInteger serviceGauge = new AtomicInteger();
@@ -66,9 +74,17 @@ final class IpvsSyncer implements CoalescingSync.Target {
 
     /** {@code sysctlRoot}: where the sysctl files are ({@code /proc/sys}; a directory of files in tests). */
     IpvsSyncer(IpvsConfig config, Shell shell, MeterRegistry meters, Path sysctlRoot) {
+        this(config, shell, meters, sysctlRoot, Shell.onPath("stdbuf") ? new IpvsadmSession(shell, TIMEOUT) : new IpvsadmOneShot(shell));
+    }
+
+    IpvsSyncer(IpvsConfig config, Shell shell, MeterRegistry meters, Path sysctlRoot, Ipvsadm ipvsadm) {
         this.sysctlRoot = sysctlRoot;
         this.config = config;
         this.shell = shell;
+        this.ipvsadm = ipvsadm;
+        if (ipvsadm instanceof IpvsadmOneShot) {
+            log.info("ipvs: stdbuf not found (coreutils): ipvsadm runs once per change instead of as one long-lived process");
+        }
         this.syncTimer = Timer.builder("portolan.ipvs.sync").description("ipvs data plane syncs").register(meters);
         this.rejectedCounter = Counter.builder("portolan.ipvs.rejected").description("virtual services the kernel refused").register(meters);
         meters.gauge("portolan.ipvs.services", serviceGauge);
@@ -84,9 +100,48 @@ final class IpvsSyncer implements CoalescingSync.Target {
         return lastPlan;
     }
 
+    /** Where the time of the last sync went, in nanoseconds (for the benchmark). */
+    record Phases(long render, long counts, long diff, long ipvs, long rulesAndVips) {
+    }
+
+    private volatile Phases lastPhases;
+
+    Phases lastPhases() {
+        return lastPhases;
+    }
+
+    Ipvsadm ipvsadm() {
+        return ipvsadm;
+    }
+
+    /** Swaps how ipvsadm runs (the benchmark compares both on one table); the old one is closed. */
+    void ipvsadm(Ipvsadm next) {
+        ipvsadm.close();
+        ipvsadm = next;
+    }
+
+    @Override
+    public void close() {
+        ipvsadm.close();
+    }
+
     @Override
     public void sync(ClusterSnapshot snapshot, boolean full) throws Exception {
         long t0 = System.nanoTime();
+        if (needFull && !full) {
+            log.info("ipvs: ipvsadm failed during the last sync; this one is a full resync");
+            full = true;
+        }
+        try {
+            sync(snapshot, full, t0);
+        } catch (IOException e) {
+            needFull = true;
+            throw e;
+        }
+        needFull = false;
+    }
+
+    private void sync(ClusterSnapshot snapshot, boolean full, long t0) throws IOException {
         if (full) {
             setUp();
             readKernel();
@@ -99,22 +154,16 @@ final class IpvsSyncer implements CoalescingSync.Target {
             plan.problems().forEach(p -> log.warn("ipvs: {}", p));
             lastProblems = plan.problems();
         }
-        Map<Integer, Map<Plan.RealServer, KernelTable.Connections>> counts = new HashMap<>();
-        int reads = 0;
-        Set<Integer> draining = previous == null ? IpvsDiff.drainingMarks(kernel, plan) : new java.util.TreeSet<>(drains.since.keySet());
-        for (int mark : draining) {
-            if (reads++ == MAX_COUNT_READS) {
-                break;
-            }
-            Shell.Result r = shell.run(List.of("ipvsadm", "-L", "-n", "-f", Integer.toUnsignedString(mark)), null, TIMEOUT);
-            if (r.code() == 0) {
-                counts.put(mark, KernelTable.parseList(r.out()));
-            }
-        }
+        long t1 = System.nanoTime();
+        Map<Integer, Map<Plan.RealServer, KernelTable.Connections>> counts = readCounts(
+                previous == null ? IpvsDiff.drainingMarks(kernel, plan) : new java.util.TreeSet<>(drains.since.keySet()));
+        long t2 = System.nanoTime();
         long now = System.currentTimeMillis();
         IpvsDiff.Changes changes = IpvsDiff.compute(kernel, plan, previous, ruleFrontends, rejected, drains, counts, now,
                 config.drainTimeout().toMillis());
+        long t3 = System.nanoTime();
         boolean clean = applyIpvs(changes, plan);
+        long t4 = System.nanoTime();
         boolean exact = full || !clean || previous == null;
         if (syncRules(plan, changes, exact, full) || full) {
             syncVips();
@@ -122,6 +171,7 @@ final class IpvsSyncer implements CoalescingSync.Target {
         for (IpvsDiff.ConntrackClear c : changes.clears()) {
             clearConntrack(c);
         }
+        lastPhases = new Phases(t1 - t0, t2 - t1, t3 - t2, t4 - t3, System.nanoTime() - t4);
         previous = clean ? plan : null;
         lastPlan = plan;
         serviceGauge.set(kernel.services.size());
@@ -133,19 +183,65 @@ final class IpvsSyncer implements CoalescingSync.Target {
         }
     }
 
+    /** Active and inactive connections of the real servers of up to {@link #MAX_COUNT_READS} of {@code marks}, in one call. */
+    private Map<Integer, Map<Plan.RealServer, KernelTable.Connections>> readCounts(Set<Integer> marks) throws IOException {
+        Map<Integer, Map<Plan.RealServer, KernelTable.Connections>> counts = new HashMap<>();
+        if (marks.isEmpty()) {
+            return counts;
+        }
+        List<Integer> read = marks.stream().limit(MAX_COUNT_READS).toList();
+        // each mark is one our table holds: listing a missing service would end the ipvsadm process
+        List<List<String>> groups = read.stream().map(m -> List.of("-L -n -f " + Integer.toUnsignedString(m))).toList();
+        List<List<String>> out = ipvsadm.run(groups);
+        for (int i = 0; i < read.size(); i++) {
+            counts.put(read.get(i), KernelTable.parseList(String.join("\n", out.get(i))));
+        }
+        return counts;
+    }
+
+    /**
+     * The batch as groups of lines, each acknowledged on its own: one per service (so an error names
+     * its service), or chunks of about {@link #CHUNK_OPS} lines for a batch of more than
+     * {@link #PER_SERVICE_ACK_MAX_OPS} (a load from empty: one acknowledgement per service would add
+     * a line per service); a service's lines are never split.
+     */
+    static List<List<IpvsDiff.Op>> groups(List<IpvsDiff.Op> ops) {
+        int min = ops.size() > PER_SERVICE_ACK_MAX_OPS ? CHUNK_OPS : 1;
+        List<List<IpvsDiff.Op>> out = new ArrayList<>();
+        List<IpvsDiff.Op> cur = new ArrayList<>();
+        for (IpvsDiff.Op o : ops) {
+            if (!cur.isEmpty() && cur.get(cur.size() - 1).mark() != o.mark() && cur.size() >= min) {
+                out.add(cur);
+                cur = new ArrayList<>();
+            }
+            cur.add(o);
+        }
+        if (!cur.isEmpty()) {
+            out.add(cur);
+        }
+        return out;
+    }
+
     /** Applies the batch; false when the kernel refused some of it (the table was then read back). */
     private boolean applyIpvs(IpvsDiff.Changes changes, Plan plan) throws IOException {
         if (changes.isEmpty()) {
             return true;
         }
-        Shell.Result r = shell.run(List.of("ipvsadm", "-R"), changes.batch(), TIMEOUT);
-        if (r.clean()) {
+        List<List<IpvsDiff.Op>> groups = groups(changes.ops());
+        List<List<String>> out = ipvsadm.run(groups.stream().map(g -> g.stream().map(IpvsDiff.Op::line).toList()).toList());
+        Map<Integer, String> why = new HashMap<>();
+        for (int i = 0; i < groups.size(); i++) {
+            if (!out.get(i).isEmpty()) {
+                String errors = String.join("; ", out.get(i));
+                groups.get(i).forEach(o -> why.merge(o.mark(), errors, (a, b) -> a));
+            }
+        }
+        if (why.isEmpty()) {
             changes.ops().forEach(o -> o.applyTo(kernel));
             return true;
         }
         // ipvsadm -R goes on after a failed line and names no line: read the kernel back and find
         // the services that did not reach their planned state. Those keep what the kernel has.
-        String why = r.errOrOut();
         kernel = readIpvs();
         reserved = orphans();
         Set<Integer> touched = new LinkedHashSet<>();
@@ -159,7 +255,8 @@ final class IpvsSyncer implements CoalescingSync.Target {
             rejectedCounter.increment();
             log.error("ipvs: the kernel refused service {} ({}, fwmark 0x{}, scheduler {}): {}; its previous rules stay in force, "
                     + "other services are synced; fix the service (e.g. its scheduler) and it is retried", want.service(), want.frontend(),
-                    Integer.toHexString(mark), want.scheduler(), why);
+                    Integer.toHexString(mark), want.scheduler(), why.getOrDefault(mark, "(its group printed nothing; "
+                            + String.join("; ", new LinkedHashSet<>(why.values())) + ")"));
         }
         return false;
     }
@@ -381,11 +478,8 @@ final class IpvsSyncer implements CoalescingSync.Target {
     }
 
     private KernelTable readIpvs() throws IOException {
-        Shell.Result r = shell.run(List.of("ipvsadm", "-S", "-n"), null, TIMEOUT);
-        if (r.code() != 0) {
-            throw new IOException("ipvsadm -S -n failed (exit " + r.code() + "): " + r.errOrOut());
-        }
-        return KernelTable.parseSave(r.out(), config::ownsMark);
+        List<String> save = ipvsadm.run(List.of(List.of("-S -n"))).get(0);
+        return KernelTable.parseSave(String.join("\n", save), config::ownsMark);
     }
 
     private void readKernel() throws IOException {

@@ -58,6 +58,11 @@ class Shell {
         }
     }
 
+    /** Starts a long-lived process from an argv array (never a shell), stderr merged into stdout. */
+    Process start(List<String> argv) throws IOException {
+        return new ProcessBuilder(argv).redirectErrorStream(true).start();
+    }
+
     /** Whether {@code name} is an executable on PATH (for {@code --cleanup}, which is a no-op without the tools). */
     static boolean onPath(String name) {
         String path = System.getenv().getOrDefault("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");

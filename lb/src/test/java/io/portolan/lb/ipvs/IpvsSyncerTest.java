@@ -5,6 +5,11 @@ import io.portolan.proto.ClusterSnapshot;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.io.IOException;
+import java.time.Duration;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -14,6 +19,7 @@ import java.util.Map;
 import static io.portolan.lb.ipvs.Snapshots.tcp;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The apply step against {@link FakeKernel}: what runs, what the "kernel" ends up holding. */
@@ -34,8 +40,24 @@ class IpvsSyncerTest {
         meters = new SimpleMeterRegistry();
     }
 
+    /** The mark of the service "web" (its real servers are 10.0.1.x:8080). */
+    long webMark() {
+        return kernel.reals.entrySet().stream().filter(e -> e.getValue().keySet().stream().anyMatch(r -> r.startsWith("10.0.1.")))
+                .findFirst().orElseThrow().getKey();
+    }
+
+    /** A syncer with the persistent ipvsadm session (as where stdbuf exists). */
     IpvsSyncer syncer() {
-        return new IpvsSyncer(IpvsConfig.DEFAULT, kernel, meters, sys);
+        return syncer(IpvsConfig.DEFAULT);
+    }
+
+    IpvsSyncer syncer(IpvsConfig config) {
+        return new IpvsSyncer(config, kernel, meters, sys, new IpvsadmSession(kernel, Duration.ofSeconds(10)));
+    }
+
+    /** A syncer that starts ipvsadm once per call (where stdbuf is missing). */
+    IpvsSyncer oneShotSyncer() {
+        return new IpvsSyncer(IpvsConfig.DEFAULT, kernel, meters, sys, new IpvsadmOneShot(kernel));
     }
 
     static ClusterSnapshot withBad(long rev) {
@@ -55,9 +77,10 @@ class IpvsSyncerTest {
         assertEquals("1", Files.readString(sys.resolve("net/ipv4/vs/expire_nodest_conn")));
     }
 
-    @Test
-    void refusedService_othersProgrammed_noRuleNoVip_notRetried() throws Exception {
-        IpvsSyncer s = syncer();
+    @ParameterizedTest(name = "oneShot={0}")
+    @ValueSource(booleans = {false, true})
+    void refusedService_othersProgrammed_noRuleNoVip_notRetried(boolean oneShot) throws Exception {
+        IpvsSyncer s = oneShot ? oneShotSyncer() : syncer();
         s.sync(withBad(1), true);
         assertEquals(5, kernel.services.size(), "the five good frontends are programmed");
         assertFalse(kernel.services.containsValue("nosuch"));
@@ -104,8 +127,19 @@ class IpvsSyncerTest {
     }
 
     @Test
-    void oneInstanceAdded_isOneLineBatch_noRuleOrAddressCommand() throws Exception {
+    void oneInstanceAdded_isOneLineBatch_noProcessStarted() throws Exception {
         IpvsSyncer s = syncer();
+        s.sync(IpvsRenderTest.cluster().build(1), true);
+        int commands = kernel.commands.size();
+        s.sync(IpvsRenderTest.cluster().instance("web", "w9", "10.0.1.9", tcp("http", 8080)).build(2), false);
+        assertEquals(List.of(), kernel.commands.subList(commands, kernel.commands.size()), "no ipvsadm, iptables, ip or conntrack process");
+        assertEquals("-a -f " + webMark() + " -r 10.0.1.9:8080 -m -w 100\n", kernel.batches().get(kernel.batches().size() - 1));
+        assertEquals(1, s.ipvsadm().starts(), "one ipvsadm -R session since the start");
+    }
+
+    @Test
+    void oneInstanceAdded_oneShot_isOneLineBatch_noRuleOrAddressCommand() throws Exception {
+        IpvsSyncer s = oneShotSyncer();
         s.sync(IpvsRenderTest.cluster().build(1), true);
         int commands = kernel.commands.size();
         s.sync(IpvsRenderTest.cluster().instance("web", "w9", "10.0.1.9", tcp("http", 8080)).build(2), false);
@@ -115,8 +149,89 @@ class IpvsSyncerTest {
     }
 
     @Test
+    void sessionDiesMidBatch_syncFails_nextSyncIsFull_newSession_kernelMatchesPlan() throws Exception {
+        IpvsSyncer s = syncer();
+        s.sync(IpvsRenderTest.cluster().build(1), true);
+        ClusterSnapshot more = IpvsRenderTest.cluster().instance("web", "w9", "10.0.1.9", tcp("http", 8080))
+                .instance("web", "w8", "10.0.1.8", tcp("http", 8080)).build(2);
+        kernel.dieAfter = 1; // the first of the two lines (10.0.1.8) runs, then ipvsadm is gone
+        IOException e = assertThrows(IOException.class, () -> s.sync(more, false));
+        assertTrue(e.getMessage().contains("ipvsadm -R exited"), e.getMessage());
+        assertEquals(1, kernel.reals.get(webMark()).keySet().stream().filter(r -> r.startsWith("10.0.1.8:") || r.startsWith("10.0.1.9:")).count(),
+                "half applied");
+        kernel.dieAfter = -1;
+        int commands = kernel.commands.size();
+        s.sync(more, false); // asked for an incremental sync: runs as a full one
+        List<List<String>> ran = kernel.commands.subList(commands, kernel.commands.size());
+        assertTrue(ran.contains(IpvsadmSession.ARGV), "a new session: " + ran);
+        assertTrue(ran.contains(List.of("iptables-save", "-t", "mangle")), "the kernel is re-read: " + ran);
+        assertEquals(2, s.ipvsadm().starts());
+        assertTrue(kernel.reals.get(webMark()).keySet().containsAll(List.of("10.0.1.9:8080", "10.0.1.8:8080")));
+        assertEquals("-a -f " + webMark() + " -r 10.0.1.9:8080 -m -w 100\n", kernel.batches().get(kernel.batches().size() - 1),
+                "after the re-read only the missing line is sent");
+        // and the syncer's table agrees with a fresh adoption: a restarted syncer changes nothing
+        int batches = kernel.batches().size();
+        syncer().sync(more, true);
+        assertEquals(batches, kernel.batches().size());
+    }
+
+    @Test
+    void sessionKilledBetweenSyncs_replacedSilently_changeApplied() throws Exception {
+        IpvsSyncer s = syncer();
+        s.sync(IpvsRenderTest.cluster().build(1), true);
+        kernel.killSessions();
+        s.sync(IpvsRenderTest.cluster().instance("web", "w9", "10.0.1.9", tcp("http", 8080)).build(2), false);
+        assertEquals(2, s.ipvsadm().starts());
+        assertTrue(kernel.reals.get(webMark()).containsKey("10.0.1.9:8080"));
+    }
+
+    @Test
+    void instanceRemoved_weightZero_thenCountsReadInSession_deleted() throws Exception {
+        IpvsSyncer s = syncer(IpvsConfig.parse(Map.of("ipvs-drain-timeout", "1h")));
+        ClusterSnapshot with = IpvsRenderTest.cluster().instance("web", "w9", "10.0.1.9", tcp("http", 8080)).build(1);
+        s.sync(with, true);
+        int commands = kernel.commands.size();
+        s.sync(IpvsRenderTest.cluster().build(2), false);
+        assertEquals(0, kernel.reals.get(webMark()).get("10.0.1.9:8080"), "weight 0 first");
+        assertTrue(s.draining());
+        s.sync(IpvsRenderTest.cluster().build(3), false); // the drain tick: counts say no connections
+        assertFalse(kernel.reals.get(webMark()).containsKey("10.0.1.9:8080"));
+        assertFalse(s.draining());
+        assertEquals(List.of(), kernel.commands.subList(commands, kernel.commands.size()), "counts read through the session, no process");
+    }
+
+    @Test
+    void refusedService_loggedWithItsOwnError() throws Exception {
+        java.io.PrintStream err = System.err;
+        java.io.ByteArrayOutputStream log = new java.io.ByteArrayOutputStream();
+        System.setErr(new java.io.PrintStream(log, true));
+        try {
+            syncer().sync(withBad(1), true);
+        } finally {
+            System.setErr(err);
+        }
+        String line = log.toString().lines().filter(l -> l.contains("refused")).findFirst().orElse("(no line in: " + log + ")");
+        // its own group's errors: the refused -A, then its real server's "Service not defined"; no other service's
+        assertTrue(line.contains("service bad") && line.contains("scheduler nosuch") && line.endsWith(
+                "Scheduler or persistence engine not found; Service not defined; its previous rules stay in force, other services are "
+                        + "synced; fix the service (e.g. its scheduler) and it is retried"), line);
+    }
+
+    @Test
+    void session_unparsableLine_exitsNamed_nextCallStartsAnother() throws Exception {
+        IpvsadmSession session = new IpvsadmSession(kernel, Duration.ofSeconds(10));
+        IOException e = assertThrows(IOException.class, () -> session.run(List.of(List.of("-A -f 5 -s rr"), List.of("-x -y"))));
+        assertTrue(e.getMessage().contains("group 2 of 2 (-x -y): illegal line -x -y"), e.getMessage());
+        assertEquals(List.of(List.of(), List.of("Service already exists")),
+                session.run(List.of(List.of("-a -f 5 -r 10.0.0.1:80 -m -w 1"), List.of("-A -f 5 -s rr"))));
+        assertEquals(2, session.starts());
+        assertThrows(IllegalArgumentException.class, () -> session.run(List.of(List.of("-A -f 6 -s rr\n-C"))));
+        session.close();
+    }
+
+    @Test
     void serviceRemoved_drainedThenDeleted_ruleAndVipGo() throws Exception {
-        IpvsSyncer s = new IpvsSyncer(IpvsConfig.parse(Map.of("ipvs-drain-timeout", "0s")), kernel, meters, sys);
+        IpvsSyncer s = syncer(IpvsConfig.parse(Map.of("ipvs-drain-timeout", "0s")));
         s.sync(IpvsRenderTest.cluster().build(1), true);
         ClusterSnapshot noDns = new ClusterSnapshot(2, Map.of(), Map.of());
         s.sync(noDns, false);
