@@ -27,10 +27,25 @@ import java.util.TreeMap;
  * snapshot mirrors the registry, but they are not answered by anything that needs the service.
  */
 public final class ClusterSnapshot {
+    /** Numbers every snapshot (before {@link #EMPTY}: its constructor uses it). */
+    private static final java.util.concurrent.atomic.AtomicLong SEQUENCE = new java.util.concurrent.atomic.AtomicLong();
     public static final ClusterSnapshot EMPTY = new ClusterSnapshot(0, Map.of(), Map.of());
 
     private static final Comparator<Instance> BY_ID = Comparator.comparing(Instance::id);
 
+    /** How many predecessors {@link #changedSince} can reach back through before it gives up. */
+    static final int DELTA_DEPTH = 16;
+
+    /**
+     * The names changed from the snapshot numbered {@code from} to this one's predecessor chain:
+     * {@code older} reaches further back (null where the chain was cut, every {@link #DELTA_DEPTH}
+     * steps, so the chain never holds more than that many sets).
+     */
+    private record Delta(long from, Set<String> names, Delta older, int depth) {
+    }
+
+    private final long seq = SEQUENCE.incrementAndGet();
+    private final Delta delta;
     private final long revision;
     private final Map<String, Service> services;
     private final Map<String, List<Instance>> instances;
@@ -55,6 +70,13 @@ public final class ClusterSnapshot {
     private ClusterSnapshot(ClusterSnapshot previous, long revision, Map<String, Service> services,
                             Map<String, ? extends Collection<Instance>> instances, Set<String> changed) {
         this.revision = revision;
+        if (previous != null && changed != null) {
+            Delta older = previous.delta;
+            int depth = older == null ? 0 : older.depth + 1;
+            this.delta = new Delta(previous.seq, Set.copyOf(changed), depth >= DELTA_DEPTH ? null : older, depth >= DELTA_DEPTH ? 0 : depth);
+        } else {
+            this.delta = null;
+        }
         this.services = Collections.unmodifiableMap(new TreeMap<>(services));
         Map<String, List<Instance>> byService = new TreeMap<>();
         Map<String, List<Instance>> servingByService = new HashMap<>();
@@ -156,6 +178,10 @@ public final class ClusterSnapshot {
      * {@code previous} is null.
      */
     public Set<String> changedServices(ClusterSnapshot previous) {
+        Set<String> known = changedSince(previous);
+        if (known != null) {
+            return new HashSet<>(known);
+        }
         Set<String> names = new HashSet<>(services.keySet());
         names.addAll(instances.keySet());
         if (previous == null) {
@@ -165,6 +191,39 @@ public final class ClusterSnapshot {
         names.addAll(previous.instances.keySet());
         names.removeIf(n -> previous.services.get(n) == services.get(n) && previous.instances.get(n) == instances.get(n));
         return names;
+    }
+
+    /**
+     * The names of the services that may differ from {@code previous}'s (the registry's dirty names:
+     * a superset of what {@link #changedServices} finds by identity), at the cost of the changes
+     * only, not of the cluster's size; or null when this snapshot was not built from {@code previous} by a
+     * chain of {@link #next} calls of at most {@link #DELTA_DEPTH} steps (the caller then compares
+     * by identity itself). An empty set means nothing changed.
+     */
+    public Set<String> changedSince(ClusterSnapshot previous) {
+        if (previous == this) {
+            return Set.of();
+        }
+        if (previous == null) {
+            return null;
+        }
+        Set<String> union = null;
+        for (Delta d = delta; d != null; d = d.older) {
+            if (union == null) {
+                union = d.names;
+            } else {
+                Set<String> u = new HashSet<>(union);
+                u.addAll(d.names);
+                union = u;
+            }
+            if (d.from == previous.seq) {
+                return Collections.unmodifiableSet(union);
+            }
+            if (d.from < previous.seq) {
+                return null;
+            }
+        }
+        return null;
     }
 
     @Override

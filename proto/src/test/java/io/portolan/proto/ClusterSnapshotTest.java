@@ -47,4 +47,33 @@ class ClusterSnapshotTest {
         assertEquals(java.util.Set.of("web", "db"), s2.changedServices(null));
         assertEquals("b", s2.byAddress(InetAddress.getByName("10.0.0.2")).get(0).instance().id());
     }
+
+    @Test
+    void changedSince_followsNextChains_unionsSkippedSnapshots_nullWhenUnrelatedOrTooFar() throws Exception {
+        Map<String, Service> services = new java.util.HashMap<>();
+        Map<String, List<Instance>> inst = new java.util.HashMap<>();
+        for (String n : List.of("a", "b", "c", "d")) {
+            services.put(n, new Service(n, Mode.DNSRR, List.of(), null, null, null, null));
+            inst.put(n, List.of(inst("i", "10.0.0.1", 100, Health.HEALTHY)));
+        }
+        ClusterSnapshot s0 = new ClusterSnapshot(1, services, inst);
+        assertEquals(null, s0.changedSince(ClusterSnapshot.EMPTY), "not built by next from it");
+        assertEquals(java.util.Set.of(), s0.changedSince(s0));
+        inst.put("a", List.of(inst("i", "10.0.0.2", 100, Health.HEALTHY)));
+        ClusterSnapshot s1 = ClusterSnapshot.next(s0, 2, services, inst, java.util.Set.of("a"));
+        services.remove("b");
+        inst.remove("b");
+        ClusterSnapshot s2 = ClusterSnapshot.next(s1, 3, services, inst, java.util.Set.of("b"));
+        assertEquals(java.util.Set.of("a"), s1.changedSince(s0));
+        assertEquals(java.util.Set.of("b"), s2.changedSince(s1));
+        assertEquals(java.util.Set.of("a", "b"), s2.changedSince(s0), "a consumer that skipped s1 sees both");
+        assertEquals(s2.changedServices(s0), s2.changedSince(s0), "the same names as the identity walk");
+        assertEquals(null, s1.changedSince(s2), "backwards");
+        ClusterSnapshot far = s2;
+        for (int i = 0; i < ClusterSnapshot.DELTA_DEPTH + 1; i++) {
+            far = ClusterSnapshot.next(far, 4 + i, services, inst, java.util.Set.of("c"));
+        }
+        assertEquals(null, far.changedSince(s0), "beyond the chain's depth: the caller walks");
+        assertEquals(java.util.Set.of("a", "b", "c"), far.changedServices(s0), "changedServices still answers, by walking");
+    }
 }

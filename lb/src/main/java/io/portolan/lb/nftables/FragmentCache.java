@@ -86,42 +86,40 @@ final class FragmentCache {
     }
 
     /**
-     * The services whose {@link Service} or serving-instance list is not the object the last render saw
-     * (what {@link ClusterSnapshot#changedServices} finds, by the same identity test, but without
-     * building sets of every name: at 10,000 services that costs 15 ms), re-rendered; the others keep
-     * their fragments.
+     * The services whose {@link Service} or serving-instance list is not the object the last render saw,
+     * re-rendered; the others keep their fragments. When the snapshot was built from the last one by
+     * {@link ClusterSnapshot#next} (the registry's case) only the names it reports changed are looked
+     * at ({@link ClusterSnapshot#changedSince}); otherwise every service is compared by identity.
      */
     private Ruleset patch(ClusterSnapshot snapshot) {
-        Map<String, Fragment> updates = null;
-        int seen = 0;
-        for (Service s : snapshot.services().values()) {
-            String name = s.name();
-            List<Instance> serving = snapshot.servingInstances(name);
-            Cached c = byService.get(name);
-            if (c != null) {
-                seen++;
-                if (c.service == s && c.serving == serving) {
-                    continue;
-                }
-            }
-            Fragment before = c == null ? null : c.fragment;
-            Fragment after = fragment(s, serving);
-            if (after != before) {
-                updates = updates == null ? new HashMap<>() : updates;
-                updates.put(name, after);
-            }
-        }
-        if (seen < byService.size()) { // services gone
-            for (var it = byService.keySet().iterator(); it.hasNext(); ) {
-                String name = it.next();
-                if (!snapshot.services().containsKey(name)) {
-                    it.remove();
-                    updates = updates == null ? new HashMap<>() : updates;
+        Map<String, Fragment> updates = new HashMap<>();
+        Set<String> names = snapshot.changedSince(last);
+        if (names != null) {
+            for (String name : names) {
+                Service s = snapshot.services().get(name);
+                if (s != null) {
+                    consider(s, snapshot.servingInstances(name), updates);
+                } else if (byService.remove(name) != null) {
                     updates.put(name, null);
                 }
             }
+        } else {
+            int seen = 0;
+            for (Service s : snapshot.services().values()) {
+                seen += byService.containsKey(s.name()) ? 1 : 0;
+                consider(s, snapshot.servingInstances(s.name()), updates);
+            }
+            if (seen < byService.size()) { // services gone
+                for (var it = byService.keySet().iterator(); it.hasNext(); ) {
+                    String name = it.next();
+                    if (!snapshot.services().containsKey(name)) {
+                        it.remove();
+                        updates.put(name, null);
+                    }
+                }
+            }
         }
-        if (updates == null) {
+        if (updates.isEmpty()) {
             changed = Set.of();
             return ruleset;
         }
@@ -135,6 +133,19 @@ final class FragmentCache {
         }
         changed = Collections.unmodifiableSet(new TreeSet<>(updates.keySet()));
         return new Ruleset(common, Collections.unmodifiableSortedMap(out));
+    }
+
+    /** Records in {@code updates} a service whose fragment is not the cached one. */
+    private void consider(Service s, List<Instance> serving, Map<String, Fragment> updates) {
+        Cached c = byService.get(s.name());
+        if (c != null && c.service == s && c.serving == serving) {
+            return;
+        }
+        Fragment before = c == null ? null : c.fragment;
+        Fragment after = fragment(s, serving);
+        if (after != before) {
+            updates.put(s.name(), after);
+        }
     }
 
     /** The cached fragment when the service and its serving instances are equal to the cached ones, else a fresh one. */
