@@ -108,6 +108,15 @@ class BadInputTest {
         assertEquals(before, agent.publisher().current(), "nothing changed");
     }
 
+    @org.junit.jupiter.api.Test
+    void register_commandNotFound_exit127_namesIt_registersNothing() throws Exception {
+        ClusterSnapshot before = agent.publisher().current();
+        Run r = cli("register --agent AGENT --service web --address 10.0.0.9 --port 80 -- /nonexistent/app --flag");
+        assertEquals(127, r.code(), r.err());
+        assertTrue(r.err().contains("cannot run /nonexistent/app"), r.err());
+        assertEquals(before, agent.publisher().current(), "nothing registered");
+    }
+
     @ParameterizedTest(name = "{0}")
     @CsvSource(delimiter = '|', value = {
             "not json | not JSON",

@@ -74,6 +74,9 @@ class EtcdRegistrationTest {
             killed.process.waitFor(5, TimeUnit.SECONDS);
             long gone = Await.until("killed registrant's instance removed", (TTL + 2) * 1000L, () -> !present(ids.get(0)));
             System.out.println("kill -9 → removed in " + gone + " ms");
+            // ... and its command does not run on unregistered: setpriv --pdeathsig TERM
+            assertTrue(!orphans.isEmpty(), "the registrant ran its command");
+            Await.until("the killed registrant's command stopped", 2_000, () -> orphans.stream().noneMatch(ProcessHandle::isAlive));
             orphans.forEach(ProcessHandle::destroyForcibly);
 
             // deregister the second from another process: gone within 1 s of the command returning.

@@ -6,6 +6,8 @@ import org.slf4j.LoggerFactory;
 import sun.misc.Signal;
 
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -38,6 +40,11 @@ final class Wrapper {
     }
 
     int run() throws IOException, InterruptedException {
+        if (!command.isEmpty() && executable(command.get(0)) == null) {
+            registrar.close();
+            System.err.println("portolan: cannot run " + command.get(0) + ": not found or not executable (nothing registered)");
+            return 127;
+        }
         try (registrar) {
             String[] got = registrar.register(registration);
             System.out.println("registered " + registration.service() + "/" + got[0] + (got[1] == null ? "" : " vip " + got[1]));
@@ -54,9 +61,8 @@ final class Wrapper {
                 deregisterOnce();
                 return 0;
             }
-            ProcessBuilder pb = new ProcessBuilder(command).inheritIO();
             try {
-                child = pb.start();
+                child = new ProcessBuilder(withParentDeathSignal(command)).inheritIO().start();
             } catch (IOException e) {
                 deregisterOnce();
                 System.err.println("portolan: cannot run " + command.get(0) + ": " + e.getMessage());
@@ -66,6 +72,38 @@ final class Wrapper {
             deregisterOnce();
             return code;
         }
+    }
+
+    /**
+     * The command behind {@code setpriv --pdeathsig TERM} when util-linux's setpriv is installed: if
+     * this wrapper is killed outright (kill -9, OOM), its lease expires and the instance leaves the
+     * registry, so the command must not run on unregistered; the kernel sends it SIGTERM when the
+     * thread that started it (this one, which waits for it) dies.
+     */
+    static List<String> withParentDeathSignal(List<String> command) {
+        Path setpriv = executable("setpriv");
+        if (setpriv == null) {
+            return command;
+        }
+        List<String> argv = new java.util.ArrayList<>(List.of(setpriv.toString(), "--pdeathsig", "TERM", "--"));
+        argv.addAll(command);
+        return argv;
+    }
+
+    /** {@code name} as the exec family would find it: a path as it is, a bare name on PATH; null if none is executable. */
+    static Path executable(String name) {
+        if (name.contains("/")) {
+            Path p = Path.of(name);
+            return Files.isRegularFile(p) && Files.isExecutable(p) ? p : null;
+        }
+        String path = System.getenv().getOrDefault("PATH", "/usr/local/bin:/usr/bin:/bin");
+        for (String dir : path.split(":")) {
+            Path p = Path.of(dir.isEmpty() ? "." : dir, name);
+            if (Files.isRegularFile(p) && Files.isExecutable(p)) {
+                return p;
+            }
+        }
+        return null;
     }
 
     private void onSignal(Signal s) {
