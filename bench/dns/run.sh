@@ -129,7 +129,8 @@ mvn -q -o -pl dns test-compile
 mvn -q -o -pl dns dependency:build-classpath -Dmdep.outputFile="$OUT/cp.txt" > /dev/null
 CP="$ROOT/dns/target/test-classes:$ROOT/dns/target/classes:$(cat "$OUT/cp.txt")"
 PORTOLAN_PORT=$(free_port)
-JAVA_OPTS=${JAVA_OPTS:--Xms256m -Xmx256m -XX:+UseParallelGC}
+# the collector deploy/bin/portolan runs the agent with (Parallel measured the same here)
+JAVA_OPTS=${JAVA_OPTS:--Xms256m -Xmx256m -XX:+UseG1GC}
 # shellcheck disable=SC2086
 java $JAVA_OPTS -cp "$CP" io.portolan.dns.bench.BenchServer --listen "127.0.0.1:$PORTOLAN_PORT" --services $N \
   --upstream "127.0.0.1:$UNBOUND_PORT" --forever < /dev/null > "$OUT/portolan.log" 2>&1 &
