@@ -4,7 +4,10 @@
 #  2. the real apply step INSIDE THE TEST VM (deploy/vm/run-in-vm.sh: software-emulated TCG, so
 #     absolute kernel times are far slower than on hardware): full sync from empty (ipvsadm -R of
 #     S*(N+1) lines, iptables-restore of S rules, ip -batch of S VIPs), one instance added and
-#     removed (incremental syncs), a full resync that re-reads the kernel, and kernel memory.
+#     removed (incremental syncs) through the persistent ipvsadm session and then with one ipvsadm
+#     process per call (the way before), where each sync's time goes, the bare cost of starting a
+#     process, a full resync that re-reads the kernel, and kernel memory.
+#  Both parts end with the same CPU-bound Java loop and /bin/true start: VM / host = TCG slowdown.
 # Usage: bench/ipvs/run.sh [SERVICES] [INSTANCES]
 set -euo pipefail
 cd "$(dirname "$0")/../.."

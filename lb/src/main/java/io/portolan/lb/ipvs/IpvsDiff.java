@@ -129,10 +129,25 @@ final class IpvsDiff {
     static Changes compute(KernelTable kernel, Plan plan, Plan previous, Map<Integer, Frontend> frontends,
                            Map<Integer, Plan.VirtualService> rejected, Drains drains,
                            Map<Integer, Map<Plan.RealServer, KernelTable.Connections>> counts, long nowMillis, long drainTimeoutMillis) {
+        return compute(kernel, plan, previous, null, frontends, rejected, drains, counts, nowMillis, drainTimeoutMillis);
+    }
+
+    /**
+     * {@code changed}: when not null, the marks whose virtual service differs between
+     * {@code previous} and {@code plan}, which have the same marks ({@link IpvsRender.Cache#changedSince}):
+     * only those and the draining marks are compared, without a walk over every service.
+     */
+    static Changes compute(KernelTable kernel, Plan plan, Plan previous, Set<Integer> changed, Map<Integer, Frontend> frontends,
+                           Map<Integer, Plan.VirtualService> rejected, Drains drains,
+                           Map<Integer, Map<Plan.RealServer, KernelTable.Connections>> counts, long nowMillis, long drainTimeoutMillis) {
         List<Op> ops = new ArrayList<>();
         List<ConntrackClear> clears = new ArrayList<>();
         TreeSet<Integer> marks = new TreeSet<>(Integer::compareUnsigned);
-        if (previous == null) {
+        if (previous != null && changed != null) {
+            marks.addAll(changed);
+            marks.addAll(drains.since.keySet());
+            marks.retainAll(union(kernel.services.keySet(), plan.services().keySet()));
+        } else if (previous == null) {
             marks.addAll(kernel.services.keySet());
             marks.addAll(plan.services().keySet());
         } else {

@@ -48,6 +48,18 @@ final class IpvsRender {
         private int markBase;
         private int markBits;
         private Map<Frontend, Integer> marks;
+        // the last fast-path render: the plan it started from and the marks whose service it replaced
+        private Plan patchedFrom;
+        private Set<Integer> patchedMarks;
+
+        /**
+         * The marks whose virtual service differs between {@code previous} and the last render's
+         * plan, when that render was a fast-path one starting from {@code previous} (it adds and
+         * removes no marks); null otherwise (the diff then compares every mark).
+         */
+        Set<Integer> changedSince(Plan previous) {
+            return previous != null && previous == patchedFrom ? patchedMarks : null;
+        }
     }
 
     /**
@@ -59,6 +71,7 @@ final class IpvsRender {
     private static Plan patch(ClusterSnapshot snapshot, int markBase, int markBits, Map<Frontend, Integer> adopted, Set<Integer> reserved,
                               Cache cache) {
         Plan prev = cache.plan;
+        cache.patchedFrom = null;
         if (prev == null || cache.adopted != adopted || cache.reserved != reserved || cache.markBase != markBase
                 || cache.markBits != markBits || snapshot.services().size() != cache.services.size()) {
             return null;
@@ -77,9 +90,12 @@ final class IpvsRender {
             }
         }
         if (changed.isEmpty()) {
+            cache.patchedFrom = prev;
+            cache.patchedMarks = Set.of();
             return prev;
         }
         SortedMap<Integer, Plan.VirtualService> services = new TreeMap<>(prev.services());
+        Set<Integer> patched = new HashSet<>();
         for (Service s : changed) {
             List<Instance> serving = snapshot.servingInstances(s.name());
             Cache.Entry old = cache.services.get(s.name());
@@ -105,6 +121,7 @@ final class IpvsRender {
                         return null;
                     }
                     services.put(m, new Plan.VirtualService(m, f, s.name(), s.scheduler(), r.map));
+                    patched.add(m);
                 }
             }
             cache.services.put(s.name(), entry);
@@ -112,6 +129,8 @@ final class IpvsRender {
         cache.byMark = services;
         Plan plan = new Plan(services, prev.vips(), prev.problems());
         cache.plan = plan;
+        cache.patchedFrom = prev;
+        cache.patchedMarks = patched;
         return plan;
     }
 

@@ -159,7 +159,8 @@ final class IpvsSyncer implements CoalescingSync.Target, AutoCloseable {
                 previous == null ? IpvsDiff.drainingMarks(kernel, plan) : new java.util.TreeSet<>(drains.since.keySet()));
         long t2 = System.nanoTime();
         long now = System.currentTimeMillis();
-        IpvsDiff.Changes changes = IpvsDiff.compute(kernel, plan, previous, ruleFrontends, rejected, drains, counts, now,
+        IpvsDiff.Changes changes = IpvsDiff.compute(kernel, plan, previous, renderCache.changedSince(previous), ruleFrontends, rejected,
+                drains, counts, now,
                 config.drainTimeout().toMillis());
         long t3 = System.nanoTime();
         boolean clean = applyIpvs(changes, plan);

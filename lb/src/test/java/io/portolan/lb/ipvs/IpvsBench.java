@@ -23,8 +23,12 @@ import java.util.TreeMap;
  *   <li>{@code pure S N}: render and diff on this host, no kernel: from empty, then one instance
  *       change with S present (median of 21), and the heap the snapshot, plan and table hold.</li>
  *   <li>{@code kernel S N}: the real apply step against the kernel (run it in the VM: needs IPVS):
- *       a full sync from empty (ipvsadm -R, iptables-restore, ip -batch), then one instance change
- *       (an incremental sync), then a full resync that re-reads the kernel.</li>
+ *       a full sync from empty (ipvsadm -R session, iptables-restore, ip -batch), then one instance
+ *       change (an incremental sync) 22 times through the persistent session and 22 times with one
+ *       ipvsadm process per call (the way before the session), each with where its time went, the
+ *       bare cost of a process start, and a full resync that re-reads the kernel.</li>
+ *   <li>Both modes end with the same CPU-bound loop and a {@code /bin/true} start: host against VM
+ *       is the TCG slowdown.</li>
  * </ul>
  */
 public final class IpvsBench {
@@ -62,6 +66,7 @@ public final class IpvsBench {
             kernel(base, changed);
         } else {
             pure(base, changed);
+            cpu();
         }
     }
 
@@ -97,7 +102,8 @@ public final class IpvsBench {
             long a = System.nanoTime();
             Plan p2 = IpvsRender.render(next, c.markBase(), c.markBits(), marks, java.util.Set.of(), cache);
             long b = System.nanoTime();
-            IpvsDiff.Changes d = IpvsDiff.compute(table, p2, previous, Map.of(), Map.of(), new IpvsDiff.Drains(), Map.of(), 0, 0);
+            IpvsDiff.Changes d = IpvsDiff.compute(table, p2, previous, cache.changedSince(previous), Map.of(), Map.of(), new IpvsDiff.Drains(),
+                    Map.of(), 0, 0);
             times[i] = System.nanoTime() - a;
             cpu[i] = mx.getCurrentThreadCpuTime() - ca;
             renderOnly[i] = b - a;
@@ -142,45 +148,132 @@ public final class IpvsBench {
 
     static void kernel(ClusterSnapshot base, ClusterSnapshot changed) throws Exception {
         IpvsConfig c = IpvsConfig.parse(Map.of("ipvs-min-sync-interval", "0ms"));
-        IpvsSyncer syncer = new IpvsSyncer(c, new Shell(), new SimpleMeterRegistry());
+        Shell shell = new Shell();
+        IpvsSyncer syncer = new IpvsSyncer(c, shell, new SimpleMeterRegistry(), java.nio.file.Path.of("/proc/sys"),
+                new IpvsadmSession(shell, java.time.Duration.ofMinutes(5)));
         syncer.sync(ClusterSnapshot.EMPTY, true); // loads the modules, sets up chains and device
         long[] before = meminfo();
         long t0 = System.nanoTime();
         syncer.sync(base, true);
-        System.out.printf("full sync from empty (read back, ipvsadm -R, iptables-restore, ip -batch): %.1f s%n", (System.nanoTime() - t0) / 1e9);
+        System.out.printf("full sync from empty (read back, ipvsadm -R session, iptables-restore, ip -batch): %.1f s (ipvsadm part %.1f s)%n",
+                (System.nanoTime() - t0) / 1e9, syncer.lastPhases().ipvs() / 1e9);
         long[] after = meminfo();
         System.out.printf("kernel memory for it: slab +%.0f MiB, MemAvailable -%.0f MiB%n", (after[0] - before[0]) / 1024.0,
                 (before[1] - after[1]) / 1024.0);
-        // one instance added and removed again, 11 times (the first ones run while the JIT is still cold)
-        long[] change = new long[22];
-        for (int i = 0; i < change.length; i++) {
-            t0 = System.nanoTime();
-            syncer.sync(i % 2 == 0 ? changed : base, false);
-            change[i] = System.nanoTime() - t0;
-        }
-        System.out.printf("one instance added / removed (weight 0 first), incremental sync, ms in order: %s%n",
-                Arrays.stream(change).mapToObj(n -> String.valueOf(n / 1_000_000)).toList());
-        long[] sorted = change.clone();
-        Arrays.sort(sorted);
-        System.out.printf("  median %d ms, best %d ms%n", sorted[sorted.length / 2] / 1_000_000, sorted[0] / 1_000_000);
-        // the cost of starting ipvsadm itself: a one-line batch that changes nothing
+        changes("persistent ipvsadm -R session", syncer, base, changed);
+        syncer.ipvsadm(new IpvsadmOneShot(shell));
+        changes("one ipvsadm process per call (before)", syncer, base, changed);
+        syncer.ipvsadm(new IpvsadmSession(shell, java.time.Duration.ofMinutes(5)));
+        // bare costs: a trivial process, ipvsadm with one line, one line through the session
         Plan.VirtualService any = syncer.lastPlan().services().values().iterator().next();
         Map.Entry<Plan.RealServer, Integer> r = any.reals().entrySet().iterator().next();
-        String noop = "-e -f " + Integer.toUnsignedString(any.mark()) + " -r " + r.getKey() + " -m -w " + r.getValue() + "\n";
-        long[] proc = new long[5];
-        for (int i = 0; i < proc.length; i++) {
-            t0 = System.nanoTime();
-            new Shell().run(List.of("ipvsadm", "-R"), noop, java.time.Duration.ofMinutes(1));
-            proc[i] = System.nanoTime() - t0;
-        }
-        Arrays.sort(proc);
-        System.out.printf("  of which starting ipvsadm -R for one line: median %d ms%n", proc[2] / 1_000_000);
+        String noop = "-e -f " + Integer.toUnsignedString(any.mark()) + " -r " + r.getKey() + " -m -w " + r.getValue();
+        System.out.printf("bare costs (median of 11): /bin/true from Java %.1f ms; ipvsadm -R of one line %.1f ms; "
+                        + "one line + acknowledgement through the session %.1f ms%n",
+                median(11, () -> shell.run(List.of("/bin/true"), null, java.time.Duration.ofMinutes(1))),
+                median(11, () -> shell.run(List.of("ipvsadm", "-R"), noop + "\n", java.time.Duration.ofMinutes(1))),
+                median(11, () -> syncer.ipvsadm().run(List.of(List.of(noop)))));
+        cpu();
         t0 = System.nanoTime();
         syncer.sync(base, true);
-        System.out.printf("full resync with everything present (re-reads ipvsadm -S -n, iptables-save, ip addr): %.1f s%n", (System.nanoTime() - t0) / 1e9);
+        System.out.printf("full resync with everything present (re-reads ipvsadm -S -n via the session, iptables-save, ip addr): %.1f s%n",
+                (System.nanoTime() - t0) / 1e9);
         Runtime rt = Runtime.getRuntime();
         System.gc();
         System.out.printf("agent-side heap after GC: %.0f MiB%n", (rt.totalMemory() - rt.freeMemory()) / 1048576.0);
+        syncer.close();
         IpvsDataPlane.cleanup(Map.of());
+    }
+
+    /**
+     * One instance added and removed again, 22 times each, with the phases. The first ones run while
+     * the JIT is still cold (slow under TCG): medians are of the second half.
+     */
+    static void changes(String how, IpvsSyncer syncer, ClusterSnapshot base, ClusterSnapshot changed) throws Exception {
+        int starts = syncer.ipvsadm().starts();
+        long[] change = new long[44];
+        long[][] phase = new long[5][change.length];
+        for (int i = 0; i < change.length; i++) {
+            long t0 = System.nanoTime();
+            syncer.sync(i % 2 == 0 ? changed : base, false);
+            change[i] = System.nanoTime() - t0;
+            IpvsSyncer.Phases p = syncer.lastPhases();
+            long[] v = {p.render(), p.counts(), p.diff(), p.ipvs(), p.rulesAndVips()};
+            for (int k = 0; k < v.length; k++) {
+                phase[k][i] = v[k];
+            }
+        }
+        System.out.printf("one instance added / removed (weight 0 first), incremental sync, %s, ms in order: %s%n", how,
+                Arrays.stream(change).mapToObj(n -> String.valueOf(n / 1_000_000)).toList());
+        int h = change.length / 2;
+        long[] sorted = Arrays.copyOfRange(change, h, change.length);
+        Arrays.sort(sorted);
+        System.out.printf("  last %d: median %.1f ms, best %.1f ms; ipvsadm processes started (all %d): %d; median per phase (ms): render %.1f, "
+                        + "connection counts of the draining service %.1f, diff %.1f, ipvsadm batch %.1f, rules + VIPs %.1f%n",
+                h, sorted[sorted.length / 2] / 1e6, sorted[0] / 1e6, change.length, syncer.ipvsadm().starts() - starts,
+                med(Arrays.copyOfRange(phase[0], h, change.length)), med(Arrays.copyOfRange(phase[1], h, change.length)),
+                med(Arrays.copyOfRange(phase[2], h, change.length)), med(Arrays.copyOfRange(phase[3], h, change.length)),
+                med(Arrays.copyOfRange(phase[4], h, change.length)));
+    }
+
+    private static double med(long[] v) {
+        long[] s = v.clone();
+        Arrays.sort(s);
+        return s[s.length / 2] / 1e6;
+    }
+
+    interface Step {
+        void run() throws Exception;
+    }
+
+    static double median(int n, Step step) throws Exception {
+        long[] t = new long[n];
+        for (int i = 0; i < n; i++) {
+            long t0 = System.nanoTime();
+            step.run();
+            t[i] = System.nanoTime() - t0;
+        }
+        return med(t);
+    }
+
+    /** The same CPU-bound Java code on the host and in the VM (their ratio is the TCG slowdown for JIT-compiled code). */
+    static void cpu() throws Exception {
+        long[] sink = {0};
+        Step loop = () -> {
+            long x = 88172645463325252L;
+            for (int i = 0; i < 20_000_000; i++) {
+                x ^= x << 13;
+                x ^= x >>> 7;
+                x ^= x << 17;
+            }
+            sink[0] += x;
+        };
+        for (int i = 0; i < 3; i++) {
+            loop.run();
+        }
+        java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
+        long c0 = mx.getCurrentThreadCpuTime();
+        double wall = median(5, loop);
+        System.out.printf("CPU-bound Java loop, registers only (20M xorshift steps): median %.1f ms wall, %.1f ms CPU per run%n", wall,
+                (mx.getCurrentThreadCpuTime() - c0) / 5e6);
+        int[] data = new java.util.Random(1).ints(2_000_000).toArray();
+        Step sort = () -> {
+            int[] a = data.clone();
+            Arrays.sort(a);
+            sink[0] += a[a.length / 2];
+        };
+        for (int i = 0; i < 2; i++) {
+            sort.run();
+        }
+        c0 = mx.getCurrentThreadCpuTime();
+        wall = median(5, sort);
+        System.out.printf("CPU-bound Java loop, memory-heavy (sort 2M ints): median %.1f ms wall, %.1f ms CPU per run%n", wall,
+                (mx.getCurrentThreadCpuTime() - c0) / 5e6);
+        Shell shell = new Shell();
+        System.out.printf("/bin/true started from Java (median of 21): %.2f ms%n",
+                median(21, () -> shell.run(List.of("/bin/true"), null, java.time.Duration.ofMinutes(1))));
+        if (sink[0] == 42) {
+            System.out.println();
+        }
     }
 }

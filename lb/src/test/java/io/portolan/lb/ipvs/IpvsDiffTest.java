@@ -29,6 +29,7 @@ class IpvsDiffTest {
         Map<Integer, Map<Plan.RealServer, KernelTable.Connections>> counts = new HashMap<>();
         final IpvsRender.Cache cache = new IpvsRender.Cache();
         Plan previous;
+        boolean usedChangedMarks;
 
         /** One incremental sync (render with the cache, diff against the previous plan), as the syncer does. */
         IpvsDiff.Changes step(Snapshots s, long now) {
@@ -38,7 +39,17 @@ class IpvsDiffTest {
                     "the cached render equals a fresh one");
             Map<Integer, Frontend> frontends = new HashMap<>();
             rules.forEach((f, m) -> frontends.put(m, f));
-            IpvsDiff.Changes c = IpvsDiff.compute(kernel, plan, previous, frontends, rejected, drains, counts, now, DRAIN);
+            // the diff of only the marks the render says it changed agrees with the one that compares every service
+            IpvsDiff.Drains copy = new IpvsDiff.Drains();
+            drains.since.forEach((m, r) -> copy.since.put(m, new HashMap<>(r)));
+            IpvsDiff.Changes walked = IpvsDiff.compute(kernel, plan, previous, null, frontends, rejected, copy, counts, now, DRAIN);
+            IpvsDiff.Changes c = IpvsDiff.compute(kernel, plan, previous, cache.changedSince(previous), frontends, rejected, drains, counts,
+                    now, DRAIN);
+            assertEquals(walked, c, "diff of the changed marks only");
+            assertEquals(copy.since, drains.since);
+            if (previous != null && plan != previous) {
+                usedChangedMarks |= cache.changedSince(previous) != null;
+            }
             // the incremental diff must agree with a full one: after it, a full diff finds nothing but drains
             previous = plan;
             c.ops().forEach(o -> o.applyTo(kernel));
@@ -125,6 +136,7 @@ class IpvsDiffTest {
             s.instance("rr", "r" + i, "10.0.9." + (i + 1), tcp("http", 80));
             assertEquals(1, l.step(s, 1 + i).ops().size());
             assertTrue(i == 0 || l.previous.vips() == before.vips(), "patched, not rendered again (i=" + i + ")");
+            assertTrue(i == 0 || l.usedChangedMarks, "the diff used the render's changed marks (i=" + i + ")");
             s.remove("a", "n" + i);
             IpvsDiff.Changes drain = l.step(s, 100 + i);
             assertEquals(List.of("-e -f " + mark(l, "10.99.1.1", 80) + " -r 10.0.7." + (i + 1) + ":8080 -m -w 0"), lines(drain));
