@@ -1,5 +1,6 @@
 package io.portolan.dns.bench;
 
+import io.portolan.dns.answer.ZoneCompiler;
 import io.portolan.dns.answer.ZoneTable;
 import io.portolan.dns.testing.Snapshots;
 import io.portolan.proto.ClusterSnapshot;
@@ -28,8 +29,7 @@ public final class ZoneTableUpdateBench {
 
     /** Builds the table for each snapshot it is given, as the server does: the first one from nothing. */
     static Function<ClusterSnapshot, ZoneTable> updater() {
-        ZoneTable[] last = new ZoneTable[1];
-        return s -> last[0] = ZoneTable.build(s, Z, 5, List.of(), last[0]);
+        return new ZoneCompiler(Z, 5, List.of())::compile;
     }
 
     public static void main(String[] args) {
