@@ -8,7 +8,6 @@ import io.portolan.proto.Service;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -37,6 +36,9 @@ import java.util.Set;
  * Only instances that are healthy with a weight above zero appear. Other names under {@code Z} are
  * NXDOMAIN; names that exist without the asked type are NODATA; both carry the zone's SOA, whose
  * minimum (the negative-caching TTL) is the configured TTL.
+ *
+ * <p>A table never changes once built: queries read it from any thread while {@link ZoneCompiler}
+ * makes the next one, which shares with it what did not change.
  */
 public final class ZoneTable {
     static final int A = 1;
