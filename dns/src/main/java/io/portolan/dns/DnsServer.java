@@ -1,6 +1,7 @@
 package io.portolan.dns;
 
 import io.micrometer.core.instrument.MeterRegistry;
+import io.portolan.dns.answer.ZoneCompiler;
 import io.portolan.dns.answer.ZoneTable;
 import io.portolan.dns.forward.Forwarder;
 import io.portolan.dns.forward.ResolvConf;
@@ -36,15 +37,15 @@ public final class DnsServer implements AutoCloseable {
     private final Transports transports;
     private final Forwarder forwarder;
     private final QueryHandler handler;
-    private final List<InetAddress> serverAddresses;
+    private final ZoneCompiler compiler;
 
     private DnsServer(DnsConfig config, Transports transports, Forwarder forwarder, QueryHandler handler,
-                      List<InetAddress> serverAddresses) {
+                      ZoneCompiler compiler) {
         this.config = config;
         this.transports = transports;
         this.forwarder = forwarder;
         this.handler = handler;
-        this.serverAddresses = serverAddresses;
+        this.compiler = compiler;
     }
 
     /**
@@ -77,12 +78,13 @@ public final class DnsServer implements AutoCloseable {
         try {
             forwarder = Forwarder.start(upstreams, config.forwardTimeout(), config.maxForwardsInFlight(), config.cacheBytes(),
                     transports.group(), transports.datagramClass(), transports.socketClass(), registry);
-            ZoneTable empty = ZoneTable.build(ClusterSnapshot.EMPTY, config.zone(), config.ttl(), own);
+            ZoneCompiler compiler = new ZoneCompiler(config.zone(), config.ttl(), own);
+            ZoneTable empty = compiler.compile(ClusterSnapshot.EMPTY);
             QueryHandler handler = new QueryHandler(empty, forwarder, config.recursionClients(), config.rateLimit(), registry);
             transports.bind(config.listen(), handler, config.udpSockets());
             LOG.info("DNS on {} (zone {}, {} transport, upstreams {})", transports.bound(), config.zone(),
                     transports.nativeEpoll() ? "epoll" : "nio", upstreams);
-            return new DnsServer(config, transports, forwarder, handler, own);
+            return new DnsServer(config, transports, forwarder, handler, compiler);
         } catch (BindException e) {
             close(forwarder, transports);
             throw new IllegalStateException(e.getMessage() + " (is another DNS server on it? choose another --dns-listen)", e);
@@ -104,11 +106,13 @@ public final class DnsServer implements AutoCloseable {
     }
 
     /**
-     * Precomputes the answers for {@code snapshot} and makes them current; services unchanged since
-     * the previous snapshot keep their compiled answers. Call from one thread (the publisher).
+     * Precomputes the answers for {@code snapshot} and makes them current; only the services changed
+     * since the previous snapshot are compiled again (see {@link ZoneCompiler}). Meant for one
+     * publisher thread; concurrent calls are serialised, and the table of the last call to finish
+     * is the current one.
      */
-    public void update(ClusterSnapshot snapshot) {
-        handler.update(ZoneTable.build(snapshot, config.zone(), config.ttl(), serverAddresses, handler.table()));
+    public synchronized void update(ClusterSnapshot snapshot) {
+        handler.update(compiler.compile(snapshot));
     }
 
     /** The addresses actually bound (a port 0 in the config replaced by the one chosen). */

@@ -8,7 +8,6 @@ import io.portolan.proto.Service;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -37,6 +36,9 @@ import java.util.Set;
  * Only instances that are healthy with a weight above zero appear. Other names under {@code Z} are
  * NXDOMAIN; names that exist without the asked type are NODATA; both carry the zone's SOA, whose
  * minimum (the negative-caching TTL) is the configured TTL.
+ *
+ * <p>A table never changes once built: queries read it from any thread while {@link ZoneCompiler}
+ * makes the next one, which shares with it what did not change.
  */
 public final class ZoneTable {
     static final int A = 1;
@@ -48,25 +50,26 @@ public final class ZoneTable {
     static final int ANY = 255;
     private static final int[] ANY_PREFERENCE = {A, AAAA, SRV, PTR, SOA, NS};
 
+    /** Stands in the names map for the apex, whose answers (the SOA serial) change with every snapshot. */
+    static final NameEntry APEX = new NameEntry(new int[0], new Answer[0]);
+
     private final NameMap<NameEntry> names;
     private final byte[] zoneWire;
     private final String zone;
+    private final NameEntry apex;
     private final Answer nodata;
     private final Answer nxdomain;
     private final long revision;
-    private final int ttl;
-    private final Map<String, ServicePart> parts;
 
-    private ZoneTable(NameMap<NameEntry> names, byte[] zoneWire, String zone, int ttl, Answer nodata, Answer nxdomain,
-                      long revision, Map<String, ServicePart> parts) {
+    ZoneTable(NameMap<NameEntry> names, byte[] zoneWire, String zone, NameEntry apex, Answer nodata, Answer nxdomain,
+              long revision) {
         this.names = names;
         this.zoneWire = zoneWire;
         this.zone = zone;
-        this.ttl = ttl;
+        this.apex = apex;
         this.nodata = nodata;
         this.nxdomain = nxdomain;
         this.revision = revision;
-        this.parts = parts;
     }
 
     /**
@@ -84,6 +87,9 @@ public final class ZoneTable {
         }
         if (qclass != 1 && qclass != ANY) {
             return Answer.REFUSED_EMPTY;
+        }
+        if (e == APEX) {
+            e = apex;
         }
         int qtype = q.qtype;
         if (qtype == 251 || qtype == 252) {
@@ -109,6 +115,11 @@ public final class ZoneTable {
         return names.size();
     }
 
+    /** Every name this table answers, in wire form (for tests). */
+    void forEachName(java.util.function.Consumer<byte[]> action) {
+        names.forEachKey(action);
+    }
+
     /** Normalises a zone name: lower case, absolute (trailing dot). */
     public static String normalizeZone(String zone) {
         String z = zone.toLowerCase(Locale.ROOT);
@@ -116,114 +127,15 @@ public final class ZoneTable {
     }
 
     /**
-     * Builds the table for a snapshot.
+     * Builds the table for a snapshot from nothing. A server that builds one per snapshot keeps a
+     * {@link ZoneCompiler} instead, which recompiles only what changed.
      *
      * @param zone the zone, e.g. {@code portolan.internal.}
      * @param ttl TTL of every record, and the SOA minimum
      * @param serverAddresses the addresses {@code ns.dns.Z.} resolves to (may be empty)
      */
     public static ZoneTable build(ClusterSnapshot snapshot, String zone, int ttl, List<InetAddress> serverAddresses) {
-        return build(snapshot, zone, ttl, serverAddresses, null);
-    }
-
-    /**
-     * Builds the table for a snapshot, reusing from {@code previous} (may be null) the compiled
-     * answers of every service whose definition and serving instances are unchanged: one change
-     * in a large cluster recompiles one service, not all of them.
-     */
-    public static ZoneTable build(ClusterSnapshot snapshot, String zone, int ttl, List<InetAddress> serverAddresses,
-                                  ZoneTable previous) {
-        String z = normalizeZone(zone);
-        Map<String, ServicePart> reuse = previous != null && previous.zone.equals(z) && previous.ttl == ttl
-                ? previous.parts : Map.of();
-        Map<String, ServicePart> parts = new HashMap<>();
-        int total = 0;
-        for (Service s : snapshot.services().values()) {
-            List<Instance> serving = snapshot.servingInstances(s.name());
-            ServicePart part = reuse.get(s.name());
-            if (part == null || !part.service.equals(s) || !part.serving.equals(serving)) {
-                Builder b = new Builder(z, ttl);
-                b.service(s, serving);
-                b.emptyNonTerminals();
-                part = new ServicePart(s, serving, b.ptr);
-                b.compileInto(part.keys, part.entries);
-                Builder rev = new Builder(z, ttl);
-                rev.ptr.putAll(b.ptr);
-                rev.reverse();
-                rev.compileInto(part.ptrKeys, part.ptrEntries);
-            }
-            parts.put(s.name(), part);
-            total += part.keys.size();
-        }
-        Builder apex = new Builder(z, ttl);
-        String nsName = "ns.dns." + z;
-        byte[] soa = new Wire().bytes(Wire.name(nsName)).bytes(Wire.name("hostmaster." + z))
-                .u32(snapshot.revision() & 0xFFFFFFFFL).u32(3600).u32(600).u32(86400).u32(ttl).toArray();
-        apex.add(z, SOA, soa);
-        apex.add(z, NS, Wire.name(nsName));
-        apex.node(nsName);
-        for (InetAddress a : serverAddresses) {
-            apex.add(nsName, type(a), a.getAddress());
-        }
-        apex.emptyNonTerminals();
-        // PTR: an address owned by one service keeps that service's compiled entry; shared ones are merged.
-        Map<InetAddress, Integer> owners = new HashMap<>();
-        for (ServicePart part : parts.values()) {
-            for (InetAddress a : part.ptr.keySet()) {
-                owners.merge(a, 1, Integer::sum);
-            }
-        }
-        Builder shared = new Builder(z, ttl);
-        for (Service s : snapshot.services().values()) {
-            for (Map.Entry<InetAddress, Set<String>> e : parts.get(s.name()).ptr.entrySet()) {
-                if (owners.get(e.getKey()) > 1) {
-                    shared.ptr.computeIfAbsent(e.getKey(), k -> new LinkedHashSet<>()).addAll(e.getValue());
-                }
-            }
-        }
-        shared.reverse();
-        List<byte[]> keys = new ArrayList<>();
-        List<NameEntry> entries = new ArrayList<>();
-        apex.compileInto(keys, entries);
-        shared.compileInto(keys, entries);
-        NameMap<NameEntry> map = new NameMap<>(total + keys.size() + owners.size());
-        for (int i = 0; i < keys.size(); i++) {
-            map.put(keys.get(i), entries.get(i));
-        }
-        for (ServicePart part : parts.values()) {
-            for (int i = 0; i < part.keys.size(); i++) {
-                map.put(part.keys.get(i), part.entries.get(i));
-            }
-            int i = 0;
-            for (InetAddress a : part.ptr.keySet()) {
-                if (owners.get(a) == 1) {
-                    map.put(part.ptrKeys.get(i), part.ptrEntries.get(i));
-                }
-                i++;
-            }
-        }
-        byte[] soaRecord = new Wire().record(Wire.name(z), SOA, ttl, soa).toArray();
-        Answer nodata = new Answer(Answer.NOERROR, true, soaRecord, 0, 1, 0, 0);
-        Answer nxdomain = new Answer(Answer.NXDOMAIN, true, soaRecord, 0, 1, 0, 0);
-        return new ZoneTable(map, Wire.name(z), z, ttl, nodata, nxdomain, snapshot.revision(), parts);
-    }
-
-    /** One service's compiled names, kept for reuse while the service and its serving instances are unchanged. */
-    private static final class ServicePart {
-        final Service service;
-        final List<Instance> serving;
-        final Map<InetAddress, Set<String>> ptr;
-        final List<byte[]> keys = new ArrayList<>();
-        final List<NameEntry> entries = new ArrayList<>();
-        /** The reverse names of {@link #ptr}'s addresses, in the same order. */
-        final List<byte[]> ptrKeys = new ArrayList<>();
-        final List<NameEntry> ptrEntries = new ArrayList<>();
-
-        ServicePart(Service service, List<Instance> serving, Map<InetAddress, Set<String>> ptr) {
-            this.service = service;
-            this.serving = serving;
-            this.ptr = ptr;
-        }
+        return new ZoneCompiler(zone, ttl, serverAddresses).compile(snapshot);
     }
 
     static int type(InetAddress a) {
@@ -322,7 +234,7 @@ public final class ZoneTable {
         }
     }
 
-    private static final class Builder {
+    static final class Builder {
         final String zone;
         final int ttl;
         final Map<String, Map<Integer, RRset>> nodes = new LinkedHashMap<>();

@@ -211,12 +211,14 @@ class ResponsesTest {
     }
 
     @Test
-    void build_withPreviousTable_sameAnswersAsFullBuild() {
+    void compile_afterPreviousSnapshot_sameAnswersAsFullBuild() {
         ClusterSnapshot one = Snapshots.builder().vip("web", "10.99.0.1").instance("web", "w-1", "10.5.0.1")
                 .dnsrr("db").instance("db", "d-1", "10.5.0.2").build(1);
         ClusterSnapshot two = Snapshots.builder().vip("web", "10.99.0.1").instance("web", "w-1", "10.5.0.1")
                 .dnsrr("db").instance("db", "d-1", "10.5.0.2").instance("db", "d-2", "10.5.0.1").build(2);
-        ZoneTable incremental = ZoneTable.build(two, Z, 5, List.of(), ZoneTable.build(one, Z, 5, List.of()));
+        ZoneCompiler compiler = new ZoneCompiler(Z, 5, List.of());
+        compiler.compile(one);
+        ZoneTable incremental = compiler.compile(two);
         ZoneTable full = ZoneTable.build(two, Z, 5, List.of());
         for (String[] q : new String[][] {{"db." + Z, "A"}, {"1.0.5.10.in-addr.arpa.", "PTR"}, {"2.0.5.10.in-addr.arpa.", "PTR"},
             {"web." + Z, "A"}, {"tasks.web." + Z, "A"}, {Z, "SOA"}}) {

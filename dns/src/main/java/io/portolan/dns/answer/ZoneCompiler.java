@@ -1,0 +1,340 @@
+package io.portolan.dns.answer;
+
+import io.portolan.dns.answer.ZoneTable.Builder;
+import io.portolan.dns.answer.ZoneTable.NameEntry;
+import io.portolan.proto.ClusterSnapshot;
+import io.portolan.proto.Instance;
+import io.portolan.proto.Service;
+import java.net.InetAddress;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * Builds the {@link ZoneTable} of each snapshot for one zone, keeping between snapshots what it
+ * compiled: each service's names and answers, and which services own each PTR address. A
+ * snapshot then costs what changed in it, not the size of the cluster:
+ * <ol>
+ *   <li>the services that may have changed come from {@link ClusterSnapshot#changedSince} (the
+ *       registry's dirty names); when the snapshot does not know, every service is compared with
+ *       the one compiled, by identity first ({@code ==} on the service and on its serving list),
+ *       with {@code equals} only when not identical;</li>
+ *   <li>only those services are compiled again;</li>
+ *   <li>the new table's name map is a copy of the previous one's (sharing every segment it does not
+ *       write to, see {@link NameMap}) with the old names of those services removed and their new
+ *       ones put; an address owned by several services gets one PTR entry merged from all of them,
+ *       recomputed when one of its owners changes.</li>
+ * </ol>
+ * The apex's answers and the negative answers carry the SOA, whose serial is the snapshot's
+ * revision: they are made anew for every table, outside the name map (see {@link ZoneTable#APEX}),
+ * so a snapshot that changes no name reuses the previous map as it is.
+ *
+ * <p>A table, once returned, never changes (queries read it from other threads); the compiler's own
+ * state is changed by {@link #compile} only, which is synchronized. When compiling fails, the next
+ * call starts from nothing.
+ */
+public final class ZoneCompiler {
+    private final String zone;
+    private final int ttl;
+    private final byte[] zoneWire;
+    /** The apex's names that do not depend on the snapshot: {@code ns.dns.Z.}, {@code dns.Z.}, and {@code Z.} as {@link ZoneTable#APEX}. */
+    private final NameMap<NameEntry> apexNames;
+    private final List<byte[]> apexKeys = new ArrayList<>();
+    private final List<NameEntry> apexEntries = new ArrayList<>();
+
+    /** The snapshot of the last table returned; null before the first or after a failure. */
+    private ClusterSnapshot last;
+    /** The last table's names: published, so never changed here, only copied. */
+    private NameMap<NameEntry> names;
+    private final Map<String, ServicePart> parts = new HashMap<>();
+    /** The services whose names an address maps back to: a service name, or a sorted set of them when shared. */
+    private final Map<InetAddress, Object> ptrOwners = new HashMap<>();
+
+    /**
+     * @param zone the zone, e.g. {@code portolan.internal.}
+     * @param ttl TTL of every record, and the SOA minimum
+     * @param serverAddresses the addresses {@code ns.dns.Z.} resolves to (may be empty)
+     */
+    public ZoneCompiler(String zone, int ttl, List<InetAddress> serverAddresses) {
+        this.zone = ZoneTable.normalizeZone(zone);
+        this.ttl = ttl;
+        this.zoneWire = Wire.name(this.zone);
+        Builder apex = new Builder(this.zone, ttl);
+        String nsName = "ns.dns." + this.zone;
+        apex.node(nsName);
+        for (InetAddress a : serverAddresses) {
+            apex.add(nsName, ZoneTable.type(a), a.getAddress());
+        }
+        apex.emptyNonTerminals();
+        apexKeys.add(zoneWire);
+        apexEntries.add(ZoneTable.APEX);
+        apex.compileInto(apexKeys, apexEntries);
+        apexNames = new NameMap<>(apexKeys.size());
+        for (int i = 0; i < apexKeys.size(); i++) {
+            apexNames.put(apexKeys.get(i), apexEntries.get(i));
+        }
+    }
+
+    public String zone() {
+        return zone;
+    }
+
+    /** The table for {@code snapshot}, recompiling only the services changed since the last call's snapshot. */
+    public synchronized ZoneTable compile(ClusterSnapshot snapshot) {
+        try {
+            if (last == null) {
+                full(snapshot);
+            } else {
+                incremental(snapshot);
+            }
+            last = snapshot;
+            return table(snapshot.revision());
+        } catch (RuntimeException | Error e) {
+            last = null;
+            names = null;
+            parts.clear();
+            ptrOwners.clear();
+            throw e;
+        }
+    }
+
+    private void full(ClusterSnapshot snapshot) {
+        parts.clear();
+        ptrOwners.clear();
+        int total = apexKeys.size();
+        for (Service s : snapshot.services().values()) {
+            ServicePart part = compile(s, snapshot.servingInstances(s.name()));
+            parts.put(s.name(), part);
+            total += part.keys.size();
+            for (InetAddress a : part.ptr.keySet()) {
+                addOwner(a, s.name());
+            }
+        }
+        NameMap<NameEntry> map = new NameMap<>(total + ptrOwners.size());
+        for (int i = 0; i < apexKeys.size(); i++) {
+            map.put(apexKeys.get(i), apexEntries.get(i));
+        }
+        // A service's names replace the apex's where they meet (service "dns" and the apex's dns.Z.).
+        for (ServicePart part : parts.values()) {
+            part.putInto(map);
+        }
+        for (InetAddress a : ptrOwners.keySet()) {
+            putPtr(map, a);
+        }
+        names = map;
+    }
+
+    /** A service whose compiled part is replaced: {@code before} or {@code after} null when it appears or goes. */
+    private record Change(String name, ServicePart before, ServicePart after) {
+    }
+
+    private void incremental(ClusterSnapshot snapshot) {
+        List<Change> changes = new ArrayList<>();
+        Map<String, Service> services = snapshot.services();
+        Set<String> dirty = snapshot.changedSince(last);
+        if (dirty != null) {
+            for (String name : dirty) {
+                check(name, services.get(name), snapshot, changes);
+            }
+        } else {
+            int known = 0;
+            for (Service s : services.values()) {
+                if (parts.containsKey(s.name())) {
+                    known++;
+                }
+                check(s.name(), s, snapshot, changes);
+            }
+            if (known < parts.size()) {
+                for (Map.Entry<String, ServicePart> e : parts.entrySet()) {
+                    if (!services.containsKey(e.getKey())) {
+                        changes.add(new Change(e.getKey(), e.getValue(), null));
+                    }
+                }
+            }
+        }
+        if (changes.isEmpty()) {
+            return; // the same names: the new table shares the map
+        }
+        NameMap<NameEntry> map = names.copy();
+        for (Change c : changes) {
+            if (c.before != null) {
+                for (byte[] key : c.before.keys) {
+                    NameEntry apex = apexNames.get(key, 0, key.length);
+                    if (apex != null) {
+                        map.put(key, apex);
+                    } else {
+                        map.remove(key);
+                    }
+                }
+            }
+        }
+        Set<InetAddress> addresses = new LinkedHashSet<>();
+        for (Change c : changes) {
+            if (c.before != null) {
+                for (InetAddress a : c.before.ptr.keySet()) {
+                    removeOwner(a, c.name);
+                    addresses.add(a);
+                }
+            }
+            if (c.after != null) {
+                c.after.putInto(map);
+                for (InetAddress a : c.after.ptr.keySet()) {
+                    addOwner(a, c.name);
+                    addresses.add(a);
+                }
+                parts.put(c.name, c.after);
+            } else {
+                parts.remove(c.name);
+            }
+        }
+        for (InetAddress a : addresses) {
+            putPtr(map, a);
+        }
+        names = map;
+    }
+
+    /** Adds to {@code changes} service {@code name} ({@code s} null when not defined) if it differs from its compiled part. */
+    private void check(String name, Service s, ClusterSnapshot snapshot, List<Change> changes) {
+        ServicePart before = parts.get(name);
+        if (s == null) {
+            if (before != null) {
+                changes.add(new Change(name, before, null));
+            }
+            return;
+        }
+        List<Instance> serving = snapshot.servingInstances(name);
+        if (before != null) {
+            if (before.service == s && before.serving == serving) {
+                return;
+            }
+            if (before.service.equals(s) && before.serving.equals(serving)) {
+                // Equal but not the same objects (a snapshot built afresh): identity matches next time.
+                before.service = s;
+                before.serving = serving;
+                return;
+            }
+        }
+        changes.add(new Change(name, before, compile(s, serving)));
+    }
+
+    private ServicePart compile(Service s, List<Instance> serving) {
+        Builder b = new Builder(zone, ttl);
+        b.service(s, serving);
+        b.emptyNonTerminals();
+        ServicePart part = new ServicePart(s, serving);
+        b.compileInto(part.keys, part.entries);
+        Builder rev = new Builder(zone, ttl);
+        rev.ptr.putAll(b.ptr);
+        rev.reverse();
+        List<byte[]> keys = new ArrayList<>(b.ptr.size());
+        List<NameEntry> entries = new ArrayList<>(b.ptr.size());
+        rev.compileInto(keys, entries);
+        int i = 0;
+        for (Map.Entry<InetAddress, Set<String>> e : b.ptr.entrySet()) { // reverse() added the names in this order
+            part.ptr.put(e.getKey(), new Ptr(e.getValue(), keys.get(i), entries.get(i)));
+            i++;
+        }
+        return part;
+    }
+
+    private void addOwner(InetAddress a, String service) {
+        Object o = ptrOwners.get(a);
+        if (o == null) {
+            ptrOwners.put(a, service);
+        } else if (o instanceof String single) {
+            TreeSet<String> several = new TreeSet<>();
+            several.add(single);
+            several.add(service);
+            ptrOwners.put(a, several);
+        } else {
+            @SuppressWarnings("unchecked")
+            TreeSet<String> several = (TreeSet<String>) o;
+            several.add(service);
+        }
+    }
+
+    private void removeOwner(InetAddress a, String service) {
+        Object o = ptrOwners.get(a);
+        if (o instanceof TreeSet<?> several) {
+            several.remove(service);
+            if (several.size() == 1) {
+                ptrOwners.put(a, several.first());
+            }
+        } else if (service.equals(o)) {
+            ptrOwners.remove(a);
+        }
+    }
+
+    /**
+     * Puts the reverse name of {@code a} as its owners say: none, removed; one, that service's
+     * compiled entry; several, their targets merged in the order of the service names.
+     */
+    private void putPtr(NameMap<NameEntry> map, InetAddress a) {
+        Object o = ptrOwners.get(a);
+        if (o == null) {
+            map.remove(Wire.name(ZoneTable.reverseName(a)));
+        } else if (o instanceof String single) {
+            Ptr p = parts.get(single).ptr.get(a);
+            map.put(p.key, p.entry);
+        } else {
+            Builder shared = new Builder(zone, ttl);
+            Set<String> targets = new LinkedHashSet<>();
+            for (Object service : (TreeSet<?>) o) {
+                targets.addAll(parts.get((String) service).ptr.get(a).targets);
+            }
+            shared.ptr.put(a, targets);
+            shared.reverse();
+            List<byte[]> keys = new ArrayList<>(1);
+            List<NameEntry> entries = new ArrayList<>(1);
+            shared.compileInto(keys, entries);
+            map.put(keys.get(0), entries.get(0));
+        }
+    }
+
+    private ZoneTable table(long revision) {
+        String nsName = "ns.dns." + zone;
+        byte[] soa = new Wire().bytes(Wire.name(nsName)).bytes(Wire.name("hostmaster." + zone))
+                .u32(revision & 0xFFFFFFFFL).u32(3600).u32(600).u32(86400).u32(ttl).toArray();
+        Builder apex = new Builder(zone, ttl);
+        apex.add(zone, ZoneTable.SOA, soa);
+        apex.add(zone, ZoneTable.NS, Wire.name(nsName));
+        List<byte[]> keys = new ArrayList<>(1);
+        List<NameEntry> entries = new ArrayList<>(1);
+        apex.compileInto(keys, entries);
+        byte[] soaRecord = new Wire().record(zoneWire, ZoneTable.SOA, ttl, soa).toArray();
+        Answer nodata = new Answer(Answer.NOERROR, true, soaRecord, 0, 1, 0, 0);
+        Answer nxdomain = new Answer(Answer.NXDOMAIN, true, soaRecord, 0, 1, 0, 0);
+        return new ZoneTable(names, zoneWire, zone, entries.get(0), nodata, nxdomain, revision);
+    }
+
+    /** One address's reverse name as compiled for one service: its targets, the name and the entry. */
+    private record Ptr(Set<String> targets, byte[] key, NameEntry entry) {
+    }
+
+    /** One service's compiled names, kept while the service and its serving instances are unchanged. */
+    private static final class ServicePart {
+        /** Replaced by equal objects from later snapshots, so that the identity check matches. */
+        Service service;
+        List<Instance> serving;
+        final List<byte[]> keys = new ArrayList<>();
+        final List<NameEntry> entries = new ArrayList<>();
+        /** The addresses this service's names map back to (VIP, serving instances), in compiled order. */
+        final Map<InetAddress, Ptr> ptr = new LinkedHashMap<>();
+
+        ServicePart(Service service, List<Instance> serving) {
+            this.service = service;
+            this.serving = serving;
+        }
+
+        void putInto(NameMap<NameEntry> map) {
+            for (int i = 0; i < keys.size(); i++) {
+                map.put(keys.get(i), entries.get(i));
+            }
+        }
+    }
+}
