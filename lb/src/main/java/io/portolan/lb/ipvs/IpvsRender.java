@@ -48,6 +48,8 @@ final class IpvsRender {
         private int markBase;
         private int markBits;
         private Map<Frontend, Integer> marks;
+        // the snapshot the last render (either path) was made from: ClusterSnapshot.changedSince's base
+        private ClusterSnapshot snapshot;
         // the last fast-path render: the plan it started from and the marks whose service it replaced
         private Plan patchedFrom;
         private Set<Integer> patchedMarks;
@@ -77,7 +79,26 @@ final class IpvsRender {
             return null;
         }
         List<Service> changed = new ArrayList<>();
-        for (Service s : snapshot.services().values()) {
+        // The registry's snapshots say which names they changed since the last one rendered: only
+        // those are looked at (O(changes)); otherwise every service is compared by identity.
+        Set<String> names = snapshot.changedSince(cache.snapshot);
+        java.util.Collection<Service> candidates;
+        if (names == null) {
+            candidates = snapshot.services().values();
+        } else {
+            candidates = new ArrayList<>(names.size());
+            for (String name : names) {
+                Service s = snapshot.services().get(name);
+                if (s == null) {
+                    if (cache.services.containsKey(name)) {
+                        return null; // a service went (with the size check: another came)
+                    }
+                    continue; // instances of a service that is not defined
+                }
+                candidates.add(s);
+            }
+        }
+        for (Service s : candidates) {
             Cache.Entry e = cache.services.get(s.name());
             if (e == null || e.service != s) {
                 return null;
@@ -141,9 +162,18 @@ final class IpvsRender {
     static Plan render(ClusterSnapshot snapshot, int markBase, int markBits, Map<Frontend, Integer> adopted, Set<Integer> reserved,
                        Cache cache) {
         Plan fast = patch(snapshot, markBase, markBits, adopted, reserved, cache);
+        cache.snapshot = null; // set again only once a render completes
         if (fast != null) {
+            cache.snapshot = snapshot;
             return fast;
         }
+        Plan full = renderAll(snapshot, markBase, markBits, adopted, reserved, cache);
+        cache.snapshot = snapshot;
+        return full;
+    }
+
+    private static Plan renderAll(ClusterSnapshot snapshot, int markBase, int markBits, Map<Frontend, Integer> adopted,
+                                  Set<Integer> reserved, Cache cache) {
         java.util.Collection<String> problems = new java.util.LinkedHashSet<>();
         Map<Frontend, Draft> drafts = new java.util.HashMap<>();
         Map<String, Cache.Entry> nextCache = new java.util.HashMap<>();

@@ -65,12 +65,13 @@ public final class IpvsBench {
         if (mode.equals("kernel")) {
             kernel(base, changed);
         } else {
-            pure(base, changed);
+            pure(base, svc, inst, changedInst);
             cpu();
         }
     }
 
-    static void pure(ClusterSnapshot base, ClusterSnapshot changed) {
+    static void pure(ClusterSnapshot base, Map<String, Service> svc, Map<String, List<Instance>> inst,
+                     Map<String, List<Instance>> changedInst) {
         IpvsConfig c = IpvsConfig.DEFAULT;
         for (int warm = 0; warm < 3; warm++) {
             IpvsRender.render(base, c.markBase(), c.markBits(), Map.of(), java.util.Set.of());
@@ -95,9 +96,12 @@ public final class IpvsBench {
         long[] renderOnly = new long[21];
         IpvsDiff.Changes ch = null;
         Plan previous = plan;
+        ClusterSnapshot last = base;
         for (int i = 0; i < times.length; i++) {
-            // alternate: the instance added (odd) and gone again (even), each against the last plan, as the syncer runs
-            ClusterSnapshot next = i % 2 == 0 ? changed : base;
+            // alternate: the instance added (odd) and gone again (even), each against the last plan, as the syncer
+            // runs; each snapshot built from the last by ClusterSnapshot.next, as the registry builds them
+            ClusterSnapshot next = ClusterSnapshot.next(last, 2 + i, svc, i % 2 == 0 ? changedInst : inst, java.util.Set.of("svc0"));
+            last = next;
             long ca = mx.getCurrentThreadCpuTime();
             long a = System.nanoTime();
             Plan p2 = IpvsRender.render(next, c.markBase(), c.markBits(), marks, java.util.Set.of(), cache);
