@@ -60,10 +60,9 @@ public final class IpvsBench {
         one.add(new Instance("svc0-new", "svc0", "node1", InetAddress.getByAddress(new byte[] {10, (byte) 250, 0, 1}),
                 List.of(new Port("http", 8080, Protocol.TCP)), 100, Health.HEALTHY, Map.of(), null, null));
         changedInst.put("svc0", one);
-        ClusterSnapshot changed = new ClusterSnapshot(2, svc, changedInst);
         System.out.printf("ipvs bench (%s): %,d services x %d instances = %,d real servers%n", mode, services, instances, services * instances);
         if (mode.equals("kernel")) {
-            kernel(base, changed);
+            kernel(base, new Alternator(base, svc, inst, changedInst));
         } else {
             pure(base, svc, inst, changedInst);
             cpu();
@@ -150,7 +149,27 @@ public final class IpvsBench {
         return new long[] {slab, avail};
     }
 
-    static void kernel(ClusterSnapshot base, ClusterSnapshot changed) throws Exception {
+    /** Snapshots with the instance added and removed in turn, each built from the last by ClusterSnapshot.next, as the registry does. */
+    static final class Alternator {
+        private final Map<String, Service> svc;
+        private final Map<String, List<Instance>> inst;
+        private final Map<String, List<Instance>> changedInst;
+        private ClusterSnapshot last;
+
+        Alternator(ClusterSnapshot base, Map<String, Service> svc, Map<String, List<Instance>> inst, Map<String, List<Instance>> changedInst) {
+            this.last = base;
+            this.svc = svc;
+            this.inst = inst;
+            this.changedInst = changedInst;
+        }
+
+        ClusterSnapshot next(boolean added) {
+            last = ClusterSnapshot.next(last, last.revision() + 1, svc, added ? changedInst : inst, java.util.Set.of("svc0"));
+            return last;
+        }
+    }
+
+    static void kernel(ClusterSnapshot base, Alternator changed) throws Exception {
         IpvsConfig c = IpvsConfig.parse(Map.of("ipvs-min-sync-interval", "0ms"));
         Shell shell = new Shell();
         IpvsSyncer syncer = new IpvsSyncer(c, shell, new SimpleMeterRegistry(), java.nio.file.Path.of("/proc/sys"),
@@ -195,13 +214,14 @@ public final class IpvsBench {
      * One instance added and removed again, 22 times each, with the phases. The first ones run while
      * the JIT is still cold (slow under TCG): medians are of the second half.
      */
-    static void changes(String how, IpvsSyncer syncer, ClusterSnapshot base, ClusterSnapshot changed) throws Exception {
+    static void changes(String how, IpvsSyncer syncer, ClusterSnapshot base, Alternator changed) throws Exception {
         int starts = syncer.ipvsadm().starts();
         long[] change = new long[44];
         long[][] phase = new long[5][change.length];
         for (int i = 0; i < change.length; i++) {
+            ClusterSnapshot next = changed.next(i % 2 == 0);
             long t0 = System.nanoTime();
-            syncer.sync(i % 2 == 0 ? changed : base, false);
+            syncer.sync(next, false);
             change[i] = System.nanoTime() - t0;
             IpvsSyncer.Phases p = syncer.lastPhases();
             long[] v = {p.render(), p.counts(), p.diff(), p.ipvs(), p.rulesAndVips()};
