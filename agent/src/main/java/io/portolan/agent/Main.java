@@ -64,6 +64,10 @@ public final class Main {
         } catch (RegistryUnavailableException e) {
             System.err.println("portolan: " + e.getMessage());
             code = 1;
+        } catch (IllegalStateException e) {
+            // a component that cannot work on this host (e.g. --dataplane ipvs without IPVS): its own words
+            System.err.println("portolan: " + e.getMessage());
+            code = 1;
         } catch (Exception e) {
             System.err.println("portolan: " + e);
             code = 1;

@@ -41,7 +41,31 @@ public final class IpvsDataPlane {
     /** Validates {@code flags} (errors name the flag and value) and starts the data plane. */
     public static DataPlane create(Map<String, String> flags, MeterRegistry meters) {
         IpvsConfig config = IpvsConfig.parse(flags);
-        return new Plane(config, new Shell(), meters);
+        Shell shell = new Shell();
+        preflight(shell, Shell.onPath("ipvsadm"));
+        return new Plane(config, shell, meters);
+    }
+
+    /**
+     * Fails at start, with what to do, where IPVS cannot work: no ipvsadm, or a kernel without the
+     * ip_vs module (ipvsadm loads it when it can). Without this the plane would start and then
+     * retry a failing full sync forever while the agent reported itself up.
+     */
+    static void preflight(Shell shell, boolean ipvsadmInstalled) {
+        if (!ipvsadmInstalled) {
+            throw new IllegalStateException("--dataplane ipvs: ipvsadm is not installed (Debian package ipvsadm); "
+                    + "use --dataplane nftables or userspace");
+        }
+        Shell.Result r;
+        try {
+            r = shell.run(List.of("ipvsadm", "-L", "-n", "--timeout"), null, Duration.ofSeconds(30));
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException("--dataplane ipvs: cannot run ipvsadm: " + e.getMessage(), e);
+        }
+        if (r.code() != 0) {
+            throw new IllegalStateException("--dataplane ipvs: this kernel has no IPVS (ipvsadm -L --timeout exited " + r.code()
+                    + ": " + r.errOrOut().strip() + "); use --dataplane nftables or userspace");
+        }
     }
 
     /**
