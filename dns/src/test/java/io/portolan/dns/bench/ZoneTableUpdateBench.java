@@ -61,13 +61,7 @@ public final class ZoneTableUpdateBench {
         for (int round = 0; round < 3; round++) {
             for (int k = 0; k < changes; k++) {
                 String name = "svc" + ((k / 2 * 37 + round * 1009) % services);
-                List<Instance> l = new ArrayList<>(instances.get(name));
-                if (k % 2 == 0) {
-                    removed = l.remove(0);
-                } else {
-                    l.add(removed);
-                }
-                instances.put(name, l);
+                removed = toggle(instances, name, k % 2 == 0, removed);
                 ClusterSnapshot n = ClusterSnapshot.next(s, s.revision() + 1, s.services(), instances, Set.of(name));
                 long t0 = System.nanoTime();
                 update.apply(n);
@@ -82,13 +76,7 @@ public final class ZoneTableUpdateBench {
         long[] tf = new long[fresh];
         for (int k = 0; k < fresh; k++) {
             String name = "svc" + (k / 2 * 53 % services);
-            List<Instance> l = new ArrayList<>(instances.get(name));
-            if (k % 2 == 0) {
-                removed = l.remove(0);
-            } else {
-                l.add(removed);
-            }
-            instances.put(name, l);
+            removed = toggle(instances, name, k % 2 == 0, removed);
             ClusterSnapshot n = new ClusterSnapshot(s.revision() + 1, s.services(), instances);
             long t0 = System.nanoTime();
             update.apply(n);
@@ -102,5 +90,17 @@ public final class ZoneTableUpdateBench {
         Arrays.sort(ts);
         System.out.printf("%s (%d snapshots): median %.2f ms, p90 %.2f ms, max %.2f ms%n", what, ts.length,
                 ts[ts.length / 2] / 1e6, ts[ts.length * 9 / 10] / 1e6, ts[ts.length - 1] / 1e6);
+    }
+
+    /** Removes the service's first instance (returned) or puts {@code removed} back, in a new list. */
+    private static Instance toggle(Map<String, List<Instance>> instances, String name, boolean remove, Instance removed) {
+        List<Instance> l = new ArrayList<>(instances.get(name));
+        if (remove) {
+            removed = l.remove(0);
+        } else {
+            l.add(removed);
+        }
+        instances.put(name, l);
+        return removed;
     }
 }
