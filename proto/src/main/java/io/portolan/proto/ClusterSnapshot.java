@@ -174,8 +174,9 @@ public final class ClusterSnapshot {
 
     /**
      * Names of the services whose definition or instances differ from {@code previous}'s, by
-     * identity: exact for snapshots built with {@link #next}, a superset otherwise. All names when
-     * {@code previous} is null.
+     * identity: exact for snapshots built with {@link #next} (from {@link #changedSince} when the
+     * chain reaches {@code previous}, the names given to {@code next}; else by walking every name), a
+     * superset otherwise. All names when {@code previous} is null.
      */
     public Set<String> changedServices(ClusterSnapshot previous) {
         Set<String> known = changedSince(previous);

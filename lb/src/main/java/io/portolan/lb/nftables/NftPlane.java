@@ -154,7 +154,7 @@ final class NftPlane implements DataPlane {
 
     /**
      * Renders: after an incremental sync, only the services the snapshot says changed
-     * ({@link ClusterSnapshot#changedServices}); after a full one or a failure, all of them (reusing
+     * ({@link ClusterSnapshot#changedSince}, else an identity walk); after a full one or a failure, all of them (reusing
      * the fragments of services whose definition and serving instances are equal to the cached ones).
      */
     Ruleset render(ClusterSnapshot snapshot) {

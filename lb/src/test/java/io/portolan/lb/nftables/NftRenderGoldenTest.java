@@ -29,6 +29,12 @@ class NftRenderGoldenTest {
         assertEquals(Files.readString(p, StandardCharsets.UTF_8), actual, "golden file " + p);
     }
 
+    /** A kernel that holds {@code r} as a full plan from empty put it there. */
+    static KernelState loaded(Ruleset r) {
+        KernelState k = new KernelState();
+        return NftIncrementalTest.applied(NftDiff.full(CONFIG, k, r), k);
+    }
+
     @Test
     void fullPlan_fromEmptyKernel_matchesGolden() throws IOException {
         Ruleset r = NftRenderer.render(Snapshots.golden().build(1), CONFIG);
@@ -39,11 +45,7 @@ class NftRenderGoldenTest {
     void incrementalPlan_oneInstanceRemoved_rewritesOnlyThatService() throws IOException {
         Snapshots.Builder b = Snapshots.golden();
         Ruleset before = NftRenderer.render(b.build(1), CONFIG);
-        KernelState k = new KernelState();
-        Plan first = NftDiff.full(CONFIG, k, before);
-        k.accept(first.pre());
-        first.groups().forEach(k::accept);
-        k.tablePresent = true;
+        KernelState k = loaded(before);
         Ruleset after = NftRenderer.render(b.without("web", "c").build(2), CONFIG);
         Plan plan = NftDiff.incremental(CONFIG, k, before, after, Set.of());
         assertEquals(1, plan.groups().size());
@@ -55,11 +57,7 @@ class NftRenderGoldenTest {
     void incrementalPlan_shInstanceAdded_keepsOtherInstancesAffinitySets() throws IOException {
         Snapshots.Builder b = Snapshots.golden();
         Ruleset before = NftRenderer.render(b.build(1), CONFIG);
-        KernelState k = new KernelState();
-        Plan first = NftDiff.full(CONFIG, k, before);
-        k.accept(first.pre());
-        first.groups().forEach(k::accept);
-        k.tablePresent = true;
+        KernelState k = loaded(before);
         b.instance(Snapshots.instance("api", "z", "10.1.2.3", 100, new io.portolan.proto.Port("https", 8443, null)));
         Plan plan = NftDiff.incremental(CONFIG, k, before, NftRenderer.render(b.build(2), CONFIG), Set.of());
         assertGolden("incremental-api-instance-added.nft", plan.script());
@@ -68,11 +66,7 @@ class NftRenderGoldenTest {
     @Test
     void incrementalPlan_nothingChanged_isEmpty() {
         Ruleset before = NftRenderer.render(Snapshots.golden().build(1), CONFIG);
-        KernelState k = new KernelState();
-        Plan first = NftDiff.full(CONFIG, k, before);
-        k.accept(first.pre());
-        first.groups().forEach(k::accept);
-        k.tablePresent = true;
+        KernelState k = loaded(before);
         Plan plan = NftDiff.incremental(CONFIG, k, before, NftRenderer.render(Snapshots.golden().build(2), CONFIG), Set.of());
         assertTrue(plan.isEmpty(), plan.script());
     }
@@ -80,10 +74,7 @@ class NftRenderGoldenTest {
     @Test
     void fullPlan_afterAdoption_sendsOnlyChainRewrites() {
         Ruleset r = NftRenderer.render(Snapshots.golden().build(1), CONFIG);
-        KernelState k = new KernelState();
-        Plan first = NftDiff.full(CONFIG, k, r);
-        k.accept(first.pre());
-        first.groups().forEach(k::accept);
+        KernelState k = loaded(r);
         // what a restarted agent reads back: the same objects, owners and chain rules unknown
         KernelState read = new KernelState();
         k.objects.values().forEach(o -> read.put(o.kind() == NftObject.Kind.ELEMENT ? o
