@@ -96,6 +96,7 @@ class BadInputTest {
             "agent --admin-listen localhost:80 | 'localhost:80'",
             "agent --vip-cidr 10.0.0.0 | '10.0.0.0'",
             "agent --dataplane magic | 'magic'",
+            "agent --dns-udp-io epoll | 'epoll'",
             "agent --etcd-endpoints 127.0.0.1:2379 | '127.0.0.1:2379'",
             "agent --etcd-prefix portolan | 'portolan'",
             "services --agent AGENT --verbose | '--verbose'",

@@ -81,8 +81,9 @@ public final class DnsServer implements AutoCloseable {
             ZoneCompiler compiler = new ZoneCompiler(config.zone(), config.ttl(), own);
             ZoneTable empty = compiler.compile(ClusterSnapshot.EMPTY);
             QueryHandler handler = new QueryHandler(empty, forwarder, config.recursionClients(), config.rateLimit(), registry);
-            transports.bind(config.listen(), handler, config.udpSockets());
-            LOG.info("DNS on {} (zone {}, {} transport, upstreams {})", transports.bound(), config.zone(),
+            transports.bind(config.listen(), handler, config.udpSockets(), config.udpIo());
+            LOG.info("DNS on {} (zone {}, UDP {} x{}, {} transport, upstreams {})", transports.bound(), config.zone(),
+                    config.udpIo() == DnsConfig.UdpIo.BLOCKING ? "blocking" : "event loop", config.udpSockets(),
                     transports.nativeEpoll() ? "epoll" : "nio", upstreams);
             return new DnsServer(config, transports, forwarder, handler, compiler);
         } catch (BindException e) {

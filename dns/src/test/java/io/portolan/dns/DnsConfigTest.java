@@ -84,4 +84,14 @@ class DnsConfigTest {
         ValidationException e = assertThrows(ValidationException.class, () -> DnsConfig.defaults().withTtl(-1));
         assertEquals("--dns-ttl", e.field());
     }
+
+    @Test
+    void udpIo_parse_valuesAndErrorNamingTheValue() {
+        assertEquals(DnsConfig.UdpIo.BLOCKING, DnsConfig.defaults().udpIo());
+        assertEquals(DnsConfig.UdpIo.EVENT_LOOP, DnsConfig.UdpIo.parse("--dns-udp-io", "eventloop"));
+        assertEquals(DnsConfig.UdpIo.BLOCKING, DnsConfig.UdpIo.parse("--dns-udp-io", "blocking"));
+        ValidationException e = assertThrows(ValidationException.class, () -> DnsConfig.UdpIo.parse("--dns-udp-io", "epol"));
+        assertEquals("--dns-udp-io", e.field());
+        assertTrue(e.getMessage().contains("epol"), e.getMessage());
+    }
 }

@@ -18,12 +18,17 @@ import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
 import org.xbill.DNS.Message;
 import org.xbill.DNS.Rcode;
 import org.xbill.DNS.Section;
 import org.xbill.DNS.Type;
 
-/** A running server on a loopback port, asked by dig (UDP and TCP) and by dnsjava. */
+/**
+ * A running server on a loopback port, asked by dig (UDP and TCP) and by dnsjava; UDP served by
+ * blocking threads here, by event loops in {@link DnsServerEventLoopTest} (every test runs in both).
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class DnsServerTest {
     static final String Z = "portolan.internal.";
     static SimpleMeterRegistry registry = new SimpleMeterRegistry();
@@ -41,20 +46,24 @@ class DnsServerTest {
         return s.build(3);
     }
 
+    DnsConfig.UdpIo udpIo() {
+        return DnsConfig.UdpIo.BLOCKING;
+    }
+
     @BeforeAll
-    static void start() {
+    void start() {
         DnsConfig config = DnsConfig.defaults(DnsConfig.parseAddresses("--dns-listen", "127.0.0.1:0", 53))
                 .withUpstreams(List.of(new InetSocketAddress("127.0.0.1", Processes.freePort())))
                 .withForwardTimeout(Duration.ofMillis(200))
                 .withRecursionClients(DnsConfig.parseNetworks("--dns-recursion-clients", "10.0.0.0/8"))
-                .withUdpSockets(2);
+                .withUdpSockets(2).withUdpIo(udpIo());
         server = DnsServer.start(config, registry);
         server.update(snapshot("10.99.0.10"));
         port = server.boundAddresses().get(0).getPort();
     }
 
     @AfterAll
-    static void stop() {
+    void stop() {
         server.close();
     }
 
@@ -185,7 +194,7 @@ class DnsServerTest {
     @Test
     void rateLimit_floodFromOneSource_refusedOrDroppedPastTheLimit() throws Exception {
         DnsConfig config = DnsConfig.defaults(DnsConfig.parseAddresses("--dns-listen", "127.0.0.1:0", 53))
-                .withUpstreams(List.of(new InetSocketAddress("127.0.0.1", 9))).withRateLimit(20).withUdpSockets(1);
+                .withUpstreams(List.of(new InetSocketAddress("127.0.0.1", 9))).withRateLimit(20).withUdpSockets(1).withUdpIo(udpIo());
         try (DnsServer limited = DnsServer.start(config, new SimpleMeterRegistry()); DatagramSocket s = new DatagramSocket()) {
             limited.update(snapshot("10.99.0.10"));
             byte[] q = io.portolan.dns.testing.Dns.query("web." + Z, Type.A);
@@ -266,7 +275,7 @@ class DnsServerTest {
     @Test
     void start_ipv6Listener_answersOverIpv6() throws Exception {
         DnsConfig config = DnsConfig.defaults(DnsConfig.parseAddresses("--dns-listen", "[::1]:0", 53))
-                .withUpstreams(List.of(new InetSocketAddress("127.0.0.1", 9))).withUdpSockets(1);
+                .withUpstreams(List.of(new InetSocketAddress("127.0.0.1", 9))).withUdpSockets(1).withUdpIo(udpIo());
         try (DnsServer v6 = DnsServer.start(config, new SimpleMeterRegistry())) {
             v6.update(snapshot("10.99.0.10"));
             InetSocketAddress bound = v6.boundAddresses().get(0);

@@ -69,9 +69,14 @@ class ForwardingTest {
         throw new AssertionError("dnsmasq did not start on port " + port);
     }
 
+    /** How UDP is served; {@link ForwardingEventLoopTest} runs every test again with the event loops. */
+    DnsConfig.UdpIo udpIo() {
+        return DnsConfig.UdpIo.BLOCKING;
+    }
+
     DnsServer server(Duration timeout, InetSocketAddress... upstreams) {
         DnsConfig config = DnsConfig.defaults(DnsConfig.parseAddresses("--dns-listen", "127.0.0.1:0", 53))
-                .withUpstreams(List.of(upstreams)).withForwardTimeout(timeout).withUdpSockets(1);
+                .withUpstreams(List.of(upstreams)).withForwardTimeout(timeout).withUdpSockets(1).withUdpIo(udpIo());
         DnsServer s = DnsServer.start(config, registry);
         s.update(Snapshots.builder().vip("web", "10.99.0.10").build(1));
         servers.add(s);

@@ -34,7 +34,7 @@ public record AgentConfig(String node, List<URI> etcdEndpoints, KeyLayout layout
 
     /** The DNS server's settings (see {@link DnsConfig}); {@code --dns-listen none} turns it off. */
     static final List<String> DNS_FLAGS = List.of("dns-listen", "dns-zone", "dns-upstream", "dns-ttl", "dns-recursion-clients",
-            "dns-rate-limit", "dns-forward-timeout", "dns-cache-size", "dns-max-forwards", "dns-udp-sockets");
+            "dns-rate-limit", "dns-forward-timeout", "dns-cache-size", "dns-max-forwards", "dns-udp-sockets", "dns-udp-io");
     public static final String DEFAULT_DNS_LISTEN = "127.0.0.11:53";
 
     /** Flags that take a value. */
@@ -84,6 +84,9 @@ public record AgentConfig(String node, List<URI> etcdEndpoints, KeyLayout layout
         }
         if (f.has("dns-udp-sockets")) {
             d = d.withUdpSockets(DnsConfig.parseInt("--dns-udp-sockets", f.get("dns-udp-sockets", null), 1, 64));
+        }
+        if (f.has("dns-udp-io")) {
+            d = d.withUdpIo(DnsConfig.UdpIo.parse("--dns-udp-io", f.get("dns-udp-io", null)));
         }
         return d;
     }

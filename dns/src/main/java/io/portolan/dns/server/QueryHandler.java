@@ -2,8 +2,7 @@ package io.portolan.dns.server;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.netty.buffer.ByteBuf;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.socket.DatagramPacket;
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.util.concurrent.FastThreadLocal;
 import io.portolan.dns.ClientNetwork;
 import io.portolan.dns.answer.Answer;
@@ -71,11 +70,17 @@ public final class QueryHandler {
         return table;
     }
 
+    /** Where a response that comes later (a forwarded query's) goes; called on a forwarder thread. */
+    @FunctionalInterface
+    interface Later {
+        void send(ByteBuf response, InetSocketAddress to);
+    }
+
     /**
-     * The response to write now, or null when the packet is dropped or the answer comes later
-     * (forwarded: it is then written to {@code ctx}, framed by the pipeline for TCP).
+     * The response to send now (the caller sends and releases it), or null when the packet is
+     * dropped or the answer comes later: forwarded, it is then given to {@code later}.
      */
-    ByteBuf handle(ChannelHandlerContext ctx, ByteBuf in, InetSocketAddress sender, boolean tcp) {
+    ByteBuf handle(ByteBufAllocator alloc, ByteBuf in, InetSocketAddress sender, boolean tcp, Later later) {
         WireQuery q = QUERY.get();
         int len = in.readableBytes();
         in.getBytes(in.readerIndex(), q.buffer(len), 0, len);
@@ -96,47 +101,43 @@ public final class QueryHandler {
         }
         if (status != WireQuery.OK) {
             metrics.query(q.qtype(), status);
-            return Responses.error(ctx.alloc(), q, status, false);
+            return Responses.error(alloc, q, status, false);
         }
         int max = tcp ? 65535 : Responses.udpLimit(q);
         Answer a = table.answer(q);
         if (a != null) {
             metrics.query(q.qtype(), a.rcode());
             if (tcp) {
-                return Responses.write(ctx.alloc(), q, a, max, false);
+                return Responses.write(alloc, q, a, max, false);
             }
             ResponseArena arena = ARENA.get();
-            ByteBuf chunk = arena.reserve(ctx.alloc(), Responses.size(q, a, max));
+            ByteBuf chunk = arena.reserve(alloc, Responses.size(q, a, max));
             int start = chunk.writerIndex();
             Responses.writeTo(chunk, q, a, max, false);
             return arena.sliceFrom(start);
         }
         if (forwarder == null || !recursionAllowed(sender.getAddress())) {
             metrics.query(q.qtype(), Answer.REFUSED);
-            return Responses.write(ctx.alloc(), q, Answer.REFUSED_EMPTY, max, false);
+            return Responses.write(alloc, q, Answer.REFUSED_EMPTY, max, false);
         }
         byte[] question = q.lowerQuestion();
         long now = System.nanoTime();
         CachedResponse cached = forwarder.cached(question, now);
         if (cached != null) {
             metrics.query(q.qtype(), cached.rcode());
-            return cached.write(ctx.alloc(), q, now, max);
+            return cached.write(alloc, q, now, max);
         }
         WireQuery detached = q.detach();
         forwarder.resolve(question, r -> {
             ByteBuf out;
             if (r == null) {
                 metrics.query(detached.qtype(), Answer.SERVFAIL);
-                out = Responses.write(ctx.alloc(), detached, Answer.SERVFAIL_EMPTY, max, true);
+                out = Responses.write(alloc, detached, Answer.SERVFAIL_EMPTY, max, true);
             } else {
                 metrics.query(detached.qtype(), r.rcode());
-                out = r.write(ctx.alloc(), detached, System.nanoTime(), max);
+                out = r.write(alloc, detached, System.nanoTime(), max);
             }
-            if (tcp) {
-                ctx.writeAndFlush(out, ctx.voidPromise());
-            } else {
-                ctx.writeAndFlush(new DatagramPacket(out, sender), ctx.voidPromise());
-            }
+            later.send(out, sender);
         });
         return null;
     }

@@ -2,6 +2,7 @@ package io.portolan.dns.server;
 
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
@@ -26,17 +27,22 @@ import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
 import io.netty.handler.codec.LengthFieldPrepender;
 import io.netty.handler.timeout.ReadTimeoutHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import io.portolan.dns.DnsConfig;
+import java.io.IOException;
 import java.net.BindException;
 import java.net.Inet6Address;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The sockets: on Linux the native epoll transport with {@code udpSockets} UDP sockets per listen
- * address sharing the port through SO_REUSEPORT (the kernel spreads clients over them, one event
- * loop each), elsewhere NIO with one UDP socket; and a TCP listener on the same port.
+ * The sockets. UDP: {@code udpSockets} sockets per listen address sharing the port through
+ * SO_REUSEPORT (the kernel spreads clients over them), each served either by a thread of its own in
+ * a blocking loop ({@link BlockingUdpSocket}, the default) or by a Netty event loop (native epoll;
+ * NIO with one socket off Linux). TCP: one listener on the same port, on the event loops, which
+ * also carry the forwarder's upstream sockets.
  */
 public final class Transports implements AutoCloseable {
     static final int TCP_IDLE_SECONDS = 10;
@@ -45,11 +51,12 @@ public final class Transports implements AutoCloseable {
     /** TCP connections open at once; past it new ones are closed at accept (UDP is unaffected). */
     static final int MAX_TCP_CONNECTIONS = 1024;
 
-    private final java.util.concurrent.atomic.AtomicInteger tcpConnections = new java.util.concurrent.atomic.AtomicInteger();
+    private final AtomicInteger tcpConnections = new AtomicInteger();
 
     private final boolean epoll;
     private final EventLoopGroup group;
     private final List<Channel> channels = new ArrayList<>();
+    private final List<BlockingUdpSocket> blocking = new ArrayList<>();
     private final List<InetSocketAddress> bound = new ArrayList<>();
 
     private Transports(int threads) {
@@ -83,16 +90,18 @@ public final class Transports implements AutoCloseable {
     }
 
     /** Binds UDP and TCP on each address; port 0 picks one free port for both. */
-    public void bind(List<InetSocketAddress> listen, QueryHandler handler, int udpSockets) throws InterruptedException, BindException {
-        UdpDnsHandler udp = new UdpDnsHandler(handler);
-        TcpDnsHandler tcp = new TcpDnsHandler(handler);
+    public void bind(List<InetSocketAddress> listen, QueryHandler handler, int udpSockets, DnsConfig.UdpIo udpIo)
+            throws InterruptedException, BindException {
         for (InetSocketAddress addr : listen) {
             BindException last = null;
             for (int attempt = 0; attempt < (addr.getPort() == 0 ? 5 : 1); attempt++) {
                 List<Channel> mine = new ArrayList<>();
+                List<BlockingUdpSocket> mineBlocking = new ArrayList<>();
                 try {
-                    InetSocketAddress actual = bindOne(addr, udp, tcp, udpSockets, mine);
+                    InetSocketAddress actual = bindOne(addr, handler, udpSockets, udpIo == DnsConfig.UdpIo.BLOCKING, mine, mineBlocking);
                     channels.addAll(mine);
+                    blocking.addAll(mineBlocking);
+                    mineBlocking.forEach(BlockingUdpSocket::start);
                     bound.add(actual);
                     last = null;
                     break;
@@ -100,6 +109,7 @@ public final class Transports implements AutoCloseable {
                     for (Channel c : mine) {
                         c.close().sync();
                     }
+                    mineBlocking.forEach(BlockingUdpSocket::close);
                     if (e instanceof InterruptedException ie) {
                         throw ie;
                     }
@@ -113,8 +123,44 @@ public final class Transports implements AutoCloseable {
         }
     }
 
-    private InetSocketAddress bindOne(InetSocketAddress addr, UdpDnsHandler udp, TcpDnsHandler tcp, int udpSockets,
-                                      List<Channel> mine) throws InterruptedException {
+    private InetSocketAddress bindOne(InetSocketAddress addr, QueryHandler handler, int udpSockets, boolean blockingUdp,
+                                      List<Channel> mine, List<BlockingUdpSocket> mineBlocking)
+            throws InterruptedException, IOException {
+        InetSocketAddress actual;
+        if (blockingUdp) {
+            BlockingUdpSocket first = BlockingUdpSocket.bind(addr, handler, ByteBufAllocator.DEFAULT, 4 << 20);
+            mineBlocking.add(first);
+            actual = new InetSocketAddress(addr.getAddress(), first.localAddress().getPort());
+            for (int i = 1; i < udpSockets; i++) {
+                mineBlocking.add(BlockingUdpSocket.bind(actual, handler, ByteBufAllocator.DEFAULT, 4 << 20));
+            }
+        } else {
+            actual = bindEventLoopUdp(addr, handler, udpSockets, mine);
+        }
+        ServerBootstrap sb = new ServerBootstrap().group(group).channel(serverClass())
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .option(ChannelOption.SO_BACKLOG, 1024)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        if (tcpConnections.incrementAndGet() > MAX_TCP_CONNECTIONS) {
+                            tcpConnections.decrementAndGet();
+                            ch.close();
+                            return;
+                        }
+                        ch.closeFuture().addListener(f -> tcpConnections.decrementAndGet());
+                        ch.pipeline().addLast(new ReadTimeoutHandler(TCP_IDLE_SECONDS, TimeUnit.SECONDS));
+                        ch.pipeline().addLast(new LengthFieldBasedFrameDecoder(65535 + 2, 0, 2, 0, 2));
+                        ch.pipeline().addLast(new LengthFieldPrepender(2));
+                        ch.pipeline().addLast(new TcpDnsHandler(handler));
+                    }
+                });
+        mine.add(sb.bind(actual).sync().channel());
+        return actual;
+    }
+
+    private InetSocketAddress bindEventLoopUdp(InetSocketAddress addr, QueryHandler handler, int udpSockets, List<Channel> mine)
+            throws InterruptedException {
         // A socket of the listen address's own family: an IPv4 address on a dual-stack IPv6 socket
         // costs every datagram a v4-mapped conversion and a pass through udpv6_sendmsg.
         InternetProtocolFamily family = addr.getAddress() instanceof Inet6Address
@@ -124,7 +170,12 @@ public final class Transports implements AutoCloseable {
                 .option(ChannelOption.SO_RCVBUF, 4 << 20)
                 .option(ChannelOption.SO_SNDBUF, 4 << 20)
                 .option(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(MAX_QUERY))
-                .handler(udp);
+                .handler(new ChannelInitializer<DatagramChannel>() {
+                    @Override
+                    protected void initChannel(DatagramChannel ch) {
+                        ch.pipeline().addLast(new UdpDnsHandler(handler));
+                    }
+                });
         int sockets = 1;
         if (epoll) {
             b.option(EpollChannelOption.SO_REUSEPORT, true);
@@ -145,25 +196,6 @@ public final class Transports implements AutoCloseable {
         for (int i = 1; i < sockets; i++) {
             mine.add(b.bind(actual).sync().channel());
         }
-        ServerBootstrap sb = new ServerBootstrap().group(group).channel(serverClass())
-                .option(ChannelOption.SO_REUSEADDR, true)
-                .option(ChannelOption.SO_BACKLOG, 1024)
-                .childHandler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel ch) {
-                        if (tcpConnections.incrementAndGet() > MAX_TCP_CONNECTIONS) {
-                            tcpConnections.decrementAndGet();
-                            ch.close();
-                            return;
-                        }
-                        ch.closeFuture().addListener(f -> tcpConnections.decrementAndGet());
-                        ch.pipeline().addLast(new ReadTimeoutHandler(TCP_IDLE_SECONDS, TimeUnit.SECONDS));
-                        ch.pipeline().addLast(new LengthFieldBasedFrameDecoder(65535 + 2, 0, 2, 0, 2));
-                        ch.pipeline().addLast(new LengthFieldPrepender(2));
-                        ch.pipeline().addLast(tcp);
-                    }
-                });
-        mine.add(sb.bind(actual).sync().channel());
         return actual;
     }
 
@@ -173,6 +205,7 @@ public final class Transports implements AutoCloseable {
 
     @Override
     public void close() {
+        blocking.forEach(BlockingUdpSocket::close);
         for (Channel c : channels) {
             c.close().syncUninterruptibly();
         }

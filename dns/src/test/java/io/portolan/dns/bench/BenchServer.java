@@ -16,7 +16,7 @@ import java.util.List;
  *
  * <pre>
  * BenchServer [--listen ADDR:PORT] [--services N] [--demo] [--upstream ADDR:PORT,...] [--udp-sockets N] [--rate-limit N]
- *             [--forever]
+ *             [--udp-io blocking|eventloop] [--forever]
  * </pre>
  */
 public final class BenchServer {
@@ -31,6 +31,7 @@ public final class BenchServer {
         int sockets = Runtime.getRuntime().availableProcessors();
         int rate = 0;
         boolean forever = false;
+        DnsConfig.UdpIo io = DnsConfig.UdpIo.BLOCKING;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--listen" -> listen = args[++i];
@@ -40,12 +41,13 @@ public final class BenchServer {
                 case "--udp-sockets" -> sockets = Integer.parseInt(args[++i]);
                 case "--rate-limit" -> rate = Integer.parseInt(args[++i]);
                 case "--forever" -> forever = true;
+                case "--udp-io" -> io = DnsConfig.UdpIo.parse("--udp-io", args[++i]);
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]);
             }
         }
         List<InetSocketAddress> upstreams = upstream == null ? List.of() : DnsConfig.parseAddresses("--upstream", upstream, 53);
         DnsConfig config = DnsConfig.defaults(DnsConfig.parseAddresses("--listen", listen, 53))
-                .withUpstreams(upstreams).withUdpSockets(sockets).withRateLimit(rate);
+                .withUpstreams(upstreams).withUdpSockets(sockets).withRateLimit(rate).withUdpIo(io);
         DnsServer server = DnsServer.start(config, new SimpleMeterRegistry());
         Snapshots s = Snapshots.builder();
         for (int i = 0; i < services; i++) {

@@ -1,0 +1,143 @@
+package io.portolan.dns.server;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import java.io.IOException;
+import java.net.Inet6Address;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.StandardProtocolFamily;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.DatagramChannel;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One UDP socket served by one thread of its own in a blocking loop: {@code recvfrom}, answer,
+ * {@code sendto}. Two system calls per query, where an event loop needs at least four
+ * ({@code epoll_wait}, {@code recvmmsg}, {@code sendmsg} and the read that finds the socket empty),
+ * and none of an event loop's per-datagram objects. Several of these share a port through
+ * SO_REUSEPORT, and the kernel spreads clients over them.
+ *
+ * <p>The query buffer and the JDK's sender address (cached while the sender repeats) are reused;
+ * the answer is a slice of the thread's {@link ResponseArena}, sent and released at once. A
+ * forwarded query's answer is sent later from the forwarder's thread through the same socket (the
+ * JDK serialises senders). {@link #close} closes the socket, which wakes the thread.
+ */
+final class BlockingUdpSocket implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(BlockingUdpSocket.class);
+    private static final ThreadFactory THREADS = new DefaultThreadFactory("portolan-dns-udp", true);
+
+    private final DatagramChannel channel;
+    private final QueryHandler handler;
+    private final ByteBufAllocator alloc;
+    private final QueryHandler.Later later = this::sendLater;
+    private Thread thread;
+
+    private BlockingUdpSocket(DatagramChannel channel, QueryHandler handler, ByteBufAllocator alloc) {
+        this.channel = channel;
+        this.handler = handler;
+        this.alloc = alloc;
+    }
+
+    /** Binds (SO_REUSEPORT set, so more sockets may share the port); {@link #start} begins serving. */
+    static BlockingUdpSocket bind(InetSocketAddress addr, QueryHandler handler, ByteBufAllocator alloc, int bufferBytes)
+            throws IOException {
+        DatagramChannel ch = DatagramChannel.open(addr.getAddress() instanceof Inet6Address
+                ? StandardProtocolFamily.INET6 : StandardProtocolFamily.INET);
+        try {
+            ch.setOption(StandardSocketOptions.SO_REUSEPORT, true);
+            ch.setOption(StandardSocketOptions.SO_RCVBUF, bufferBytes);
+            ch.setOption(StandardSocketOptions.SO_SNDBUF, bufferBytes);
+            ch.bind(addr);
+            return new BlockingUdpSocket(ch, handler, alloc);
+        } catch (IOException | RuntimeException e) {
+            ch.close();
+            throw e;
+        }
+    }
+
+    InetSocketAddress localAddress() throws IOException {
+        return (InetSocketAddress) channel.getLocalAddress();
+    }
+
+    void start() {
+        thread = THREADS.newThread(this::serve);
+        thread.start();
+    }
+
+    private void serve() {
+        ByteBuf in = alloc.directBuffer(Transports.MAX_QUERY, Transports.MAX_QUERY);
+        ByteBuffer inNio = in.nioBuffer(0, Transports.MAX_QUERY);
+        try {
+            while (true) {
+                inNio.clear();
+                SocketAddress from;
+                try {
+                    from = channel.receive(inNio);
+                } catch (ClosedChannelException e) {
+                    return;
+                } catch (IOException e) {
+                    if (!channel.isOpen()) {
+                        return;
+                    }
+                    LOG.debug("UDP receive failed", e);
+                    continue;
+                }
+                in.setIndex(0, inNio.position());
+                answer(in, (InetSocketAddress) from);
+            }
+        } finally {
+            in.release();
+        }
+    }
+
+    private void answer(ByteBuf in, InetSocketAddress sender) {
+        ByteBuf out = null;
+        try {
+            out = handler.handle(alloc, in, sender, false, later);
+            if (out != null) {
+                channel.send(out.nioBuffer(), sender);
+            }
+        } catch (IOException e) {
+            LOG.debug("UDP send to {} failed: {}", sender, e.toString());
+        } catch (RuntimeException e) {
+            LOG.debug("query dropped", e);
+        } finally {
+            if (out != null) {
+                out.release();
+            }
+        }
+    }
+
+    private void sendLater(ByteBuf out, InetSocketAddress to) {
+        try {
+            channel.send(out.nioBuffer(), to);
+        } catch (IOException e) {
+            LOG.debug("UDP send to {} failed: {}", to, e.toString());
+        } finally {
+            out.release();
+        }
+    }
+
+    @Override
+    public void close() {
+        try {
+            channel.close();
+        } catch (IOException e) {
+            LOG.debug("UDP close failed", e);
+        }
+        if (thread != null) {
+            try {
+                thread.join(TimeUnit.SECONDS.toMillis(2));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+}
