@@ -24,13 +24,15 @@ import org.slf4j.LoggerFactory;
  * and none of an event loop's per-datagram objects. Several of these share a port through
  * SO_REUSEPORT, and the kernel spreads clients over them.
  *
- * <p>The query buffer and the JDK's sender address (cached while the sender repeats) are reused;
- * the answer is a slice of the thread's {@link ResponseArena}, sent and released at once. A
+ * <p>The query buffer, the answer buffer and the JDK's sender address (cached while the sender
+ * repeats) are reused: an answer from the zone costs no allocation and no reference counting. A
  * forwarded query's answer is sent later from the forwarder's thread through the same socket (the
  * JDK serialises senders). {@link #close} closes the socket, which wakes the thread.
  */
 final class BlockingUdpSocket implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(BlockingUdpSocket.class);
+    /** Room for the largest UDP answer ({@code Responses.SERVER_UDP_SIZE}, 1232 bytes, caps it). */
+    private static final int MAX_REPLY = 4096;
     private static final ThreadFactory THREADS = new DefaultThreadFactory("portolan-dns-udp", true);
 
     private final DatagramChannel channel;
@@ -74,6 +76,8 @@ final class BlockingUdpSocket implements AutoCloseable {
     private void serve() {
         ByteBuf in = alloc.directBuffer(Transports.MAX_QUERY, Transports.MAX_QUERY);
         ByteBuffer inNio = in.nioBuffer(0, Transports.MAX_QUERY);
+        ByteBuf reply = alloc.directBuffer(MAX_REPLY, MAX_REPLY);
+        ByteBuffer replyNio = reply.nioBuffer(0, MAX_REPLY);
         try {
             while (true) {
                 inNio.clear();
@@ -90,18 +94,21 @@ final class BlockingUdpSocket implements AutoCloseable {
                     continue;
                 }
                 in.setIndex(0, inNio.position());
-                answer(in, (InetSocketAddress) from);
+                answer(in, (InetSocketAddress) from, reply, replyNio);
             }
         } finally {
             in.release();
+            reply.release();
         }
     }
 
-    private void answer(ByteBuf in, InetSocketAddress sender) {
+    private void answer(ByteBuf in, InetSocketAddress sender, ByteBuf reply, ByteBuffer replyNio) {
         ByteBuf out = null;
         try {
-            out = handler.handle(alloc, in, sender, false, later);
-            if (out != null) {
+            out = handler.handle(alloc, in, sender, false, later, reply);
+            if (out == reply) {
+                channel.send(replyNio.limit(reply.writerIndex()).position(0), sender);
+            } else if (out != null) {
                 channel.send(out.nioBuffer(), sender);
             }
         } catch (IOException e) {
@@ -109,7 +116,7 @@ final class BlockingUdpSocket implements AutoCloseable {
         } catch (RuntimeException e) {
             LOG.debug("query dropped", e);
         } finally {
-            if (out != null) {
+            if (out != null && out != reply) {
                 out.release();
             }
         }

@@ -81,6 +81,17 @@ public final class QueryHandler {
      * dropped or the answer comes later: forwarded, it is then given to {@code later}.
      */
     ByteBuf handle(ByteBufAllocator alloc, ByteBuf in, InetSocketAddress sender, boolean tcp, Later later) {
+        return handle(alloc, in, sender, tcp, later, null);
+    }
+
+    /**
+     * As {@link #handle(ByteBufAllocator, ByteBuf, InetSocketAddress, boolean, Later)}, for a UDP
+     * transport that sends before it reads the next query: an answer from the zone is written into
+     * {@code reuse} (cleared first; room for {@code Responses.SERVER_UDP_SIZE} bytes) and {@code reuse} is returned, which the
+     * caller keeps; any other buffer returned is the caller's to release. With {@code reuse} null,
+     * zone answers are slices of the thread's {@link ResponseArena}.
+     */
+    ByteBuf handle(ByteBufAllocator alloc, ByteBuf in, InetSocketAddress sender, boolean tcp, Later later, ByteBuf reuse) {
         WireQuery q = QUERY.get();
         int len = in.readableBytes();
         in.getBytes(in.readerIndex(), q.buffer(len), 0, len);
@@ -109,6 +120,10 @@ public final class QueryHandler {
             metrics.query(q.qtype(), a.rcode());
             if (tcp) {
                 return Responses.write(alloc, q, a, max, false);
+            }
+            if (reuse != null) {
+                Responses.writeTo(reuse.clear(), q, a, max, false);
+                return reuse;
             }
             ResponseArena arena = ARENA.get();
             ByteBuf chunk = arena.reserve(alloc, Responses.size(q, a, max));
