@@ -223,7 +223,9 @@ final class TcpConnection {
             // (stack trace included) for its outbound buffer every time, and nothing is queued here.
             try {
                 s.shutdown(false, true);
-            } catch (IOException ex) {
+            } catch (IOException | RuntimeException ex) {
+                // ENOTCONN (NotYetConnectedException, unchecked) once the peer has reset or closed:
+                // nothing more can go to it, so the connection ends here.
                 ch.close();
                 return;
             }
