@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # DNS bench: portolan's server against knot and unbound serving the same 1,000 names, side by side
-# in one run, with Debian's dnsperf. Prints QPS, server CPU µs per query and ratios to knot; p99
+# in one run, with Debian's dnsperf; portolan twice: UDP on blocking threads (the default) and on
+# Netty's epoll event loops (--dns-udp-io eventloop). Prints QPS, server CPU µs per query and ratios to knot; p99
 # latency at a fixed 20k QPS; forwarded-query QPS with a warm cache.
 #
 # Usage: bench/dns/run.sh     (DURATION=10 CLIENTS=8 ROUNDS=3 FIXED_QPS=20000 P99_SECONDS=5 to override)
@@ -136,24 +137,31 @@ java $JAVA_OPTS -cp "$CP" io.portolan.dns.bench.BenchServer --listen "127.0.0.1:
   --upstream "127.0.0.1:$UNBOUND_PORT" --forever < /dev/null > "$OUT/portolan.log" 2>&1 &
 PORTOLAN_PID=$!; PIDS+=("$PORTOLAN_PID")
 wait_ready "$PORTOLAN_PORT" portolan
+# the same server with UDP on Netty's epoll event loops (--dns-udp-io eventloop), for comparison
+EL_PORT=$(free_port)
+# shellcheck disable=SC2086
+java $JAVA_OPTS -cp "$CP" io.portolan.dns.bench.BenchServer --listen "127.0.0.1:$EL_PORT" --services $N --udp-io eventloop \
+  --upstream "127.0.0.1:$UNBOUND_PORT" --forever < /dev/null > "$OUT/portolan-el.log" 2>&1 &
+EL_PID=$!; PIDS+=("$EL_PID")
+wait_ready "$EL_PORT" portolan-el
 
 # All three run side by side; an idle server uses no CPU. Each is warmed up (JIT, caches), then
 # measured in interleaved rounds so that noise from anything else on the machine falls on all alike;
 # the median round is reported.
 echo "knot $(knotd --version | head -1), unbound $(unbound -V | head -1), dnsperf -c $CLIENTS -l $DURATION, $(nproc) cores, $ROUNDS rounds"
-port_of() { case $1 in knot) echo "$KNOT_PORT" ;; unbound) echo "$UNBOUND_PORT" ;; portolan) echo "$PORTOLAN_PORT" ;; esac; }
-pid_of() { case $1 in knot) echo "$KNOT_PID" ;; unbound) echo "$UNBOUND_PID" ;; portolan) echo "$PORTOLAN_PID" ;; esac; }
+port_of() { case $1 in knot) echo "$KNOT_PORT" ;; unbound) echo "$UNBOUND_PORT" ;; portolan) echo "$PORTOLAN_PORT" ;; portolan-el) echo "$EL_PORT" ;; esac; }
+pid_of() { case $1 in knot) echo "$KNOT_PID" ;; unbound) echo "$UNBOUND_PID" ;; portolan) echo "$PORTOLAN_PID" ;; portolan-el) echo "$EL_PID" ;; esac; }
 rm -f "$OUT"/*.dnsperf.txt
-for s in knot unbound portolan; do
+for s in knot unbound portolan portolan-el; do
   dnsperf -s 127.0.0.1 -p "$(port_of $s)" -d "$OUT/queries.txt" -c "$CLIENTS" -l 3 > /dev/null 2>&1 || true
 done
 for ((r = 0; r < ROUNDS; r++)); do
-  for s in knot unbound portolan; do run_once "$s" "$(pid_of $s)" "$(port_of $s)"; done
+  for s in knot unbound portolan portolan-el; do run_once "$s" "$(pid_of $s)" "$(port_of $s)"; done
 done
-for s in knot unbound portolan; do
+for s in knot unbound portolan portolan-el; do
   QPS[$s]=$(echo "${QPSS[$s]}" | median)
   CPU[$s]=$(echo "${CPUS[$s]}" | median)
-  printf '%-9s %9s QPS  %6s µs CPU/query   (rounds QPS:%s; µs:%s)\n' "$s" "${QPS[$s]}" "${CPU[$s]}" "${QPSS[$s]}" "${CPUS[$s]}"
+  printf '%-11s %9s QPS  %6s µs CPU/query   (rounds QPS:%s; µs:%s)\n' "$s" "${QPS[$s]}" "${CPU[$s]}" "${QPSS[$s]}" "${CPUS[$s]}"
 done
 
 # forwarded names (outside the zone) through portolan to unbound, cache warm
@@ -176,19 +184,19 @@ p99_once() { # port -> µs
 P99_SECONDS=${P99_SECONDS:-5}
 declare -A P99S
 for ((r = 0; r < ROUNDS; r++)); do
-  for s in knot unbound portolan; do
+  for s in knot unbound portolan portolan-el; do
     P99S[$s]="${P99S[$s]:-} $(p99_once "$(port_of $s)")"
   done
 done
-for s in knot unbound portolan; do
+for s in knot unbound portolan portolan-el; do
   P99[$s]=$(echo "${P99S[$s]}" | median)
-  printf '%-9s p99 %s µs at %s QPS (rounds:%s)\n' "$s" "${P99[$s]}" "$FIXED_QPS" "${P99S[$s]}"
+  printf '%-11s p99 %s µs at %s QPS (rounds:%s)\n' "$s" "${P99[$s]}" "$FIXED_QPS" "${P99S[$s]}"
 done
 
 echo
 echo "== ratios to knot (same machine, same run) =="
-for s in knot unbound portolan; do
+for s in knot unbound portolan portolan-el; do
   awk -v n="$s" -v q="${QPS[$s]}" -v kq="${QPS[knot]}" -v c="${CPU[$s]}" -v kc="${CPU[knot]}" -v p="${P99[$s]}" -v kp="${P99[knot]}" \
-    'BEGIN {printf "%-9s QPS %.2fx  CPU/query %.2fx  p99 %s\n", n, q / kq, c / kc, (p == "NA" || kp == "NA" || kp == 0) ? "NA" : sprintf("%.2fx", p / kp)}'
+    'BEGIN {printf "%-11s QPS %.2fx  CPU/query %.2fx  p99 %s\n", n, q / kq, c / kc, (p == "NA" || kp == "NA" || kp == 0) ? "NA" : sprintf("%.2fx", p / kp)}'
 done
 echo "portolan forwarded (warm cache, upstream unbound): $FWD_QPS QPS, $FWD_CPU µs CPU/query"
