@@ -34,10 +34,6 @@ import java.util.List;
 public record DnsConfig(List<InetSocketAddress> listen, String zone, List<InetSocketAddress> upstreams, int ttl,
                         List<ClientNetwork> recursionClients, int rateLimit, Duration forwardTimeout, long cacheBytes,
                         int maxForwardsInFlight, int udpSockets, UdpIo udpIo) {
-    /**
-     * {@code .internal} is reserved by ICANN for private use (2024) and will never be delegated, so
-     * the zone cannot shadow a real name, unlike {@code .local} (mDNS) or an invented TLD.
-     */
     /** How the UDP sockets are served. */
     public enum UdpIo {
         /**
@@ -60,6 +56,10 @@ public record DnsConfig(List<InetSocketAddress> listen, String zone, List<InetSo
         }
     }
 
+    /**
+     * {@code .internal} is reserved by ICANN for private use (2024) and will never be delegated, so
+     * the zone cannot shadow a real name, unlike {@code .local} (mDNS) or an invented TLD.
+     */
     public static final String DEFAULT_ZONE = "portolan.internal.";
     public static final int DEFAULT_TTL = 5;
     public static final int MAX_TTL = 3600;

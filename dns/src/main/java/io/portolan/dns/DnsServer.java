@@ -73,7 +73,9 @@ public final class DnsServer implements AutoCloseable {
                 own.add(l.getAddress());
             }
         }
-        Transports transports = Transports.create(config.udpSockets());
+        // With blocking UDP the event loops carry only TCP and the forwarder's upstream sockets.
+        Transports transports = Transports.create(config.udpIo() == DnsConfig.UdpIo.BLOCKING
+                ? Math.max(1, config.udpSockets() / 2) : config.udpSockets());
         Forwarder forwarder = null;
         try {
             forwarder = Forwarder.start(upstreams, config.forwardTimeout(), config.maxForwardsInFlight(), config.cacheBytes(),

@@ -10,7 +10,6 @@ import java.net.SocketAddress;
 import java.net.StandardProtocolFamily;
 import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
-import java.nio.channels.ClosedChannelException;
 import java.nio.channels.DatagramChannel;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
@@ -34,12 +33,17 @@ final class BlockingUdpSocket implements AutoCloseable {
     /** Room for the largest UDP answer ({@code Responses.SERVER_UDP_SIZE}, 1232 bytes, caps it). */
     private static final int MAX_REPLY = 4096;
     private static final ThreadFactory THREADS = new DefaultThreadFactory("portolan-dns-udp", true);
+    /** Whether this platform's datagram sockets take SO_REUSEPORT (Linux does; Windows does not). */
+    static final boolean REUSE_PORT = reusePortSupported();
+    /** Consecutive receive errors after which the thread warns and pauses, rather than spin. */
+    private static final int ERRORS_BEFORE_PAUSE = 100;
 
     private final DatagramChannel channel;
     private final QueryHandler handler;
     private final ByteBufAllocator alloc;
     private final QueryHandler.Later later = this::sendLater;
     private Thread thread;
+    private volatile boolean closing;
 
     private BlockingUdpSocket(DatagramChannel channel, QueryHandler handler, ByteBufAllocator alloc) {
         this.channel = channel;
@@ -53,7 +57,9 @@ final class BlockingUdpSocket implements AutoCloseable {
         DatagramChannel ch = DatagramChannel.open(addr.getAddress() instanceof Inet6Address
                 ? StandardProtocolFamily.INET6 : StandardProtocolFamily.INET);
         try {
-            ch.setOption(StandardSocketOptions.SO_REUSEPORT, true);
+            if (REUSE_PORT) {
+                ch.setOption(StandardSocketOptions.SO_REUSEPORT, true);
+            }
             ch.setOption(StandardSocketOptions.SO_RCVBUF, bufferBytes);
             ch.setOption(StandardSocketOptions.SO_SNDBUF, bufferBytes);
             ch.bind(addr);
@@ -61,6 +67,14 @@ final class BlockingUdpSocket implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             ch.close();
             throw e;
+        }
+    }
+
+    private static boolean reusePortSupported() {
+        try (DatagramChannel ch = DatagramChannel.open()) {
+            return ch.supportedOptions().contains(StandardSocketOptions.SO_REUSEPORT);
+        } catch (IOException e) {
+            return false;
         }
     }
 
@@ -78,19 +92,27 @@ final class BlockingUdpSocket implements AutoCloseable {
         ByteBuffer inNio = in.nioBuffer(0, Transports.MAX_QUERY);
         ByteBuf reply = alloc.directBuffer(MAX_REPLY, MAX_REPLY);
         ByteBuffer replyNio = reply.nioBuffer(0, MAX_REPLY);
+        int errors = 0;
         try {
             while (true) {
                 inNio.clear();
                 SocketAddress from;
                 try {
                     from = channel.receive(inNio);
-                } catch (ClosedChannelException e) {
-                    return;
+                    errors = 0;
                 } catch (IOException e) {
                     if (!channel.isOpen()) {
+                        if (!closing) { // an interrupt of a thread in send() closes the channel
+                            LOG.warn("DNS UDP socket {} closed unexpectedly: {}", address(), e.toString());
+                        }
                         return;
                     }
-                    LOG.debug("UDP receive failed", e);
+                    if (++errors % ERRORS_BEFORE_PAUSE == 0) {
+                        LOG.warn("DNS UDP socket {}: {} receive errors in a row, last {}", address(), errors, e.toString());
+                        pause();
+                    } else {
+                        LOG.debug("UDP receive failed", e);
+                    }
                     continue;
                 }
                 in.setIndex(0, inNio.position());
@@ -132,8 +154,25 @@ final class BlockingUdpSocket implements AutoCloseable {
         }
     }
 
+    private String address() {
+        try {
+            return String.valueOf(channel.getLocalAddress());
+        } catch (IOException e) {
+            return "(closed)";
+        }
+    }
+
+    private static void pause() {
+        try {
+            Thread.sleep(10);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     @Override
     public void close() {
+        closing = true;
         try {
             channel.close();
         } catch (IOException e) {

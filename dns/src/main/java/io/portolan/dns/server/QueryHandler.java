@@ -70,7 +70,11 @@ public final class QueryHandler {
         return table;
     }
 
-    /** Where a response that comes later (a forwarded query's) goes; called on a forwarder thread. */
+    /**
+     * Where a forwarded query's response goes: called on a forwarder thread when the upstream answers
+     * or times out, or at once on the calling thread (SERVFAIL) when there is no upstream or too many
+     * forwards are in flight.
+     */
     @FunctionalInterface
     interface Later {
         void send(ByteBuf response, InetSocketAddress to);

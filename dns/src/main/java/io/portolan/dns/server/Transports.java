@@ -106,10 +106,10 @@ public final class Transports implements AutoCloseable {
                     last = null;
                     break;
                 } catch (Exception e) {
-                    for (Channel c : mine) {
-                        c.close().sync();
-                    }
                     mineBlocking.forEach(BlockingUdpSocket::close);
+                    for (Channel c : mine) {
+                        c.close().syncUninterruptibly();
+                    }
                     if (e instanceof InterruptedException ie) {
                         throw ie;
                     }
@@ -131,7 +131,9 @@ public final class Transports implements AutoCloseable {
             BlockingUdpSocket first = BlockingUdpSocket.bind(addr, handler, ByteBufAllocator.DEFAULT, 4 << 20);
             mineBlocking.add(first);
             actual = new InetSocketAddress(addr.getAddress(), first.localAddress().getPort());
-            for (int i = 1; i < udpSockets; i++) {
+            // Without SO_REUSEPORT (not Linux) a second socket could not share the port.
+            int sockets = BlockingUdpSocket.REUSE_PORT ? udpSockets : 1;
+            for (int i = 1; i < sockets; i++) {
                 mineBlocking.add(BlockingUdpSocket.bind(actual, handler, ByteBufAllocator.DEFAULT, 4 << 20));
             }
         } else {
