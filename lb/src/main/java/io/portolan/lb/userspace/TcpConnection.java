@@ -13,7 +13,6 @@ import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.channel.socket.SocketChannelConfig;
 import io.netty.channel.unix.Socket;
-import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -45,6 +44,13 @@ final class TcpConnection {
     private boolean upstreamInputShut;
     /** Bytes the client sent before the upstream connect completed (epoll reads them on a FIN even with auto-read off). */
     private List<Object> early;
+    /** Reads on either side; {@link IdleSweeper} compares it with what it saw at its last tick. */
+    long reads;
+    // IdleSweeper's: the reads seen at its last tick, since when none came, its list links.
+    long readsSeen;
+    long idleSince;
+    TcpConnection idlePrev;
+    TcpConnection idleNext;
 
     TcpConnection(TcpFrontend fe, Channel client) {
         this.fe = fe;
@@ -196,6 +202,12 @@ final class TcpConnection {
         return false;
     }
 
+    /** Called by {@link IdleSweeper}: nothing read either way for the service's idle timeout. */
+    void idleTimeout() {
+        log.debug("{}: closing idle connection from {}", fe, client.remoteAddress());
+        closeBoth();
+    }
+
     private void closeBoth() {
         flushAndClose(client);
         if (upstream != null) {
@@ -257,6 +269,7 @@ final class TcpConnection {
 
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            reads++;
             Channel p = peer();
             if (p == null && clientSide && client.isActive()) {
                 if (early == null) {
@@ -314,9 +327,6 @@ final class TcpConnection {
                 } else if (p.isActive()) {
                     shutdownOutputAfterFlush(p);
                 }
-            } else if (evt instanceof IdleStateEvent) {
-                log.debug("{}: closing idle connection from {}", fe, client.remoteAddress());
-                closeBoth();
             }
             ReferenceCountUtil.release(evt);
         }

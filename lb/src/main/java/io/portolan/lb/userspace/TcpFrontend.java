@@ -11,12 +11,10 @@ import io.netty.channel.epoll.EpollSocketChannelConfig;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.SocketChannelConfig;
 import io.netty.channel.unix.IntegerUnixChannelOption;
-import io.netty.handler.timeout.IdleStateHandler;
 import io.portolan.proto.Port;
 
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.util.concurrent.TimeUnit;
 
 /** A TCP service port: accepts on VIP:port and hands each connection to a {@link TcpConnection}. */
 final class TcpFrontend extends Frontend {
@@ -114,11 +112,18 @@ final class TcpFrontend extends Frontend {
             TcpConnection.reset(ch);
             return;
         }
-        ch.closeFuture().addListener(f -> active.decrementAndGet());
         TcpConnection c = new TcpConnection(this, ch);
-        if (!ctx.splice) {
-            ch.pipeline().addLast(new IdleStateHandler(0, 0, idleNanos, TimeUnit.NANOSECONDS));
+        // The idle timeout cannot see spliced bytes (they never reach the pipeline).
+        IdleSweeper sweeper = ctx.splice ? null : IdleSweeper.of(ch.eventLoop());
+        if (sweeper != null) {
+            sweeper.add(c);
         }
+        ch.closeFuture().addListener(f -> {
+            active.decrementAndGet();
+            if (sweeper != null) {
+                sweeper.remove(c);
+            }
+        });
         ch.pipeline().addLast(c.clientRelay);
         c.connect();
     }

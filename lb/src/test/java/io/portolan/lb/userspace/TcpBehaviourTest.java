@@ -286,6 +286,30 @@ class TcpBehaviourTest {
     }
 
     @Test
+    void relay_trafficMoreOftenThanIdleTimeout_staysOpenThenClosesOnceQuiet() throws Exception {
+        ServerSocket inst = instance(s -> {
+            try {
+                s.getInputStream().transferTo(s.getOutputStream());
+            } catch (IOException ignored) {
+                // gone
+            }
+        });
+        InetAddress vip = serve(Fixtures.fastConfig().serviceIdleTimeouts(Map.of("raw", Duration.ofMillis(700))).build(), inst);
+        try (Socket s = connect(vip)) {
+            // 2.4 s of echoes, one every 300 ms: more than three idle timeouts, never idle for one.
+            for (int i = 0; i < 8; i++) {
+                s.getOutputStream().write('a' + i);
+                assertEquals('a' + i, s.getInputStream().read(), "echo " + i + " through the open connection");
+                Thread.sleep(300);
+            }
+            long t0 = System.nanoTime();
+            assertTrue(endsAtOnce(s));
+            long waited = (System.nanoTime() - t0) / 1_000_000;
+            assertTrue(waited > 100 && waited < 3000, "closed " + waited + " ms after the last echo");
+        }
+    }
+
+    @Test
     void connect_proxyProtocolService_instanceReadsV2HeaderWithClientAddress() throws Exception {
         AtomicReference<byte[]> header = new AtomicReference<>();
         ServerSocket inst = instance(s -> {
