@@ -69,6 +69,8 @@ class EtcdRegistrationTest {
 
             // kill -9 the first registrant: its lease expires, the instance goes within TTL + 2 s.
             Cli.Registrant killed = regs.get(0);
+            // The command starts once the instance is registered: wait for it before the kill.
+            Await.until("the registrant ran its command", 5_000, () -> killed.process.descendants().findAny().isPresent());
             List<ProcessHandle> orphans = killed.process.descendants().toList();
             killed.process.destroyForcibly();
             killed.process.waitFor(5, TimeUnit.SECONDS);
