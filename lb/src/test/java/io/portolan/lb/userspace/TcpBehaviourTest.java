@@ -265,8 +265,8 @@ class TcpBehaviourTest {
         }
     }
 
-    @Test
-    void relay_idleLongerThanServiceIdleTimeout_connectionClosed() throws Exception {
+    /** A VIP in front of one echo instance, the service's idle timeout {@code idle}. */
+    private InetAddress echoWithIdleTimeout(Duration idle) throws Exception {
         ServerSocket inst = instance(s -> {
             try {
                 s.getInputStream().transferTo(s.getOutputStream());
@@ -274,7 +274,12 @@ class TcpBehaviourTest {
                 // gone
             }
         });
-        InetAddress vip = serve(Fixtures.fastConfig().serviceIdleTimeouts(Map.of("raw", Duration.ofMillis(700))).build(), inst);
+        return serve(Fixtures.fastConfig().serviceIdleTimeouts(Map.of("raw", idle)).build(), inst);
+    }
+
+    @Test
+    void relay_idleLongerThanServiceIdleTimeout_connectionClosed() throws Exception {
+        InetAddress vip = echoWithIdleTimeout(Duration.ofMillis(700));
         try (Socket s = connect(vip)) {
             s.getOutputStream().write('a');
             assertEquals('a', s.getInputStream().read());
@@ -287,14 +292,7 @@ class TcpBehaviourTest {
 
     @Test
     void relay_trafficMoreOftenThanIdleTimeout_staysOpenThenClosesOnceQuiet() throws Exception {
-        ServerSocket inst = instance(s -> {
-            try {
-                s.getInputStream().transferTo(s.getOutputStream());
-            } catch (IOException ignored) {
-                // gone
-            }
-        });
-        InetAddress vip = serve(Fixtures.fastConfig().serviceIdleTimeouts(Map.of("raw", Duration.ofMillis(700))).build(), inst);
+        InetAddress vip = echoWithIdleTimeout(Duration.ofMillis(700));
         try (Socket s = connect(vip)) {
             // 2.4 s of echoes, one every 300 ms: more than three idle timeouts, never idle for one.
             for (int i = 0; i < 8; i++) {
