@@ -3,7 +3,7 @@ package io.portolan.dns.answer;
 /**
  * A DNS query read at the byte level, without building a message object: header fields, the
  * question's position in the packet, and the client's EDNS0 OPT record. One instance is reused by
- * an event-loop thread; {@link #detach()} copies what an asynchronous answer needs.
+ * each serving thread (UDP socket thread or event loop); {@link #detach()} copies what an asynchronous answer needs.
  *
  * <p>{@link #parse} returns one of the {@code PARSE_*} outcomes. A packet shorter than a header,
  * or one with QR set (a response: never answered, to avoid loops), is {@link #DROP}; anything else

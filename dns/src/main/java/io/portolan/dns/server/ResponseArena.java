@@ -4,7 +4,8 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 
 /**
- * One per event-loop thread: UDP answers are written back to back into one pooled direct chunk
+ * One per event-loop thread (UDP on event loops; the blocking UDP threads reuse one reply buffer
+ * instead): UDP answers are written back to back into one pooled direct chunk
  * and sent as retained slices of it, so a read batch costs one buffer allocation instead of one
  * per answer. The chunk is returned to the pool when this arena has moved on to the next one and
  * the last slice of it has been sent (released).
