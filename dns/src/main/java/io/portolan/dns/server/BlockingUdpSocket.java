@@ -39,14 +39,17 @@ final class BlockingUdpSocket implements AutoCloseable {
     private static final int ERRORS_BEFORE_PAUSE = 100;
 
     private final DatagramChannel channel;
+    /** The bound address, kept for messages: a closed channel no longer tells it. */
+    private final InetSocketAddress local;
     private final QueryHandler handler;
     private final ByteBufAllocator alloc;
     private final QueryHandler.Later later = this::sendLater;
     private Thread thread;
     private volatile boolean closing;
 
-    private BlockingUdpSocket(DatagramChannel channel, QueryHandler handler, ByteBufAllocator alloc) {
+    private BlockingUdpSocket(DatagramChannel channel, QueryHandler handler, ByteBufAllocator alloc) throws IOException {
         this.channel = channel;
+        this.local = (InetSocketAddress) channel.getLocalAddress();
         this.handler = handler;
         this.alloc = alloc;
     }
@@ -78,8 +81,8 @@ final class BlockingUdpSocket implements AutoCloseable {
         }
     }
 
-    InetSocketAddress localAddress() throws IOException {
-        return (InetSocketAddress) channel.getLocalAddress();
+    InetSocketAddress localAddress() {
+        return local;
     }
 
     void start() {
@@ -103,12 +106,12 @@ final class BlockingUdpSocket implements AutoCloseable {
                 } catch (IOException e) {
                     if (!channel.isOpen()) {
                         if (!closing) { // an interrupt of a thread in send() closes the channel
-                            LOG.warn("DNS UDP socket {} closed unexpectedly: {}", address(), e.toString());
+                            LOG.warn("DNS UDP socket {} closed unexpectedly: {}", local, e.toString());
                         }
                         return;
                     }
                     if (++errors % ERRORS_BEFORE_PAUSE == 0) {
-                        LOG.warn("DNS UDP socket {}: {} receive errors in a row, last {}", address(), errors, e.toString());
+                        LOG.warn("DNS UDP socket {}: {} receive errors in a row, last {}", local, errors, e.toString());
                         pause();
                     } else {
                         LOG.debug("UDP receive failed", e);
@@ -151,14 +154,6 @@ final class BlockingUdpSocket implements AutoCloseable {
             LOG.debug("UDP send to {} failed: {}", to, e.toString());
         } finally {
             out.release();
-        }
-    }
-
-    private String address() {
-        try {
-            return String.valueOf(channel.getLocalAddress());
-        } catch (IOException e) {
-            return "(closed)";
         }
     }
 
