@@ -16,7 +16,8 @@ if ! command -v java >/dev/null; then
   apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends openjdk-17-jre-headless
 fi
 if ((build)); then
-  command -v mvn >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q maven openjdk-17-jdk-headless; }
+  # gcc builds the native TCP relay's system calls (lb/src/main/c) into the jar.
+  { command -v mvn >/dev/null && command -v gcc >/dev/null; } || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q maven openjdk-17-jdk-headless gcc libc6-dev; }
   mvn -q -B -ntp -DskipTests package
 fi
 install -D -m 0644 agent/target/portolan.jar "$prefix/lib/portolan/portolan.jar"

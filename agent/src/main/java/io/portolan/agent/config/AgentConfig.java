@@ -29,7 +29,7 @@ public record AgentConfig(String node, List<URI> etcdEndpoints, KeyLayout layout
     /** The userspace data plane's settings, each a flag {@code --lb-NAME} (see {@link UserspaceConfig.Builder#flag}). */
     static final List<String> LB_FLAGS = List.of("vip-device", "source-addresses", "max-connections", "idle-timeout",
             "service-idle-timeouts", "udp-idle-timeout", "drain-timeout", "connect-timeout", "connect-retries", "keepalive-idle",
-            "affinity-timeout", "proxy-protocol", "splice", "threads", "eject", "eject-window", "eject-min-calls",
+            "affinity-timeout", "proxy-protocol", "splice", "threads", "tcp-io", "eject", "eject-window", "eject-min-calls",
             "eject-failure-rate", "eject-duration", "eject-max-percent");
 
     /** The DNS server's settings (see {@link DnsConfig}); {@code --dns-listen none} turns it off. */

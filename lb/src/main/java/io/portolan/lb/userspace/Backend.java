@@ -1,7 +1,6 @@
 package io.portolan.lb.userspace;
 
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
-import io.netty.channel.Channel;
 
 import java.net.InetSocketAddress;
 import java.util.Set;
@@ -19,6 +18,8 @@ final class Backend {
     final String key;
     final String instanceId;
     final InetSocketAddress address;
+    /** {@code address}'s IP as bytes (4 or 16), for the native relay's connect. */
+    final byte[] addressBytes;
     /** Updated by the snapshot thread; the schedulers read the copy in their plan. */
     volatile int weight;
     final AtomicInteger active = new AtomicInteger();
@@ -27,8 +28,8 @@ final class Backend {
     final LongAdder bytesFromInstance = new LongAdder();
     final LongAdder connectErrors = new LongAdder();
     final LongAdder ejections = new LongAdder();
-    /** Client-side channels of the open connections (TCP) or the upstream channels of the flows (UDP). */
-    final Set<Channel> channels = ConcurrentHashMap.newKeySet();
+    /** The open connections (TCP) and flows (UDP) to it. */
+    final Set<Link> links = ConcurrentHashMap.newKeySet();
     /** Null when ejection is off. */
     CircuitBreaker breaker;
     /** Skipped by the schedulers while true: its breaker is open and the service's cap allowed it. */
@@ -42,6 +43,7 @@ final class Backend {
         this.key = key;
         this.instanceId = instanceId;
         this.address = address;
+        this.addressBytes = address.getAddress().getAddress();
         this.weight = weight;
     }
 

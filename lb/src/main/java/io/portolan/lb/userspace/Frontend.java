@@ -160,8 +160,8 @@ abstract class Frontend {
         }
         long nanos = ctx.config.drainTimeout().toNanos();
         b.drainDeadline = ctx.workers.next().schedule(() -> {
-            for (Channel ch : b.channels) {
-                ch.close();
+            for (Link l : b.links) {
+                l.close();
             }
         }, nanos, TimeUnit.NANOSECONDS);
     }
@@ -195,9 +195,7 @@ abstract class Frontend {
             return;
         }
         closed = true;
-        if (listener != null) {
-            listener.close();
-        }
+        closeListeners();
         scheduler = new RoundRobinScheduler(List.of());
         for (Backend b : backends.values()) {
             if (!b.draining) {
@@ -207,21 +205,28 @@ abstract class Frontend {
         ctx.metrics.remove(List.of(activeMeter, refusedMax, refusedNoInstance, refusedConnectFailed));
     }
 
+    /** Closes the listening socket(s): no new connection or flow from here on. */
+    void closeListeners() {
+        if (listener != null) {
+            listener.close();
+        }
+    }
+
     /** Closes every open connection at once (data plane shutdown). */
     synchronized void closeNow() {
         close();
         for (Backend b : backends.values()) {
-            for (Channel ch : b.channels) {
-                ch.close();
+            for (Link l : b.links) {
+                l.close();
             }
         }
     }
 
-    /** For tests: the client-side channels of the open connections (TCP) or upstream channels of the flows (UDP). */
-    List<Channel> openConnections() {
-        List<Channel> out = new ArrayList<>();
+    /** For tests: the open connections (TCP) or flows (UDP). */
+    List<Link> openConnections() {
+        List<Link> out = new ArrayList<>();
         for (Backend b : backends.values()) {
-            out.addAll(b.channels);
+            out.addAll(b.links);
         }
         return out;
     }

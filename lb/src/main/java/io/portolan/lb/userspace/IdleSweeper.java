@@ -17,7 +17,8 @@ import java.util.concurrent.TimeUnit;
  * a byte written to one side was read from the other, and a side that stops taking bytes stops
  * the reads from its peer (back-pressure), so it goes idle as it did with writes observed.
  *
- * <p>Confined to its event loop's thread: no locks.
+ * <p>Confined to its event loop's thread: no locks. On a Netty event loop it schedules its own
+ * ticks; the native loop ({@link NativeLoop}) has none to schedule on and calls {@link #sweep} itself.
  */
 final class IdleSweeper {
     static final long TICK_NANOS = TimeUnit.MILLISECONDS.toNanos(250);
@@ -25,11 +26,12 @@ final class IdleSweeper {
     private static final FastThreadLocal<IdleSweeper> OF_LOOP = new FastThreadLocal<>();
 
     private final EventLoop loop;
-    private final Runnable sweep = this::sweep;
-    private TcpConnection head;
+    private final Runnable sweep = this::sweepAndReschedule;
+    private ProxiedConnection head;
     private boolean scheduled;
 
-    private IdleSweeper(EventLoop loop) {
+    /** A sweeper that schedules its ticks on {@code loop}, or (null) is ticked by its owner. */
+    IdleSweeper(EventLoop loop) {
         this.loop = loop;
     }
 
@@ -43,20 +45,20 @@ final class IdleSweeper {
         return s;
     }
 
-    void add(TcpConnection c) {
+    void add(ProxiedConnection c) {
         c.idleSince = System.nanoTime();
         c.idleNext = head;
         if (head != null) {
             head.idlePrev = c;
         }
         head = c;
-        if (!scheduled) {
+        if (!scheduled && loop != null) {
             scheduled = true;
             loop.schedule(sweep, TICK_NANOS, TimeUnit.NANOSECONDS);
         }
     }
 
-    void remove(TcpConnection c) {
+    void remove(ProxiedConnection c) {
         if (c.idlePrev != null) {
             c.idlePrev.idleNext = c.idleNext;
         } else if (head == c) {
@@ -71,23 +73,32 @@ final class IdleSweeper {
         c.idleNext = null;
     }
 
-    private void sweep() {
+    boolean isEmpty() {
+        return head == null;
+    }
+
+    private void sweepAndReschedule() {
+        if (sweep()) {
+            loop.schedule(sweep, TICK_NANOS, TimeUnit.NANOSECONDS);
+        } else {
+            scheduled = false;
+        }
+    }
+
+    /** One tick: closes the connections idle for their limit; true while any remain. */
+    boolean sweep() {
         long now = System.nanoTime();
-        for (TcpConnection c = head; c != null; ) {
-            TcpConnection next = c.idleNext;
+        for (ProxiedConnection c = head; c != null; ) {
+            ProxiedConnection next = c.idleNext;
             if (c.reads != c.readsSeen) {
                 c.readsSeen = c.reads;
                 c.idleSince = now;
-            } else if (now - c.idleSince >= c.fe.idleNanos) {
+            } else if (now - c.idleSince >= c.idleLimitNanos()) {
                 remove(c);
                 c.idleTimeout();
             }
             c = next;
         }
-        if (head != null) {
-            loop.schedule(sweep, TICK_NANOS, TimeUnit.NANOSECONDS);
-        } else {
-            scheduled = false;
-        }
+        return head != null;
     }
 }

@@ -15,8 +15,12 @@ final class ProxyContext {
     final SourcePool sources;
     final CircuitBreakerConfig breakerConfig;
     final boolean splice;
+    /** The native TCP relay's loops; null when TCP goes through Netty (see {@link UserspaceConfig#tcpIo()}). */
+    final NativeLoop[] loops;
 
-    ProxyContext(UserspaceConfig config, Transport transport, EventLoopGroup boss, EventLoopGroup workers, LbMetrics metrics) {
+    ProxyContext(UserspaceConfig config, Transport transport, EventLoopGroup boss, EventLoopGroup workers, LbMetrics metrics,
+                 NativeLoop[] loops) {
+        this.loops = loops;
         this.config = config;
         this.transport = transport;
         this.boss = boss;

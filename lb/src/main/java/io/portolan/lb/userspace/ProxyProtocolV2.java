@@ -4,6 +4,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 
 import java.net.Inet4Address;
+import java.nio.ByteBuffer;
 import java.net.InetSocketAddress;
 
 /** The PROXY protocol v2 header (haproxy's proxy-protocol.txt, section 2.2): PROXY command, TCP over IPv4 or IPv6. */
@@ -15,6 +16,12 @@ final class ProxyProtocolV2 {
 
     /** The header for a connection from {@code client} to {@code destination} (the VIP:port). */
     static ByteBuf header(ByteBufAllocator alloc, InetSocketAddress client, InetSocketAddress destination) {
+        byte[] h = header(client, destination);
+        return alloc.buffer(h.length).writeBytes(h);
+    }
+
+    /** The header for a connection from {@code client} to {@code destination} (the VIP:port). */
+    static byte[] header(InetSocketAddress client, InetSocketAddress destination) {
         byte[] src = client.getAddress().getAddress();
         byte[] dst = destination.getAddress().getAddress();
         boolean v4 = client.getAddress() instanceof Inet4Address && destination.getAddress() instanceof Inet4Address;
@@ -23,16 +30,16 @@ final class ProxyProtocolV2 {
             dst = mapped(dst);
         }
         int addrLen = v4 ? 12 : 36;
-        ByteBuf b = alloc.buffer(16 + addrLen);
-        b.writeBytes(SIGNATURE);
-        b.writeByte(0x21);                  // version 2, PROXY
-        b.writeByte(v4 ? 0x11 : 0x21);      // AF_INET or AF_INET6, STREAM
-        b.writeShort(addrLen);
-        b.writeBytes(src);
-        b.writeBytes(dst);
-        b.writeShort(client.getPort());
-        b.writeShort(destination.getPort());
-        return b;
+        ByteBuffer b = ByteBuffer.allocate(16 + addrLen);
+        b.put(SIGNATURE);
+        b.put((byte) 0x21);                 // version 2, PROXY
+        b.put((byte) (v4 ? 0x11 : 0x21));   // AF_INET or AF_INET6, STREAM
+        b.putShort((short) addrLen);
+        b.put(src);
+        b.put(dst);
+        b.putShort((short) client.getPort());
+        b.putShort((short) destination.getPort());
+        return b.array();
     }
 
     private static byte[] mapped(byte[] a) {

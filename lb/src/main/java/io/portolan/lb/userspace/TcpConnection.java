@@ -30,10 +30,9 @@ import java.util.concurrent.TimeUnit;
  * (auto-read off while the other side cannot take more) and carries half-closes through. Both
  * channels live on the client's event loop, so no state here needs a lock.
  */
-final class TcpConnection {
+final class TcpConnection extends ProxiedConnection {
     private static final Logger log = LoggerFactory.getLogger(TcpConnection.class);
 
-    final TcpFrontend fe;
     final Channel client;
     final Relay clientRelay;
     private Channel upstream;
@@ -44,16 +43,9 @@ final class TcpConnection {
     private boolean upstreamInputShut;
     /** Bytes the client sent before the upstream connect completed (epoll reads them on a FIN even with auto-read off). */
     private List<Object> early;
-    /** Reads on either side; {@link IdleSweeper} compares it with what it saw at its last tick. */
-    long reads;
-    // IdleSweeper's: the reads seen at its last tick, since when none came, its list links.
-    long readsSeen;
-    long idleSince;
-    TcpConnection idlePrev;
-    TcpConnection idleNext;
 
     TcpConnection(TcpFrontend fe, Channel client) {
-        this.fe = fe;
+        super(fe);
         this.client = client;
         this.clientRelay = new Relay(true);
     }
@@ -123,9 +115,9 @@ final class TcpConnection {
         backend = b;
         upstream = ch;
         b.total.increment();
-        b.channels.add(client);
+        b.links.add(this);
         client.closeFuture().addListener(f -> {
-            b.channels.remove(client);
+            b.links.remove(this);
             release(b);
         });
         if (fe.proxyProtocol) {
@@ -202,7 +194,18 @@ final class TcpConnection {
         return false;
     }
 
+    @Override
+    public void close() {
+        client.close();
+    }
+
+    @Override
+    int clientFd() {
+        return ((io.netty.channel.unix.UnixChannel) client).fd().intValue();
+    }
+
     /** Called by {@link IdleSweeper}: nothing read either way for the service's idle timeout. */
+    @Override
     void idleTimeout() {
         log.debug("{}: closing idle connection from {}", fe, client.remoteAddress());
         closeBoth();

@@ -31,13 +31,15 @@ final class TcpFrontend extends Frontend {
     static final int KEEPALIVE_INTERVAL_SECONDS = 10;
     static final int KEEPALIVE_PROBES = 6;
 
-    private final int keepIdleSeconds;
+    final int keepIdleSeconds;
     private final int connectTimeoutMillis;
+    final long connectTimeoutNanos;
 
     TcpFrontend(ProxyContext ctx, InetSocketAddress vip, String service, Port port) {
         super(ctx, vip, service, port);
         this.keepIdleSeconds = (int) Math.max(1, Math.min(32767, ctx.config.keepAliveIdle().toSeconds()));
         this.connectTimeoutMillis = (int) ctx.config.connectTimeout().toMillis();
+        this.connectTimeoutNanos = ctx.config.connectTimeout().toNanos();
     }
 
     /**
@@ -75,6 +77,10 @@ final class TcpFrontend extends Frontend {
 
     @Override
     void start() {
+        if (ctx.loops != null) {
+            startNative();
+            return;
+        }
         ServerBootstrap sb = new ServerBootstrap().group(ctx.workers, ctx.workers)
                 .channelFactory(() -> ctx.transport.newServerChannel(vip.getAddress()))
                 .option(ChannelOption.SO_BACKLOG, 4096)
@@ -103,6 +109,49 @@ final class TcpFrontend extends Frontend {
                     .childOption(ChannelOption.SO_KEEPALIVE, true);
         }
         listener = sb.bind(vip).syncUninterruptibly().channel();
+    }
+
+    /**
+     * One listening socket per native loop (SO_REUSEPORT: the kernel spreads connections over
+     * them). Opened here, so a VIP:port that cannot be bound fails this call, with nothing left open.
+     */
+    private void startNative() {
+        byte[] addr = vip.getAddress().getAddress();
+        int[] fds = new int[ctx.loops.length];
+        for (int i = 0; i < fds.length; i++) {
+            fds[i] = NativeIo.listen(addr, vip.getPort(), 4096, keepIdleSeconds, KEEPALIVE_INTERVAL_SECONDS, KEEPALIVE_PROBES);
+            if (fds[i] < 0) {
+                for (int j = 0; j < i; j++) {
+                    NativeIo.close(fds[j]);
+                }
+                throw new IllegalStateException("cannot listen on " + vip.getAddress().getHostAddress() + ":" + vip.getPort()
+                        + ": " + NativeIo.error(fds[i]));
+            }
+        }
+        for (int i = 0; i < fds.length; i++) {
+            ctx.loops[i].listen(this, fds[i]);
+        }
+    }
+
+    @Override
+    void closeListeners() {
+        super.closeListeners();
+        if (ctx.loops != null) {
+            for (NativeLoop l : ctx.loops) {
+                l.unlisten(this);
+            }
+        }
+    }
+
+    /** A connection accepted by a native loop; {@code peer} holds its address (see {@link NativeConnection#peerAddress}). */
+    void accepted(NativeLoop loop, int fd, java.nio.ByteBuffer peer) {
+        if (active.incrementAndGet() > ctx.config.maxConnections()) {
+            active.decrementAndGet();
+            refusedMax.increment();
+            NativeIo.resetClose(fd);
+            return;
+        }
+        NativeConnection.accepted(loop, this, fd, NativeConnection.peerAddress(peer), peer.getInt(4));
     }
 
     private void accept(Channel ch) {

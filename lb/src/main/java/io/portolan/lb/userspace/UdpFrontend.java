@@ -104,10 +104,11 @@ final class UdpFrontend extends Frontend {
                 });
         f.future = src == null ? bs.connect(b.address) : bs.connect(b.address, new InetSocketAddress(src, 0));
         Channel ch = f.future.channel();
-        b.channels.add(ch);
+        Link link = ch::close;
+        b.links.add(link);
         ch.closeFuture().addListener(x -> {
             flows.remove(client, f);
-            b.channels.remove(ch);
+            b.links.remove(link);
             active.decrementAndGet();
             b.active.decrementAndGet();
             released(b);

@@ -34,13 +34,17 @@ import java.util.Set;
  * @param proxyProtocolServices services whose instances get a PROXY protocol v2 header (TCP only)
  * @param splice             relay with splice(2) between the two sockets instead of buffers (epoll only)
  * @param threads            event-loop threads (0: one per core)
+ * @param tcpIo              how TCP is relayed: portolan's own epoll loop over its JNI system calls
+ *                           ({@code native}, the default), or Netty's epoll transport ({@code netty});
+ *                           splice, and a host where the native library does not load, use Netty's
  * @param eject              passive outlier ejection
  */
 public record UserspaceConfig(String vipDevice, List<InetAddress> sourceAddresses, int maxConnections,
                               Duration idleTimeout, Map<String, Duration> serviceIdleTimeouts,
                               Duration udpIdleTimeout, Duration drainTimeout, Duration connectTimeout,
                               int connectRetries, Duration keepAliveIdle, Duration affinityTimeout,
-                              Set<String> proxyProtocolServices, boolean splice, int threads, Eject eject) {
+                              Set<String> proxyProtocolServices, boolean splice, int threads, TcpIo tcpIo,
+                              Eject eject) {
 
     public static final String DEFAULT_VIP_DEVICE = "lo";
     public static final int DEFAULT_MAX_CONNECTIONS = 50_000;
@@ -51,6 +55,22 @@ public record UserspaceConfig(String vipDevice, List<InetAddress> sourceAddresse
     public static final int DEFAULT_CONNECT_RETRIES = 2;
     public static final Duration DEFAULT_KEEPALIVE_IDLE = Duration.ofSeconds(60);
     public static final Duration DEFAULT_AFFINITY_TIMEOUT = Duration.ofMinutes(3);
+
+    /** The TCP relay: see {@link UserspaceConfig#tcpIo()}. */
+    public enum TcpIo {
+        NATIVE, NETTY;
+
+        /** {@code native} or {@code netty}. */
+        public static TcpIo parse(String field, String s) {
+            if ("native".equals(s)) {
+                return NATIVE;
+            }
+            if ("netty".equals(s)) {
+                return NETTY;
+            }
+            throw new ValidationException(field, s, "native or netty");
+        }
+    }
 
     /**
      * Passive outlier ejection: a circuit breaker per instance over a time-based window of connect
@@ -103,6 +123,9 @@ public record UserspaceConfig(String vipDevice, List<InetAddress> sourceAddresse
         proxyProtocolServices = proxyProtocolServices == null ? Set.of() : Set.copyOf(proxyProtocolServices);
         if (threads < 0 || threads > 256) {
             throw new ValidationException("threads", threads, "0-256 (0: one per core)");
+        }
+        if (tcpIo == null) {
+            tcpIo = TcpIo.NATIVE;
         }
         if (eject == null) {
             eject = Eject.DEFAULT;
@@ -278,6 +301,7 @@ public record UserspaceConfig(String vipDevice, List<InetAddress> sourceAddresse
         private Set<String> proxyProtocolServices = Set.of();
         private boolean splice;
         private int threads;
+        private TcpIo tcpIo = TcpIo.NATIVE;
         private Eject eject = Eject.DEFAULT;
 
         private Builder() {
@@ -297,6 +321,7 @@ public record UserspaceConfig(String vipDevice, List<InetAddress> sourceAddresse
         public Builder proxyProtocolServices(Set<String> v) { proxyProtocolServices = v; return this; }
         public Builder splice(boolean v) { splice = v; return this; }
         public Builder threads(int v) { threads = v; return this; }
+        public Builder tcpIo(TcpIo v) { tcpIo = v; return this; }
         public Builder eject(Eject v) { eject = v; return this; }
 
         /**
@@ -304,7 +329,7 @@ public record UserspaceConfig(String vipDevice, List<InetAddress> sourceAddresse
          * {@code flag("source-addresses", "10.0.0.5,10.0.0.6")}. Names: vip-device,
          * source-addresses, max-connections, idle-timeout, service-idle-timeouts, udp-idle-timeout,
          * drain-timeout, connect-timeout, connect-retries, keepalive-idle, affinity-timeout,
-         * proxy-protocol, splice, threads, eject, eject-window, eject-min-calls, eject-failure-rate,
+         * proxy-protocol, splice, threads, tcp-io, eject, eject-window, eject-min-calls, eject-failure-rate,
          * eject-duration, eject-max-percent.
          */
         public Builder flag(String name, String value) {
@@ -324,6 +349,7 @@ public record UserspaceConfig(String vipDevice, List<InetAddress> sourceAddresse
                 case "proxy-protocol" -> proxyProtocolServices = parseServices(f, value);
                 case "splice" -> splice = parseBoolean(f, value);
                 case "threads" -> threads = parseInt(f, value, 0, 256);
+                case "tcp-io" -> tcpIo = TcpIo.parse(f, value);
                 case "eject" -> eject = new Eject(parseBoolean(f, value), eject.window(), eject.minimumCalls(),
                         eject.failureRatePercent(), eject.ejectFor(), eject.maxEjectedFraction());
                 case "eject-window" -> eject = new Eject(eject.enabled(), parseDuration(f, value), eject.minimumCalls(),
@@ -344,7 +370,7 @@ public record UserspaceConfig(String vipDevice, List<InetAddress> sourceAddresse
         public UserspaceConfig build() {
             return new UserspaceConfig(vipDevice, sourceAddresses, maxConnections, idleTimeout, serviceIdleTimeouts,
                     udpIdleTimeout, drainTimeout, connectTimeout, connectRetries, keepAliveIdle, affinityTimeout,
-                    proxyProtocolServices, splice, threads, eject);
+                    proxyProtocolServices, splice, threads, tcpIo, eject);
         }
     }
 }

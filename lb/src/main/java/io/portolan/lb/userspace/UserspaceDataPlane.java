@@ -53,13 +53,36 @@ public final class UserspaceDataPlane implements DataPlane {
         // node agent should not hold more runnable threads than the host has cores.
         int threads = config.threads() > 0 ? config.threads() : Runtime.getRuntime().availableProcessors();
         EventLoopGroup workers = transport.newGroup(threads, "portolan-lb");
-        this.ctx = new ProxyContext(config, transport, boss, workers, new LbMetrics(registry));
+        this.ctx = new ProxyContext(config, transport, boss, workers, new LbMetrics(registry), nativeLoops(config, threads));
         this.binder = binder;
         this.control = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "portolan-lb-vips");
             t.setDaemon(true);
             return t;
         });
+    }
+
+    /**
+     * The native TCP relay's loops, or null for Netty's: when asked for, when splice is off (splice
+     * is Netty's), and when the native library loads.
+     */
+    private static NativeLoop[] nativeLoops(UserspaceConfig config, int threads) {
+        if (config.tcpIo() != UserspaceConfig.TcpIo.NATIVE) {
+            return null;
+        }
+        if (config.splice()) {
+            log.info("TCP relayed by Netty's epoll transport: splice asked for");
+            return null;
+        }
+        if (!NativeIo.available()) {
+            log.warn("TCP relayed by Netty: the native relay is not available: {}", NativeIo.unavailability().toString());
+            return null;
+        }
+        NativeLoop[] loops = new NativeLoop[threads];
+        for (int i = 0; i < threads; i++) {
+            loops[i] = new NativeLoop("portolan-lb-tcp-" + (i + 1));
+        }
+        return loops;
     }
 
     /** The userspace data plane, VIPs added to {@code config.vipDevice()} with {@code ip addr}. */
@@ -174,6 +197,11 @@ public final class UserspaceDataPlane implements DataPlane {
             binder.remove(vip);
         }
         vips.clear();
+        if (ctx.loops != null) {
+            for (NativeLoop l : ctx.loops) {
+                l.shutdown(2000);
+            }
+        }
         ctx.boss.shutdownGracefully(0, 2, TimeUnit.SECONDS);
         ctx.workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         ctx.boss.terminationFuture().syncUninterruptibly();

@@ -25,6 +25,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class DrainAndFailureTest {
     private final List<AutoCloseable> cleanup = new ArrayList<>();
 
+    /** The TCP relay under test: the native one; {@code NettyDrainAndFailureTest} runs every test here on Netty's. */
+    UserspaceConfig.TcpIo tcpIo() {
+        return UserspaceConfig.TcpIo.NATIVE;
+    }
+
+    private UserspaceConfig.Builder fastConfig() {
+        return Fixtures.fastConfig().tcpIo(tcpIo());
+    }
+
     @AfterEach
     void tearDown() throws Exception {
         for (AutoCloseable c : cleanup) {
@@ -75,7 +84,7 @@ class DrainAndFailureTest {
             cleanup.add(h);
             hs.add(h);
         }
-        UserspaceDataPlane plane = Fixtures.plane(Fixtures.fastConfig().build());
+        UserspaceDataPlane plane = Fixtures.plane(fastConfig().build());
         cleanup.add(0, plane);
         InetAddress vip = Fixtures.freshVip();
         Service svc = Fixtures.service("web", vip, "rr", new Port("http", 80, null));
@@ -114,7 +123,7 @@ class DrainAndFailureTest {
             hs.add(h);
         }
         UserspaceConfig.Eject eject = new UserspaceConfig.Eject(true, Duration.ofSeconds(2), 3, 50f, Duration.ofSeconds(60), 0.5);
-        UserspaceDataPlane plane = Fixtures.plane(Fixtures.fastConfig().eject(eject).build());
+        UserspaceDataPlane plane = Fixtures.plane(fastConfig().eject(eject).build());
         cleanup.add(0, plane);
         InetAddress vip = Fixtures.freshVip();
         Service svc = Fixtures.service("web", vip, "rr", new Port("http", 80, null));

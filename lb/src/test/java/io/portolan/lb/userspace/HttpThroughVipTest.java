@@ -31,6 +31,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class HttpThroughVipTest {
     private final List<AutoCloseable> cleanup = new ArrayList<>();
 
+    /** The TCP relay under test: the native one; {@code NettyHttpThroughVipTest} runs every test here on Netty's. */
+    UserspaceConfig.TcpIo tcpIo() {
+        return UserspaceConfig.TcpIo.NATIVE;
+    }
+
+    private UserspaceConfig.Builder fastConfig() {
+        return Fixtures.fastConfig().tcpIo(tcpIo());
+    }
+
     @AfterEach
     void tearDown() throws Exception {
         for (AutoCloseable c : cleanup) {
@@ -88,7 +97,7 @@ class HttpThroughVipTest {
     @Test
     void update_threeHttpInstances_httpClientReachesEveryInstance() throws Exception {
         List<HttpInstance> hs = instances(3);
-        UserspaceDataPlane plane = Fixtures.plane(Fixtures.fastConfig().build());
+        UserspaceDataPlane plane = Fixtures.plane(fastConfig().build());
         cleanup.add(0, plane);
         InetAddress vip = serve(plane, "rr", hs);
         Set<String> seen = new TreeSet<>();
@@ -106,7 +115,7 @@ class HttpThroughVipTest {
     @Test
     void roundRobin_10000Connections_exactlyEvenAcrossInstances() throws Exception {
         List<HttpInstance> hs = instances(4);
-        UserspaceDataPlane plane = Fixtures.plane(Fixtures.fastConfig().build());
+        UserspaceDataPlane plane = Fixtures.plane(fastConfig().build());
         cleanup.add(0, plane);
         InetAddress vip = serve(plane, "rr", hs);
         Map<String, Integer> counts = hammer(vip, 10_000, 8);
@@ -116,7 +125,7 @@ class HttpThroughVipTest {
     @Test
     void weightedRoundRobin_10000Connections_proportionalWithin5Percent() throws Exception {
         List<HttpInstance> hs = instances(3);
-        UserspaceDataPlane plane = Fixtures.plane(Fixtures.fastConfig().build());
+        UserspaceDataPlane plane = Fixtures.plane(fastConfig().build());
         cleanup.add(0, plane);
         InetAddress vip = serve(plane, "wrr", hs, 100, 200, 300);
         Map<String, Integer> counts = hammer(vip, 10_000, 8);
@@ -131,7 +140,7 @@ class HttpThroughVipTest {
     @Test
     void splice_httpThroughVip_reachesEveryInstance() throws Exception {
         List<HttpInstance> hs = instances(2);
-        UserspaceDataPlane plane = Fixtures.plane(Fixtures.fastConfig().splice(true).build());
+        UserspaceDataPlane plane = Fixtures.plane(fastConfig().splice(true).build());
         cleanup.add(0, plane);
         InetAddress vip = serve(plane, "rr", hs);
         Map<String, Integer> counts = hammer(vip, 200, 4);

@@ -37,6 +37,15 @@ class TcpBehaviourTest {
     /** The data plane of the last {@link #serve}. */
     private UserspaceDataPlane plane;
 
+    /** The TCP relay under test: the native one; {@code NettyTcpBehaviourTest} runs every test here on Netty's. */
+    UserspaceConfig.TcpIo tcpIo() {
+        return UserspaceConfig.TcpIo.NATIVE;
+    }
+
+    private UserspaceConfig.Builder fastConfig() {
+        return Fixtures.fastConfig().tcpIo(tcpIo());
+    }
+
     @AfterEach
     void tearDown() throws Exception {
         for (AutoCloseable c : cleanup) {
@@ -129,7 +138,7 @@ class TcpBehaviourTest {
                 // gone
             }
         });
-        InetAddress vip = serve(Fixtures.fastConfig().build(), inst);
+        InetAddress vip = serve(fastConfig().build(), inst);
         try (Socket s = connect(vip)) {
             s.getOutputStream().write(new byte[100_000]);
             s.shutdownOutput();
@@ -151,7 +160,7 @@ class TcpBehaviourTest {
                 // gone
             }
         });
-        InetAddress vip = serve(Fixtures.fastConfig().build(), inst);
+        InetAddress vip = serve(fastConfig().build(), inst);
         try (Socket s = connect(vip)) {
             Thread.sleep(1500); // the instance pushes, the client reads nothing
             long used = PooledByteBufAllocator.DEFAULT.metric().usedDirectMemory()
@@ -170,7 +179,7 @@ class TcpBehaviourTest {
                 // gone
             }
         });
-        InetAddress vip = serve(Fixtures.fastConfig().maxConnections(3).build(), inst);
+        InetAddress vip = serve(fastConfig().maxConnections(3).build(), inst);
         List<Socket> held = new ArrayList<>();
         try {
             for (int i = 0; i < 3; i++) {
@@ -205,7 +214,7 @@ class TcpBehaviourTest {
 
     @Test
     void accept_noServingInstance_clientClosedAtOnce() throws Exception {
-        InetAddress vip = serve(Fixtures.fastConfig().build());
+        InetAddress vip = serve(fastConfig().build());
         assertClosedAtOnce(vip);
     }
 
@@ -213,8 +222,45 @@ class TcpBehaviourTest {
     void connect_allInstancesDown_clientClosedAtOnceAfterRetries() throws Exception {
         ServerSocket dead = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
         dead.close(); // nothing listens on its port: connects are refused
-        InetAddress vip = serve(Fixtures.fastConfig().build(), dead, dead);
+        InetAddress vip = serve(fastConfig().build(), dead, dead);
         assertClosedAtOnce(vip);
+    }
+
+    @Test
+    void connect_instanceNeverAnswers_nextInstanceAfterConnectTimeout() throws Exception {
+        // A listener that never accepts, its accept queue full: the kernel drops further SYNs, so a
+        // connect to it neither succeeds nor fails until the proxy's connect timeout.
+        ServerSocket silent = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        cleanup.add(silent);
+        List<java.nio.channels.SocketChannel> fill = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            java.nio.channels.SocketChannel ch = java.nio.channels.SocketChannel.open();
+            ch.configureBlocking(false);
+            ch.connect(silent.getLocalSocketAddress());
+            fill.add(ch);
+            cleanup.add(ch);
+        }
+        ServerSocket echo = instance(s -> {
+            try {
+                s.getInputStream().transferTo(s.getOutputStream());
+            } catch (IOException ignored) {
+                // gone
+            }
+        });
+        Duration timeout = Duration.ofMillis(400);
+        InetAddress vip = serve(fastConfig().connectTimeout(timeout).eject(UserspaceConfig.Eject.DEFAULT).build(), silent, echo);
+        long slowest = 0;
+        for (int i = 0; i < 4; i++) {
+            long t0 = System.nanoTime();
+            try (Socket s = connect(vip)) {
+                s.getOutputStream().write('a' + i);
+                assertEquals('a' + i, s.getInputStream().read(), "connection " + i + " reached the echo instance");
+            }
+            slowest = Math.max(slowest, System.nanoTime() - t0);
+        }
+        // Round robin sent one of them to the silent instance first: it waited out the timeout.
+        assertTrue(slowest >= timeout.toNanos(), "one connection waited for the connect timeout, slowest " + slowest / 1_000_000 + " ms");
+        assertTrue(slowest < timeout.toNanos() + 2_000_000_000L, "and no longer than it and a tick or two: " + slowest / 1_000_000 + " ms");
     }
 
     @Test
@@ -227,20 +273,20 @@ class TcpBehaviourTest {
                 // gone
             }
         });
-        InetAddress vip = serve(Fixtures.fastConfig().keepAliveIdle(Duration.ofSeconds(77)).build(), inst);
+        InetAddress vip = serve(fastConfig().keepAliveIdle(Duration.ofSeconds(77)).build(), inst);
         try (Socket s = connect(vip)) {
             s.getOutputStream().write('a');
             assertEquals('a', s.getInputStream().read());
-            List<io.netty.channel.Channel> open = plane.frontend(vip, 80, io.portolan.proto.Protocol.TCP).openConnections();
+            List<Link> open = plane.frontend(vip, 80, io.portolan.proto.Protocol.TCP).openConnections();
             assertEquals(1, open.size());
-            io.netty.channel.ChannelConfig c = open.get(0).config();
-            assertEquals(true, c.getOption(io.netty.channel.ChannelOption.SO_KEEPALIVE));
-            assertEquals(true, c.getOption(io.netty.channel.ChannelOption.TCP_NODELAY));
-            if (c instanceof io.netty.channel.epoll.EpollSocketChannelConfig e) {
-                assertEquals(77, e.getTcpKeepIdle());
-                assertEquals(TcpFrontend.KEEPALIVE_INTERVAL_SECONDS, e.getTcpKeepIntvl());
-                assertEquals(TcpFrontend.KEEPALIVE_PROBES, e.getTcpKeepCnt());
-            }
+            assertEquals(tcpIo() == UserspaceConfig.TcpIo.NATIVE ? NativeConnection.class : TcpConnection.class,
+                    open.get(0).getClass(), "the relay asked for");
+            int fd = ((ProxiedConnection) open.get(0)).clientFd();
+            assertEquals(1, NativeIo.getIntOption(fd, NativeIo.SOL_SOCKET, NativeIo.SO_KEEPALIVE));
+            assertEquals(1, NativeIo.getIntOption(fd, NativeIo.IPPROTO_TCP, NativeIo.TCP_NODELAY));
+            assertEquals(77, NativeIo.getIntOption(fd, NativeIo.IPPROTO_TCP, NativeIo.TCP_KEEPIDLE));
+            assertEquals(TcpFrontend.KEEPALIVE_INTERVAL_SECONDS, NativeIo.getIntOption(fd, NativeIo.IPPROTO_TCP, NativeIo.TCP_KEEPINTVL));
+            assertEquals(TcpFrontend.KEEPALIVE_PROBES, NativeIo.getIntOption(fd, NativeIo.IPPROTO_TCP, NativeIo.TCP_KEEPCNT));
         }
     }
 
@@ -248,7 +294,7 @@ class TcpBehaviourTest {
     void connect_refusedByEveryInstance_noUpstreamSocketLeftOpen() throws Exception {
         ServerSocket dead = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
         dead.close();
-        InetAddress vip = serve(Fixtures.fastConfig().build(), dead, dead);
+        InetAddress vip = serve(fastConfig().build(), dead, dead);
         assertClosedAtOnce(vip); // warms up: event loops and their descriptors exist
         long before = openFiles();
         for (int i = 0; i < 50; i++) { // 3 failed connects each
@@ -274,7 +320,7 @@ class TcpBehaviourTest {
                 // gone
             }
         });
-        return serve(Fixtures.fastConfig().serviceIdleTimeouts(Map.of("raw", idle)).build(), inst);
+        return serve(fastConfig().serviceIdleTimeouts(Map.of("raw", idle)).build(), inst);
     }
 
     @Test
@@ -320,7 +366,7 @@ class TcpBehaviourTest {
                 // gone
             }
         });
-        InetAddress vip = serve(Fixtures.fastConfig().proxyProtocolServices(Set.of("raw")).build(), inst);
+        InetAddress vip = serve(fastConfig().proxyProtocolServices(Set.of("raw")).build(), inst);
         try (Socket s = connect(vip)) {
             InputStream in = s.getInputStream();
             assertEquals('o', in.read());

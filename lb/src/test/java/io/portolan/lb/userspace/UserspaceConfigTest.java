@@ -25,6 +25,7 @@ class UserspaceConfigTest {
         assertEquals(Duration.ofHours(2), c.idleTimeout());
         assertEquals(2, c.connectRetries());
         assertFalse(c.splice());
+        assertEquals(UserspaceConfig.TcpIo.NATIVE, c.tcpIo());
         assertTrue(c.eject().enabled());
     }
 
@@ -40,6 +41,7 @@ class UserspaceConfigTest {
                 .flag("connect-retries", "0")
                 .flag("proxy-protocol", "web")
                 .flag("splice", "true")
+                .flag("tcp-io", "netty")
                 .flag("eject-max-percent", "20")
                 .build();
         assertEquals("portolan0", c.vipDevice());
@@ -51,6 +53,7 @@ class UserspaceConfigTest {
         assertEquals(Set.of("web"), c.proxyProtocolServices());
         assertEquals(0.2, c.eject().maxEjectedFraction(), 1e-9);
         assertTrue(c.splice());
+        assertEquals(UserspaceConfig.TcpIo.NETTY, c.tcpIo());
     }
 
     @ParameterizedTest
@@ -64,6 +67,7 @@ class UserspaceConfigTest {
             "service-idle-timeouts|Web=1s|Web=1s",
             "proxy-protocol|web,,db|web,,db",
             "splice|maybe|maybe",
+            "tcp-io|io_uring|io_uring",
             "nonsense|1|--lb-nonsense",
     })
     void flag_badValue_validationExceptionNamesFlagAndValue(String flag, String value, String shown) {

@@ -1,0 +1,372 @@
+package io.portolan.lb.userspace;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One proxied TCP connection on a {@link NativeLoop}: the same behaviour as {@link TcpConnection}
+ * (instance choice, connect retries across instances and source addresses, breakers, PROXY
+ * protocol, half-close, back-pressure, idle and drain), with the loop's own system calls.
+ *
+ * <p>Relaying: a read lands in the loop's chunk and is written to the other side at once; only what
+ * that side cannot take is copied to a {@link NativeLoop.Pending} buffer, and the reading side is
+ * not read again until it is written out (back-pressure: at most one chunk per direction is held).
+ * A read shorter than the chunk means the socket is drained (its next bytes bring a new edge), so
+ * a request costs one read, not a second one that fails with EAGAIN.
+ *
+ * <p>Side 0 is the client, side 1 the instance. Confined to the loop's thread, except {@link #close}.
+ */
+final class NativeConnection extends ProxiedConnection implements NativeLoop.Handler {
+    private static final Logger log = LoggerFactory.getLogger(NativeConnection.class);
+    private static final int CLIENT = 0;
+    private static final int UPSTREAM = 1;
+    private static final int ETIMEDOUT = 110;
+    private static final int CONNECTING = 0;
+    private static final int OPEN = 1;
+    private static final int CLOSED = 2;
+    private static final int READ_UNTIL_AGAIN = NativeIo.EPOLLRDHUP | NativeIo.EPOLLHUP | NativeIo.EPOLLERR;
+
+    private final NativeLoop loop;
+    private final int slot;
+    private final int[] fd = {-1, -1};
+    private final InetAddress clientAddress;
+    private final int clientPort;
+    private int state = CONNECTING;
+    /** Per side: its input has ended (read returned 0). */
+    private final boolean[] inputEnded = new boolean[2];
+    /** Per side: its output is shut (our FIN sent), or is to be once its pending bytes are out. */
+    private final boolean[] outputShut = new boolean[2];
+    /** Per side: bytes for it that it could not take yet; while set, the other side is not read. */
+    private final NativeLoop.Pending[] pending = new NativeLoop.Pending[2];
+    /** The instance connected to (OPEN), or being connected to (CONNECTING). */
+    private Backend backend;
+    private List<Backend> tried = List.of();
+    private int attempts;
+    private int sourcesLeft;
+    private long connectStart;
+
+    private NativeConnection(NativeLoop loop, TcpFrontend fe, int clientFd, InetAddress clientAddress, int clientPort) {
+        super(fe);
+        this.loop = loop;
+        this.fd[CLIENT] = clientFd;
+        this.clientAddress = clientAddress;
+        this.clientPort = clientPort;
+        this.slot = loop.allocate(this);
+    }
+
+    /** Takes an accepted socket: registers it, then picks an instance and connects. */
+    static void accepted(NativeLoop loop, TcpFrontend fe, int clientFd, InetAddress clientAddress, int clientPort) {
+        NativeConnection c = new NativeConnection(loop, fe, clientFd, clientAddress, clientPort);
+        int r = loop.register(c, clientFd, CLIENT, NativeLoop.CONNECTION_EVENTS, c.slot);
+        if (r < 0) {
+            log.warn("{}: cannot watch a connection from {}: {}", fe, clientAddress, NativeIo.error(r));
+            c.end(true);
+            return;
+        }
+        loop.sweeper.add(c);
+        c.connect();
+    }
+
+    private void connect() {
+        Backend b = fe.scheduler.pick(clientAddress, tried);
+        if (b == null) {
+            (attempts == 0 ? fe.refusedNoInstance : fe.refusedConnectFailed).increment();
+            end(true);
+            return;
+        }
+        b.active.incrementAndGet();
+        backend = b;
+        connectTo(b, Math.max(1, fe.ctx.sources.size(b.address.getAddress())));
+    }
+
+    private void connectTo(Backend b, int sources) {
+        sourcesLeft = sources;
+        InetAddress src = fe.ctx.sources.next(b.address.getAddress());
+        connectStart = System.nanoTime();
+        idleSince = connectStart; // the sweeper times the connect from here
+        readsSeen = reads;
+        int u = NativeIo.connect(b.addressBytes, b.address.getPort(), src == null ? null : src.getAddress(),
+                fe.keepIdleSeconds, TcpFrontend.KEEPALIVE_INTERVAL_SECONDS, TcpFrontend.KEEPALIVE_PROBES);
+        if (u < 0) {
+            connectFailed(u);
+            return;
+        }
+        int r = loop.register(this, u, UPSTREAM, NativeLoop.CONNECTION_EVENTS, slot);
+        if (r < 0) {
+            NativeIo.close(u);
+            connectFailed(r);
+            return;
+        }
+        fd[UPSTREAM] = u;
+    }
+
+    @Override
+    long idleLimitNanos() {
+        return state == CONNECTING ? fe.connectTimeoutNanos : fe.idleNanos;
+    }
+
+    @Override
+    void idleTimeout() {
+        if (state == CONNECTING) {
+            NativeIo.close(fd[UPSTREAM]);
+            fd[UPSTREAM] = -1;
+            connectFailed(-ETIMEDOUT);
+            if (state == CONNECTING) {
+                loop.sweeper.add(this); // trying another instance or source
+            }
+            return;
+        }
+        if (state == OPEN) {
+            log.debug("{}: closing idle connection from {}", fe, clientAddress);
+            end(false);
+        }
+    }
+
+    private void connectFailed(int negErrno) {
+        Backend b = backend;
+        b.connectErrors.increment();
+        boolean localExhaustion = negErrno == -NativeIo.EADDRNOTAVAIL || negErrno == -NativeIo.EADDRINUSE;
+        if (localExhaustion && sourcesLeft > 1) {
+            connectTo(b, sourcesLeft - 1); // the next source address has its own ports
+            return;
+        }
+        if (b.breaker != null && !localExhaustion) {
+            b.breaker.onError(System.nanoTime() - connectStart, TimeUnit.NANOSECONDS,
+                    new IOException("connect to " + b + ": " + NativeIo.error(negErrno)));
+        }
+        backend = null;
+        release(b);
+        if (log.isDebugEnabled()) {
+            log.debug("{}: connect to {} failed: {}", fe, b, NativeIo.error(negErrno));
+        }
+        if (attempts++ < fe.ctx.config.connectRetries()) {
+            List<Backend> t = new ArrayList<>(tried);
+            t.add(b);
+            tried = t;
+            connect();
+        } else {
+            fe.refusedConnectFailed.increment();
+            end(true);
+        }
+    }
+
+    private void connected() {
+        Backend b = backend;
+        if (b.breaker != null) {
+            b.breaker.onSuccess(System.nanoTime() - connectStart, TimeUnit.NANOSECONDS);
+        }
+        state = OPEN;
+        b.total.increment();
+        b.links.add(this);
+        if (fe.proxyProtocol) {
+            byte[] h = ProxyProtocolV2.header(new InetSocketAddress(clientAddress, clientPort), fe.vip);
+            NativeLoop.Pending p = loop.takeBuffer();
+            p.buffer.put(0, h);
+            p.limit = h.length;
+            pending[UPSTREAM] = p;
+            flush(UPSTREAM);
+        }
+        if (state == OPEN) {
+            relay(CLIENT, true); // the request is usually here already
+        }
+    }
+
+    @Override
+    public void onEvent(int side, int ev) {
+        if (state == CONNECTING) {
+            if (side == CLIENT) {
+                if ((ev & (NativeIo.EPOLLHUP | NativeIo.EPOLLERR)) != 0) {
+                    end(false); // the client is gone before the instance answered
+                }
+                return; // its bytes wait in the kernel until connected
+            }
+            if ((ev & (NativeIo.EPOLLERR | NativeIo.EPOLLHUP)) != 0) {
+                int err = NativeIo.socketError(fd[UPSTREAM]);
+                NativeIo.close(fd[UPSTREAM]);
+                fd[UPSTREAM] = -1;
+                connectFailed(err > 0 ? -err : -111 /* ECONNREFUSED */);
+                return;
+            }
+            if ((ev & NativeIo.EPOLLOUT) == 0) {
+                return;
+            }
+            connected();
+        }
+        if (state != OPEN) {
+            return;
+        }
+        if ((ev & NativeIo.EPOLLOUT) != 0 && pending[side] != null) {
+            flush(side);
+            if (state != OPEN) {
+                return;
+            }
+        }
+        if ((ev & (NativeIo.EPOLLIN | READ_UNTIL_AGAIN)) != 0) {
+            relay(side, (ev & READ_UNTIL_AGAIN) != 0);
+        }
+    }
+
+    /**
+     * Reads {@code from} and writes to the other side until {@code from} is drained, ends, or the
+     * other side cannot take more. {@code untilAgain}: do not take a short read for drained (a FIN
+     * may be behind it, or the side was not read for a while).
+     */
+    private void relay(int from, boolean untilAgain) {
+        int to = from ^ 1;
+        while (state == OPEN && pending[to] == null && !inputEnded[from]) {
+            int n = NativeIo.read(fd[from], loop.chunkAddress, NativeLoop.CHUNK);
+            if (n > 0) {
+                reads++;
+                (from == CLIENT ? backend.bytesToInstance : backend.bytesFromInstance).add(n);
+                int w = NativeIo.write(fd[to], loop.chunkAddress, n);
+                if (w == n) {
+                    if (n < NativeLoop.CHUNK && !untilAgain) {
+                        return;
+                    }
+                    continue;
+                }
+                if (w == -NativeIo.EAGAIN) {
+                    w = 0;
+                } else if (w < 0) {
+                    end(false); // the other side is gone
+                    return;
+                }
+                NativeLoop.Pending p = loop.takeBuffer();
+                p.buffer.put(0, loop.chunk, w, n - w);
+                p.limit = n - w;
+                pending[to] = p;
+                return;
+            }
+            if (n == 0) {
+                inputEnded(from);
+                return;
+            }
+            if (n == -NativeIo.EAGAIN) {
+                return;
+            }
+            if (n != -NativeIo.EINTR) {
+                end(false); // reset
+                return;
+            }
+        }
+    }
+
+    /** {@code side} sent its FIN: carry it to the other side once that side has all the bytes. */
+    private void inputEnded(int side) {
+        inputEnded[side] = true;
+        int to = side ^ 1;
+        outputShut[to] = true;
+        if (pending[to] == null) {
+            shutOutput(to);
+        }
+    }
+
+    private void shutOutput(int side) {
+        if (inputEnded[side]) {
+            end(false); // both ways done: nothing more to carry
+        } else if (NativeIo.shutdownWrite(fd[side]) < 0) {
+            end(false); // ENOTCONN: that side has gone already
+        }
+    }
+
+    /** Writes what {@code side} could not take before; once all is out, reads its peer again. */
+    private void flush(int side) {
+        NativeLoop.Pending p = pending[side];
+        int len = p.limit - p.position;
+        int w = NativeIo.write(fd[side], p.address + p.position, len);
+        if (w == -NativeIo.EAGAIN) {
+            return;
+        }
+        if (w < 0) {
+            end(false);
+            return;
+        }
+        p.position += w;
+        if (w < len) {
+            return;
+        }
+        pending[side] = null;
+        loop.returnBuffer(p);
+        if (outputShut[side]) {
+            shutOutput(side);
+        } else {
+            relay(side ^ 1, true);
+        }
+    }
+
+    /** Ends the connection: both sockets closed (the client's with an RST when {@code reset}). */
+    private void end(boolean reset) {
+        if (state == CLOSED) {
+            return;
+        }
+        boolean wasOpen = state == OPEN;
+        state = CLOSED;
+        if (reset) {
+            NativeIo.resetClose(fd[CLIENT]);
+        } else {
+            NativeIo.close(fd[CLIENT]);
+        }
+        if (fd[UPSTREAM] >= 0) {
+            NativeIo.close(fd[UPSTREAM]);
+        }
+        for (int s = 0; s < 2; s++) {
+            if (pending[s] != null) {
+                loop.returnBuffer(pending[s]);
+                pending[s] = null;
+            }
+        }
+        loop.release(slot);
+        loop.sweeper.remove(this);
+        fe.active.decrementAndGet();
+        Backend b = backend;
+        if (b != null) {
+            if (wasOpen) {
+                b.links.remove(this);
+            }
+            backend = null;
+            release(b);
+        }
+    }
+
+    private void release(Backend b) {
+        b.active.decrementAndGet();
+        fe.released(b);
+    }
+
+    @Override
+    public void close() {
+        if (loop.inLoop()) {
+            end(false);
+        } else {
+            loop.execute(() -> end(false));
+        }
+    }
+
+    @Override
+    int clientFd() {
+        return fd[CLIENT];
+    }
+
+    @Override
+    public String toString() {
+        return fe + " from " + clientAddress.getHostAddress() + ":" + clientPort;
+    }
+
+    /** The peer address accept() left in {@code peer}: [family][port][4 or 16 address bytes]. */
+    static InetAddress peerAddress(java.nio.ByteBuffer peer) {
+        byte[] a = new byte[peer.getInt(0) == 4 ? 4 : 16];
+        peer.get(8, a);
+        try {
+            return InetAddress.getByAddress(a);
+        } catch (java.net.UnknownHostException e) {
+            throw new IllegalStateException(e); // a 4- or 16-byte address is always valid
+        }
+    }
+}
