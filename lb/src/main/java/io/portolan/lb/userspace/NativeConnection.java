@@ -51,6 +51,8 @@ final class NativeConnection extends ProxiedConnection implements NativeLoop.Han
     private int attempts;
     private int sourcesLeft;
     private long connectStart;
+    /** Per side: its relay stopped at its turn's end with bytes maybe left, see {@link NativeLoop#resumeLater}. */
+    private final boolean[] resumeWanted = new boolean[2];
 
     private NativeConnection(NativeLoop loop, TcpFrontend fe, int clientFd, InetAddress clientAddress, int clientPort) {
         super(fe);
@@ -168,6 +170,10 @@ final class NativeConnection extends ProxiedConnection implements NativeLoop.Han
         if (fe.proxyProtocol) {
             byte[] h = ProxyProtocolV2.header(new InetSocketAddress(clientAddress, clientPort), fe.vip);
             NativeLoop.Pending p = loop.takeBuffer();
+            if (p == null) {
+                end(false);
+                return;
+            }
             p.buffer.put(0, h);
             p.limit = h.length;
             pending[UPSTREAM] = p;
@@ -220,7 +226,15 @@ final class NativeConnection extends ProxiedConnection implements NativeLoop.Han
      */
     private void relay(int from, boolean untilAgain) {
         int to = from ^ 1;
-        while (state == OPEN && pending[to] == null && !inputEnded[from]) {
+        for (int turn = 0; state == OPEN && pending[to] == null && !inputEnded[from]; turn++) {
+            if (turn == NativeLoop.CHUNKS_PER_TURN) {
+                // Edge-triggered: no new event comes for bytes already there, so come back for them.
+                if (!resumeWanted[0] && !resumeWanted[1]) {
+                    loop.resumeLater(this);
+                }
+                resumeWanted[from] = true;
+                return;
+            }
             int n = NativeIo.read(fd[from], loop.chunkAddress, NativeLoop.CHUNK);
             if (n > 0) {
                 reads++;
@@ -239,6 +253,10 @@ final class NativeConnection extends ProxiedConnection implements NativeLoop.Han
                     return;
                 }
                 NativeLoop.Pending p = loop.takeBuffer();
+                if (p == null) {
+                    end(false);
+                    return;
+                }
                 p.buffer.put(0, loop.chunk, w, n - w);
                 p.limit = n - w;
                 pending[to] = p;
@@ -255,6 +273,20 @@ final class NativeConnection extends ProxiedConnection implements NativeLoop.Han
                 end(false); // reset
                 return;
             }
+        }
+    }
+
+    /** Called by the loop after a batch: goes on relaying the sides whose turn ended with bytes left. */
+    void resume() {
+        boolean client = resumeWanted[CLIENT];
+        boolean upstream = resumeWanted[UPSTREAM];
+        resumeWanted[CLIENT] = false;
+        resumeWanted[UPSTREAM] = false;
+        if (client) {
+            relay(CLIENT, true);
+        }
+        if (upstream) {
+            relay(UPSTREAM, true);
         }
     }
 

@@ -29,8 +29,13 @@ import java.util.concurrent.atomic.AtomicBoolean;
 final class NativeLoop implements Executor {
     private static final Logger log = LoggerFactory.getLogger(NativeLoop.class);
 
-    /** A read's size, and the size of the buffer holding what one side could not take yet. */
-    static final int CHUNK = 64 * 1024;
+    /**
+     * A read's size, and the size of the buffer holding what one side could not take yet: HAProxy's
+     * default buffer size. At most one such buffer per direction of a connection is held.
+     */
+    static final int CHUNK = 16 * 1024;
+    /** Chunks relayed for one side per turn; then the loop serves others and comes back (fairness). */
+    static final int CHUNKS_PER_TURN = 16;
     private static final int MAX_EVENTS = 512;
     private static final int ACCEPTS_PER_WAKE = 64;
     private static final int POOLED_BUFFERS = 64;
@@ -91,6 +96,8 @@ final class NativeLoop implements Executor {
     private final ConcurrentLinkedQueue<Runnable> tasks = new ConcurrentLinkedQueue<>();
     private final AtomicBoolean wakePending = new AtomicBoolean();
     private final ArrayDeque<Pending> pool = new ArrayDeque<>();
+    /** Connections that stopped relaying at {@link #CHUNKS_PER_TURN} with bytes left: resumed after the batch. */
+    private final ArrayDeque<NativeConnection> resumes = new ArrayDeque<>();
     private Handler[] slots = new Handler[256];
     private int[] generations = new int[256];
     private int[] free = new int[256];
@@ -98,7 +105,7 @@ final class NativeLoop implements Executor {
     private int used;
     private final Thread thread;
     private volatile boolean stopping;
-    private long lastAcceptWarning;
+    private long lastWarning;
 
     NativeLoop(String name) {
         this.name = name;
@@ -177,9 +184,23 @@ final class NativeLoop implements Executor {
         free[freeCount++] = slot;
     }
 
+    /** A buffer for bytes a side cannot take yet; null when direct memory is exhausted. */
     Pending takeBuffer() {
         Pending p = pool.poll();
-        return p != null ? p : new Pending();
+        if (p != null) {
+            return p;
+        }
+        try {
+            return new Pending();
+        } catch (OutOfMemoryError e) {
+            warn("cannot hold more unsent bytes: " + e.getMessage() + "; closing the connection");
+            return null;
+        }
+    }
+
+    /** {@code c} has bytes left to relay after its turn: it goes on once the others had theirs. */
+    void resumeLater(NativeConnection c) {
+        resumes.add(c);
     }
 
     void returnBuffer(Pending p) {
@@ -217,10 +238,15 @@ final class NativeLoop implements Executor {
     }
 
     private void acceptFailed(TcpFrontend fe, int err) {
+        warn("accept on " + fe + " failed: " + NativeIo.error(err));
+    }
+
+    /** A warning at most every 5 s: what fails per connection (EMFILE, no memory) must not flood the log. */
+    private void warn(String what) {
         long now = System.nanoTime();
-        if (now - lastAcceptWarning > TimeUnit.SECONDS.toNanos(5)) {
-            lastAcceptWarning = now;
-            log.warn("{}: accept on {} failed: {}", name, fe, NativeIo.error(err));
+        if (now - lastWarning > TimeUnit.SECONDS.toNanos(5)) {
+            lastWarning = now;
+            log.warn("{}: {}", name, what);
         }
     }
 
@@ -228,7 +254,9 @@ final class NativeLoop implements Executor {
         long nextTick = System.nanoTime() + IdleSweeper.TICK_NANOS;
         while (!stopping) {
             int timeout = -1;
-            if (!sweeper.isEmpty()) {
+            if (!resumes.isEmpty()) {
+                timeout = 0;
+            } else if (!sweeper.isEmpty()) {
                 timeout = (int) Math.max(0, TimeUnit.NANOSECONDS.toMillis(nextTick - System.nanoTime()) + 1);
             }
             int n = NativeIo.epollWait(epfd, eventsAddress, MAX_EVENTS, timeout);
@@ -251,6 +279,15 @@ final class NativeLoop implements Executor {
                     if (h != null) {
                         dispatch(h, (int) data & 1, ev);
                     }
+                }
+            }
+            for (int i = resumes.size(); i > 0; i--) {
+                NativeConnection c = resumes.poll();
+                try {
+                    c.resume();
+                } catch (RuntimeException e) {
+                    log.error("{}: unexpected error on {}", name, c, e);
+                    c.close();
                 }
             }
             runTasks();
@@ -314,9 +351,16 @@ final class NativeLoop implements Executor {
 
     /** Bytes one side could not take yet, in a direct buffer of {@link #CHUNK} bytes. */
     static final class Pending {
+        /** Buffers ever allocated, all loops (pooled ones are reused): for tests of the memory bound. */
+        static final java.util.concurrent.atomic.AtomicLong CREATED = new java.util.concurrent.atomic.AtomicLong();
+
         final ByteBuffer buffer = ByteBuffer.allocateDirect(CHUNK);
         final long address = NativeIo.address(buffer);
         int position;
         int limit;
+
+        Pending() {
+            CREATED.incrementAndGet();
+        }
     }
 }
