@@ -53,6 +53,8 @@ final class NativeConnection extends ProxiedConnection implements NativeLoop.Han
     private long connectStart;
     /** Per side: its relay stopped at its turn's end with bytes maybe left, see {@link NativeLoop#resumeLater}. */
     private final boolean[] resumeWanted = new boolean[2];
+    /** The client's events that came while connecting (its bytes wait in the kernel until connected). */
+    private int heldEvents;
 
     private NativeConnection(NativeLoop loop, TcpFrontend fe, int clientFd, InetAddress clientAddress, int clientPort) {
         super(fe);
@@ -179,8 +181,8 @@ final class NativeConnection extends ProxiedConnection implements NativeLoop.Han
             pending[UPSTREAM] = p;
             flush(UPSTREAM);
         }
-        if (state == OPEN) {
-            relay(CLIENT, true); // the request is usually here already
+        if (state == OPEN && (heldEvents & (NativeIo.EPOLLIN | READ_UNTIL_AGAIN)) != 0) {
+            relay(CLIENT, (heldEvents & READ_UNTIL_AGAIN) != 0); // the request came while connecting
         }
     }
 
@@ -191,7 +193,8 @@ final class NativeConnection extends ProxiedConnection implements NativeLoop.Han
                 if ((ev & (NativeIo.EPOLLHUP | NativeIo.EPOLLERR)) != 0) {
                     end(false); // the client is gone before the instance answered
                 }
-                return; // its bytes wait in the kernel until connected
+                heldEvents |= ev;
+                return;
             }
             if ((ev & (NativeIo.EPOLLERR | NativeIo.EPOLLHUP)) != 0) {
                 int err = NativeIo.socketError(fd[UPSTREAM]);
