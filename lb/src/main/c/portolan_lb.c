@@ -113,8 +113,7 @@ JNIEXPORT jint JNICALL Java_io_portolan_lb_userspace_NativeIo_listen(JNIEnv *env
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return NEG_ERRNO();
     if (set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1) < 0 || set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1) < 0
-        || (ss.ss_family == AF_INET && set_int(fd, IPPROTO_IP, IP_FREEBIND, 1) < 0)
-        || (ss.ss_family == AF_INET6 && set_int(fd, IPPROTO_IPV6, IPV6_FREEBIND, 1) < 0)
+        || set_int(fd, IPPROTO_IP, IP_FREEBIND, 1) < 0 /* honoured by IPv6 sockets too */
         || tcp_options(fd, keepIdle, keepIntvl, keepCnt) < 0
         || bind(fd, (struct sockaddr *) &ss, len) < 0 || listen(fd, backlog) < 0) {
         int e = errno;

@@ -34,7 +34,9 @@ final class NativeConnection extends ProxiedConnection implements NativeLoop.Han
     private static final int READ_UNTIL_AGAIN = NativeIo.EPOLLRDHUP | NativeIo.EPOLLHUP | NativeIo.EPOLLERR;
 
     private final NativeLoop loop;
+    /** The client socket's slot in the loop; the instance socket gets a slot per connect attempt. */
     private final int slot;
+    private int upstreamSlot = -1;
     private final int[] fd = {-1, -1};
     private final InetAddress clientAddress;
     private final int clientPort;
@@ -68,14 +70,19 @@ final class NativeConnection extends ProxiedConnection implements NativeLoop.Han
     /** Takes an accepted socket: registers it, then picks an instance and connects. */
     static void accepted(NativeLoop loop, TcpFrontend fe, int clientFd, InetAddress clientAddress, int clientPort) {
         NativeConnection c = new NativeConnection(loop, fe, clientFd, clientAddress, clientPort);
-        int r = loop.register(c, clientFd, CLIENT, NativeLoop.CONNECTION_EVENTS, c.slot);
+        int r = loop.register(clientFd, CLIENT, NativeLoop.CONNECTION_EVENTS, c.slot);
         if (r < 0) {
             log.warn("{}: cannot watch a connection from {}: {}", fe, clientAddress, NativeIo.error(r));
             c.end(true);
             return;
         }
         loop.sweeper.add(c);
-        c.connect();
+        try {
+            c.connect();
+        } catch (RuntimeException e) {
+            log.error("{}: cannot proxy a connection from {}", fe, clientAddress, e);
+            c.end(true);
+        }
     }
 
     private void connect() {
@@ -102,13 +109,15 @@ final class NativeConnection extends ProxiedConnection implements NativeLoop.Han
             connectFailed(u);
             return;
         }
-        int r = loop.register(this, u, UPSTREAM, NativeLoop.CONNECTION_EVENTS, slot);
-        if (r < 0) {
-            NativeIo.close(u);
-            connectFailed(r);
-            return;
-        }
+        // A slot of its own per attempt: a late event of an earlier attempt's socket (its file still
+        // open in a forked child, say) names a freed slot and is dropped.
         fd[UPSTREAM] = u;
+        upstreamSlot = loop.allocate(this);
+        int r = loop.register(u, UPSTREAM, NativeLoop.CONNECTION_EVENTS, upstreamSlot);
+        if (r < 0) {
+            closeUpstream();
+            connectFailed(r);
+        }
     }
 
     @Override
@@ -119,8 +128,7 @@ final class NativeConnection extends ProxiedConnection implements NativeLoop.Han
     @Override
     void idleTimeout() {
         if (state == CONNECTING) {
-            NativeIo.close(fd[UPSTREAM]);
-            fd[UPSTREAM] = -1;
+            closeUpstream();
             connectFailed(-ETIMEDOUT);
             if (state == CONNECTING) {
                 loop.sweeper.add(this); // trying another instance or source
@@ -198,8 +206,7 @@ final class NativeConnection extends ProxiedConnection implements NativeLoop.Han
             }
             if ((ev & (NativeIo.EPOLLERR | NativeIo.EPOLLHUP)) != 0) {
                 int err = NativeIo.socketError(fd[UPSTREAM]);
-                NativeIo.close(fd[UPSTREAM]);
-                fd[UPSTREAM] = -1;
+                closeUpstream();
                 connectFailed(err > 0 ? -err : -111 /* ECONNREFUSED */);
                 return;
             }
@@ -208,8 +215,8 @@ final class NativeConnection extends ProxiedConnection implements NativeLoop.Han
             }
             connected();
         }
-        if (state != OPEN) {
-            return;
+        if (state != OPEN || fd[side] < 0) {
+            return; // ended, or this side closed by fail() earlier in the batch
         }
         if ((ev & NativeIo.EPOLLOUT) != 0 && pending[side] != null) {
             flush(side);
@@ -219,6 +226,11 @@ final class NativeConnection extends ProxiedConnection implements NativeLoop.Han
         }
         if ((ev & (NativeIo.EPOLLIN | READ_UNTIL_AGAIN)) != 0) {
             relay(side, (ev & READ_UNTIL_AGAIN) != 0);
+        }
+        if (state == OPEN && (ev & NativeIo.EPOLLERR) != 0 && fd[side] >= 0) {
+            // Reset, and not read above (its input had ended, or its peer was not taking bytes):
+            // no further event would come for it.
+            fail(side);
         }
     }
 
@@ -252,7 +264,7 @@ final class NativeConnection extends ProxiedConnection implements NativeLoop.Han
                 if (w == -NativeIo.EAGAIN) {
                     w = 0;
                 } else if (w < 0) {
-                    end(false); // the other side is gone
+                    fail(to); // the other side is gone
                     return;
                 }
                 NativeLoop.Pending p = loop.takeBuffer();
@@ -273,7 +285,7 @@ final class NativeConnection extends ProxiedConnection implements NativeLoop.Han
                 return;
             }
             if (n != -NativeIo.EINTR) {
-                end(false); // reset
+                fail(from); // reset
                 return;
             }
         }
@@ -320,7 +332,7 @@ final class NativeConnection extends ProxiedConnection implements NativeLoop.Han
             return;
         }
         if (w < 0) {
-            end(false);
+            fail(side);
             return;
         }
         p.position += w;
@@ -336,6 +348,41 @@ final class NativeConnection extends ProxiedConnection implements NativeLoop.Han
         }
     }
 
+    /**
+     * {@code side} failed (reset, or a write to it failed). Bytes already read from it for the other
+     * side still go there, then a FIN; otherwise the connection ends now.
+     */
+    private void fail(int side) {
+        int other = side ^ 1;
+        if (pending[other] == null || fd[other] < 0) {
+            end(false);
+            return;
+        }
+        if (side == UPSTREAM) {
+            closeUpstream();
+        } else {
+            NativeIo.close(fd[CLIENT]);
+            fd[CLIENT] = -1;
+        }
+        if (pending[side] != null) {
+            loop.returnBuffer(pending[side]);
+            pending[side] = null;
+        }
+        inputEnded[side] = true;
+        outputShut[other] = true; // after the flush: shutOutput(other), and its next read or FIN ends it
+    }
+
+    private void closeUpstream() {
+        if (fd[UPSTREAM] >= 0) {
+            NativeIo.close(fd[UPSTREAM]);
+            fd[UPSTREAM] = -1;
+        }
+        if (upstreamSlot >= 0) {
+            loop.release(upstreamSlot);
+            upstreamSlot = -1;
+        }
+    }
+
     /** Ends the connection: both sockets closed (the client's with an RST when {@code reset}). */
     private void end(boolean reset) {
         if (state == CLOSED) {
@@ -343,14 +390,14 @@ final class NativeConnection extends ProxiedConnection implements NativeLoop.Han
         }
         boolean wasOpen = state == OPEN;
         state = CLOSED;
-        if (reset) {
-            NativeIo.resetClose(fd[CLIENT]);
-        } else {
-            NativeIo.close(fd[CLIENT]);
+        if (fd[CLIENT] >= 0) {
+            if (reset) {
+                NativeIo.resetClose(fd[CLIENT]);
+            } else {
+                NativeIo.close(fd[CLIENT]);
+            }
         }
-        if (fd[UPSTREAM] >= 0) {
-            NativeIo.close(fd[UPSTREAM]);
-        }
+        closeUpstream();
         for (int s = 0; s < 2; s++) {
             if (pending[s] != null) {
                 loop.returnBuffer(pending[s]);

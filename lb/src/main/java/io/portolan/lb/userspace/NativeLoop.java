@@ -66,14 +66,18 @@ final class NativeLoop implements Executor {
             for (int i = 0; i < ACCEPTS_PER_WAKE; i++) {
                 int cfd = NativeIo.accept(fd, loop.peerAddress);
                 if (cfd >= 0) {
-                    fe.accepted(loop, cfd, loop.peer);
+                    try {
+                        fe.accepted(loop, cfd, loop.peer);
+                    } catch (RuntimeException e) {
+                        log.error("{}: cannot take a connection on {}", loop.name, fe, e);
+                    }
                     continue;
                 }
                 if (cfd == -NativeIo.EAGAIN) {
                     return;
                 }
                 if (cfd != -NativeIo.EINTR && cfd != -103 /* ECONNABORTED */) {
-                    loop.acceptFailed(fe, cfd);
+                    loop.acceptFailed(this, cfd);
                     return;
                 }
             }
@@ -106,6 +110,9 @@ final class NativeLoop implements Executor {
     private final Thread thread;
     private volatile boolean stopping;
     private long lastWarning;
+    private static final long ACCEPT_PAUSE_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+    private final ArrayDeque<Listener> paused = new ArrayDeque<>();
+    private long resumeAcceptsAt;
 
     NativeLoop(String name) {
         this.name = name;
@@ -150,14 +157,10 @@ final class NativeLoop implements Executor {
         }
     }
 
-    /** Registers {@code fd} for {@code handler}'s side {@code side}; returns the slot, or -errno. */
-    int register(Handler handler, int fd, int side, int events, int slot) {
-        if (slot < 0) {
-            slot = allocate(handler);
-        }
+    /** Adds {@code fd} to the epoll set as side {@code side} of the handler in {@code slot}; 0 or -errno. */
+    int register(int fd, int side, int events, int slot) {
         long data = ((long) generations[slot] << 32) | ((long) slot << 1) | side;
-        int r = NativeIo.epollCtl(epfd, NativeIo.EPOLL_CTL_ADD, fd, events, data);
-        return r < 0 ? r : slot;
+        return NativeIo.epollCtl(epfd, NativeIo.EPOLL_CTL_ADD, fd, events, data);
     }
 
     /** A slot for {@code handler}, its events not yet registered. */
@@ -215,13 +218,13 @@ final class NativeLoop implements Executor {
     void listen(TcpFrontend fe, int fd) {
         Listener l = new Listener(this, fe, fd);
         execute(() -> {
-            int slot = register(l, fd, 0, NativeIo.EPOLLIN, -1);
-            if (slot < 0) {
-                log.error("{}: cannot watch the listening socket of {}: {}", name, fe, NativeIo.error(slot));
+            l.slot = allocate(l);
+            int r = register(fd, 0, NativeIo.EPOLLIN, l.slot);
+            if (r < 0) {
+                log.error("{}: cannot watch the listening socket of {}: {}", name, fe, NativeIo.error(r));
+                release(l.slot);
                 NativeIo.close(fd);
-                return;
             }
-            l.slot = slot;
         });
     }
 
@@ -237,8 +240,25 @@ final class NativeLoop implements Executor {
         });
     }
 
-    private void acceptFailed(TcpFrontend fe, int err) {
-        warn("accept on " + fe + " failed: " + NativeIo.error(err));
+    /**
+     * accept() failed for want of a resource (EMFILE, ENFILE, ENOBUFS): the listener is taken out of
+     * the epoll set for {@link #ACCEPT_PAUSE_NANOS}, since level-triggered it would wake the loop at
+     * once, again and again, while the connection waits in the queue.
+     */
+    private void acceptFailed(Listener l, int err) {
+        warn("accept on " + l.fe + " failed: " + NativeIo.error(err) + "; pausing accepts for 100 ms");
+        if (NativeIo.epollCtl(epfd, NativeIo.EPOLL_CTL_DEL, l.fd, 0, 0) == 0) {
+            paused.add(l);
+            resumeAcceptsAt = System.nanoTime() + ACCEPT_PAUSE_NANOS;
+        }
+    }
+
+    private void resumeAccepts() {
+        for (Listener l; (l = paused.poll()) != null; ) {
+            if (slots[l.slot] == l) { // not closed meanwhile
+                register(l.fd, 0, NativeIo.EPOLLIN, l.slot);
+            }
+        }
     }
 
     /** A warning at most every 5 s: what fails per connection (EMFILE, no memory) must not flood the log. */
@@ -258,6 +278,10 @@ final class NativeLoop implements Executor {
                 timeout = 0;
             } else if (!sweeper.isEmpty()) {
                 timeout = (int) Math.max(0, TimeUnit.NANOSECONDS.toMillis(nextTick - System.nanoTime()) + 1);
+            }
+            if (!paused.isEmpty()) {
+                int pause = (int) Math.max(0, TimeUnit.NANOSECONDS.toMillis(resumeAcceptsAt - System.nanoTime()) + 1);
+                timeout = timeout < 0 ? pause : Math.min(timeout, pause);
             }
             int n = NativeIo.epollWait(epfd, eventsAddress, MAX_EVENTS, timeout);
             if (n < 0 && n != -NativeIo.EINTR) {
@@ -291,10 +315,17 @@ final class NativeLoop implements Executor {
                 }
             }
             runTasks();
+            if (!paused.isEmpty() && System.nanoTime() - resumeAcceptsAt >= 0) {
+                resumeAccepts();
+            }
             if (!sweeper.isEmpty()) {
                 long now = System.nanoTime();
                 if (now - nextTick >= 0) {
-                    sweeper.sweep();
+                    try {
+                        sweeper.sweep();
+                    } catch (RuntimeException e) {
+                        log.error("{}: idle sweep failed", name, e);
+                    }
                     nextTick = now + IdleSweeper.TICK_NANOS;
                 }
             } else {
@@ -311,6 +342,7 @@ final class NativeLoop implements Executor {
             }
         }
         runTasks();
+        wakePending.set(true); // no eventfd write from here on: its number may be reused once closed
         NativeIo.close(wakeFd);
         NativeIo.close(epfd);
     }
