@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Side-by-side TCP proxy benchmark on loopback: wrk -t1 -c64 -d10s fetching a 1 KiB file from an
 # nginx backend directly, through HAProxy (mode tcp), nginx stream, and portolan's userspace data
-# plane (buffers and splice), with keep-alive and with "Connection: close". Prints req/s, p99 and
+# plane (portolan: the native relay, the default; portolan-splice: Netty's relay with splice; add
+# BENCH_LB_FLAGS=--lb-tcp-io=netty for Netty's relay with buffers), with keep-alive and with
+# "Connection: close". Prints req/s, p99 and
 # the proxy's CPU time per request (from /proc/PID/stat, all of the proxy's processes), with
 # ratios to HAProxy. Usage: bench/lb/run.sh [DURATION]   (default 10s). Needs root for apt-get.
 #
