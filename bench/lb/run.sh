@@ -3,9 +3,8 @@
 # nginx backend directly, through HAProxy (mode tcp), nginx stream, and portolan's userspace data
 # plane (portolan: the native relay, the default; portolan-splice: Netty's relay with splice; add
 # BENCH_LB_FLAGS=--lb-tcp-io=netty for Netty's relay with buffers), with keep-alive and with
-# "Connection: close". Prints req/s, p99 and
-# the proxy's CPU time per request (from /proc/PID/stat, all of the proxy's processes), with
-# ratios to HAProxy. Usage: bench/lb/run.sh [DURATION]   (default 10s). Needs root for apt-get.
+# "Connection: close". Prints req/s, p99 and the proxy's CPU time per request (from /proc/PID/stat,
+# all of the proxy's processes), with ratios to HAProxy. Usage: bench/lb/run.sh [DURATION]   (default 10s). Needs root for apt-get.
 #
 # On a shared machine, compare CPU us/request over several rounds rather than req/s of one run:
 #   BENCH_ROUNDS=N      repeat every measurement N times, interleaved (default 1); prints the
