@@ -6,8 +6,6 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -49,8 +47,6 @@ final class NativeConnection extends ProxiedConnection implements NativeLoop.Han
     private final NativeLoop.Pending[] pending = new NativeLoop.Pending[2];
     /** The instance connected to (OPEN), or being connected to (CONNECTING). */
     private Backend backend;
-    private List<Backend> tried = List.of();
-    private int attempts;
     private int sourcesLeft;
     private long connectStart;
     /** Per side: its relay stopped at its turn's end with bytes maybe left, see {@link NativeLoop#resumeLater}. */
@@ -86,13 +82,11 @@ final class NativeConnection extends ProxiedConnection implements NativeLoop.Han
     }
 
     private void connect() {
-        Backend b = fe.scheduler.pick(clientAddress, tried);
+        Backend b = pick(clientAddress);
         if (b == null) {
-            (attempts == 0 ? fe.refusedNoInstance : fe.refusedConnectFailed).increment();
             end(true);
             return;
         }
-        b.active.incrementAndGet();
         backend = b;
         connectTo(b, Math.max(1, fe.ctx.sources.size(b.address.getAddress())));
     }
@@ -158,13 +152,9 @@ final class NativeConnection extends ProxiedConnection implements NativeLoop.Han
         if (log.isDebugEnabled()) {
             log.debug("{}: connect to {} failed: {}", fe, b, NativeIo.error(negErrno));
         }
-        if (attempts++ < fe.ctx.config.connectRetries()) {
-            List<Backend> t = new ArrayList<>(tried);
-            t.add(b);
-            tried = t;
+        if (mayRetry(b)) {
             connect();
         } else {
-            fe.refusedConnectFailed.increment();
             end(true);
         }
     }
@@ -415,11 +405,6 @@ final class NativeConnection extends ProxiedConnection implements NativeLoop.Han
             backend = null;
             release(b);
         }
-    }
-
-    private void release(Backend b) {
-        b.active.decrementAndGet();
-        fe.released(b);
     }
 
     @Override

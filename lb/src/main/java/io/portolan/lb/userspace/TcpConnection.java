@@ -37,8 +37,6 @@ final class TcpConnection extends ProxiedConnection {
     final Relay clientRelay;
     private Channel upstream;
     private Backend backend;
-    private List<Backend> tried = List.of();
-    private int attempts;
     private boolean clientInputShut;
     private boolean upstreamInputShut;
     /** Bytes the client sent before the upstream connect completed (epoll reads them on a FIN even with auto-read off). */
@@ -62,13 +60,11 @@ final class TcpConnection extends ProxiedConnection {
 
     void connect() {
         InetAddress clientAddr = ((InetSocketAddress) client.remoteAddress()).getAddress();
-        Backend b = fe.scheduler.pick(clientAddr, tried);
+        Backend b = pick(clientAddr);
         if (b == null) {
-            (attempts == 0 ? fe.refusedNoInstance : fe.refusedConnectFailed).increment();
             reset(client);
             return;
         }
-        b.active.incrementAndGet();
         int sources = fe.ctx.sources.size(b.address.getAddress());
         connectTo(b, Math.max(1, sources));
     }
@@ -168,20 +164,11 @@ final class TcpConnection extends ProxiedConnection {
         if (!client.isActive()) {
             return;
         }
-        if (attempts++ < fe.ctx.config.connectRetries()) {
-            List<Backend> t = new ArrayList<>(tried);
-            t.add(b);
-            tried = t;
+        if (mayRetry(b)) {
             connect();
         } else {
-            fe.refusedConnectFailed.increment();
             reset(client);
         }
-    }
-
-    private void release(Backend b) {
-        b.active.decrementAndGet();
-        fe.released(b);
     }
 
     static boolean isLocalExhaustion(Throwable t) {
