@@ -97,6 +97,7 @@ class BadInputTest {
             "agent --vip-cidr 10.0.0.0 | '10.0.0.0'",
             "agent --dataplane magic | 'magic'",
             "agent --dns-udp-io epoll | 'epoll'",
+            "agent --lb-tcp-io io_uring | 'io_uring'",
             "agent --etcd-endpoints 127.0.0.1:2379 | '127.0.0.1:2379'",
             "agent --etcd-prefix portolan | 'portolan'",
             "services --agent AGENT --verbose | '--verbose'",
