@@ -124,6 +124,26 @@ JNIEXPORT jint JNICALL Java_io_portolan_lb_userspace_NativeIo_listen(JNIEnv *env
 }
 
 /*
+ * Binds a throw-away socket to addr:port without SO_REUSEPORT, then closes it: fails with
+ * EADDRINUSE when another socket holds the address, in particular another SO_REUSEPORT group of
+ * the same user (a stale agent), which listen() below would otherwise join without an error.
+ */
+JNIEXPORT jint JNICALL Java_io_portolan_lb_userspace_NativeIo_probeBind(JNIEnv *env, jclass c, jbyteArray addr, jint port) {
+    struct sockaddr_storage ss;
+    socklen_t len = to_sockaddr(env, addr, port, &ss);
+    if (len == 0) return -EINVAL;
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return NEG_ERRNO();
+    int r = 0;
+    if (set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1) < 0 || set_int(fd, IPPROTO_IP, IP_FREEBIND, 1) < 0
+        || bind(fd, (struct sockaddr *) &ss, len) < 0) {
+        r = NEG_ERRNO();
+    }
+    close(fd);
+    return r;
+}
+
+/*
  * Accepts one connection, non-blocking and close-on-exec. The peer's address goes to out as
  * [family: int32][port: int32][address: 16 bytes] (4 used for IPv4).
  */

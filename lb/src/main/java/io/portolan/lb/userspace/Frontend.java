@@ -205,6 +205,20 @@ abstract class Frontend {
         ctx.metrics.remove(List.of(activeMeter, refusedMax, refusedNoInstance, refusedConnectFailed));
     }
 
+    /**
+     * Binds {@code b}'s listener to the VIP:port. A failure (the address in use, say) becomes an
+     * unchecked exception naming the address: Netty throws the checked bind error undeclared,
+     * which would slip past the data plane's per-service catch and abort the whole update.
+     */
+    Channel bind(io.netty.bootstrap.AbstractBootstrap<?, ?> b) {
+        io.netty.channel.ChannelFuture f = b.bind(vip).awaitUninterruptibly();
+        if (!f.isSuccess()) {
+            throw new IllegalStateException("cannot listen on " + vip.getAddress().getHostAddress() + ":" + vip.getPort()
+                    + ": " + f.cause().getMessage(), f.cause());
+        }
+        return f.channel();
+    }
+
     /** Closes the listening socket(s): no new connection or flow from here on. */
     void closeListeners() {
         if (listener != null) {

@@ -93,6 +93,9 @@ final class NativeIo {
     /** sizeof(struct epoll_event): 12 on x86_64 (packed), 16 elsewhere. */
     static native int eventSize();
 
+    /** 0 if nothing else holds address:port (a bind without SO_REUSEPORT succeeds), else -errno. */
+    static native int probeBind(byte[] address, int port);
+
     static native int listen(byte[] address, int port, int backlog, int keepIdle, int keepIntvl, int keepCnt);
 
     static native int accept(int listenFd, long peerOut);

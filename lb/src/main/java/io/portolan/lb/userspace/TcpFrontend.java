@@ -108,15 +108,23 @@ final class TcpFrontend extends Frontend {
             sb.childOption(ChannelOption.TCP_NODELAY, true)
                     .childOption(ChannelOption.SO_KEEPALIVE, true);
         }
-        listener = sb.bind(vip).syncUninterruptibly().channel();
+        listener = bind(sb);
     }
 
     /**
      * One listening socket per native loop (SO_REUSEPORT: the kernel spreads connections over
-     * them). Opened here, so a VIP:port that cannot be bound fails this call, with nothing left open.
+     * them). Opened here, so a VIP:port that cannot be bound, or that another process holds, fails
+     * this call, with nothing left open.
      */
     private void startNative() {
         byte[] addr = vip.getAddress().getAddress();
+        // The loops' sockets share the port (SO_REUSEPORT); a stale process holding it the same
+        // way would share it silently. A plain bind first finds it.
+        int probe = NativeIo.probeBind(addr, vip.getPort());
+        if (probe < 0) {
+            throw new IllegalStateException("cannot listen on " + vip.getAddress().getHostAddress() + ":" + vip.getPort()
+                    + ": " + NativeIo.error(probe));
+        }
         int[] fds = new int[ctx.loops.length];
         for (int i = 0; i < fds.length; i++) {
             fds[i] = NativeIo.listen(addr, vip.getPort(), 4096, keepIdleSeconds, KEEPALIVE_INTERVAL_SECONDS, KEEPALIVE_PROBES);

@@ -49,7 +49,7 @@ final class UdpFrontend extends Frontend {
         if (ctx.transport.epoll()) {
             b.option(EpollChannelOption.IP_FREEBIND, true);
         }
-        listener = b.bind(vip).syncUninterruptibly().channel();
+        listener = bind(b);
     }
 
     private final class Listener extends ChannelInboundHandlerAdapter {

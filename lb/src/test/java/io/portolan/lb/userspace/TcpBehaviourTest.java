@@ -209,6 +209,23 @@ class TcpBehaviourTest {
     }
 
     @Test
+    void start_vipPortHeldByAnotherReusePortSocket_notServedNotShared() throws Exception {
+        // Another process of ours (a stale agent, say) holding VIP:port with SO_REUSEPORT: the data
+        // plane must refuse the port, not join its group and split the connections with it.
+        InetAddress vip = Fixtures.freshVip();
+        try (java.nio.channels.ServerSocketChannel squatter = java.nio.channels.ServerSocketChannel.open()) {
+            squatter.setOption(java.net.StandardSocketOptions.SO_REUSEPORT, true);
+            squatter.bind(new InetSocketAddress(vip, 80));
+            plane = Fixtures.plane(fastConfig().build());
+            cleanup.add(0, plane);
+            Service svc = Fixtures.service("raw", vip, "rr", new Port("raw", 80, null));
+            plane.update(Fixtures.snapshot(1, svc, List.of(Fixtures.instance("r0", "raw", InetAddress.getLoopbackAddress(),
+                    new Port("raw", 9, null), 100))));
+            assertEquals(null, plane.frontend(vip, 80, io.portolan.proto.Protocol.TCP), "VIP:port not served");
+        }
+    }
+
+    @Test
     void accept_pastMaxConnections_newConnectionClosedAtOnce() throws Exception {
         ServerSocket inst = instance(s -> {
             try {
