@@ -39,10 +39,11 @@ final class NativeConnection extends ProxiedConnection implements NativeLoop.Han
     private final InetAddress clientAddress;
     private final int clientPort;
     private int state = CONNECTING;
-    /** Per side: its input has ended (read returned 0). */
+    /**
+     * Per side: its input has ended (read returned 0, or the side failed). The other side's output
+     * is then shut (our FIN), at once or once its pending bytes are out.
+     */
     private final boolean[] inputEnded = new boolean[2];
-    /** Per side: its output is shut (our FIN sent), or is to be once its pending bytes are out. */
-    private final boolean[] outputShut = new boolean[2];
     /** Per side: bytes for it that it could not take yet; while set, the other side is not read. */
     private final NativeLoop.Pending[] pending = new NativeLoop.Pending[2];
     /** The instance connected to (OPEN), or being connected to (CONNECTING). */
@@ -299,7 +300,6 @@ final class NativeConnection extends ProxiedConnection implements NativeLoop.Han
     private void inputEnded(int side) {
         inputEnded[side] = true;
         int to = side ^ 1;
-        outputShut[to] = true;
         if (pending[to] == null) {
             shutOutput(to);
         }
@@ -331,7 +331,7 @@ final class NativeConnection extends ProxiedConnection implements NativeLoop.Han
         }
         pending[side] = null;
         loop.returnBuffer(p);
-        if (outputShut[side]) {
+        if (inputEnded[side ^ 1]) {
             shutOutput(side);
         } else {
             relay(side ^ 1, true);
@@ -358,8 +358,7 @@ final class NativeConnection extends ProxiedConnection implements NativeLoop.Han
             loop.returnBuffer(pending[side]);
             pending[side] = null;
         }
-        inputEnded[side] = true;
-        outputShut[other] = true; // after the flush: shutOutput(other), and its next read or FIN ends it
+        inputEnded[side] = true; // after the flush: shutOutput(other), and its next read or FIN ends it
     }
 
     private void closeUpstream() {

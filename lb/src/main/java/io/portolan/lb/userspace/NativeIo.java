@@ -16,7 +16,6 @@ import java.nio.file.StandardCopyOption;
  */
 final class NativeIo {
     static final int EAGAIN = 11;
-    static final int EINPROGRESS = 115;
     static final int EADDRINUSE = 98;
     static final int EADDRNOTAVAIL = 99;
     static final int EINTR = 4;

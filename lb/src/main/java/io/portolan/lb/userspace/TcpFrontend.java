@@ -20,14 +20,6 @@ import java.net.InetSocketAddress;
 final class TcpFrontend extends Frontend {
     static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(32 * 1024, 128 * 1024);
 
-    // Linux socket options set on the listening socket: accepted sockets inherit them, which saves
-    // a setsockopt per option per connection (Netty's server config has no names for these).
-    private static final int SOL_SOCKET = 1;
-    private static final int SO_KEEPALIVE = 9;
-    private static final int IPPROTO_TCP = 6;
-    private static final int TCP_KEEPIDLE = 4;
-    private static final int TCP_KEEPINTVL = 5;
-    private static final int TCP_KEEPCNT = 6;
     static final int KEEPALIVE_INTERVAL_SECONDS = 10;
     static final int KEEPALIVE_PROBES = 6;
 
@@ -95,12 +87,14 @@ final class TcpFrontend extends Frontend {
                     }
                 });
         if (ctx.transport.epoll()) {
-            // TCP_NODELAY is set on every accepted socket by Netty; keep-alive comes from the listener.
+            // TCP_NODELAY is set on every accepted socket by Netty; keep-alive comes from the listener
+            // (accepted sockets inherit it: no setsockopt per connection; Netty's server config has no
+            // names for these, so they are given by their Linux numbers, NativeIo's).
             sb.option(EpollChannelOption.IP_FREEBIND, true)
-                    .option(new IntegerUnixChannelOption("SO_KEEPALIVE", SOL_SOCKET, SO_KEEPALIVE), 1)
-                    .option(new IntegerUnixChannelOption("TCP_KEEPIDLE", IPPROTO_TCP, TCP_KEEPIDLE), keepIdleSeconds)
-                    .option(new IntegerUnixChannelOption("TCP_KEEPINTVL", IPPROTO_TCP, TCP_KEEPINTVL), KEEPALIVE_INTERVAL_SECONDS)
-                    .option(new IntegerUnixChannelOption("TCP_KEEPCNT", IPPROTO_TCP, TCP_KEEPCNT), KEEPALIVE_PROBES);
+                    .option(new IntegerUnixChannelOption("SO_KEEPALIVE", NativeIo.SOL_SOCKET, NativeIo.SO_KEEPALIVE), 1)
+                    .option(new IntegerUnixChannelOption("TCP_KEEPIDLE", NativeIo.IPPROTO_TCP, NativeIo.TCP_KEEPIDLE), keepIdleSeconds)
+                    .option(new IntegerUnixChannelOption("TCP_KEEPINTVL", NativeIo.IPPROTO_TCP, NativeIo.TCP_KEEPINTVL), KEEPALIVE_INTERVAL_SECONDS)
+                    .option(new IntegerUnixChannelOption("TCP_KEEPCNT", NativeIo.IPPROTO_TCP, NativeIo.TCP_KEEPCNT), KEEPALIVE_PROBES);
             if (ctx.splice) {
                 sb.childOption(EpollChannelOption.EPOLL_MODE, EpollMode.LEVEL_TRIGGERED);
             }

@@ -80,6 +80,17 @@ class TcpBehaviourTest {
         return ss;
     }
 
+    /** An instance that echoes every byte back. */
+    private ServerSocket echoInstance() throws IOException {
+        return instance(s -> {
+            try {
+                s.getInputStream().transferTo(s.getOutputStream());
+            } catch (IOException ignored) {
+                // gone
+            }
+        });
+    }
+
     private InetAddress serve(UserspaceConfig config, ServerSocket... instances) {
         plane = Fixtures.plane(config);
         cleanup.add(0, plane);
@@ -174,13 +185,7 @@ class TcpBehaviourTest {
 
     @Test
     void relay_bulkBothWaysAtOnce_everyByteArrivesInOrder() throws Exception {
-        ServerSocket echo = instance(s -> {
-            try {
-                s.getInputStream().transferTo(s.getOutputStream());
-            } catch (IOException ignored) {
-                // gone
-            }
-        });
+        ServerSocket echo = echoInstance();
         InetAddress vip = serve(fastConfig().build(), echo);
         byte[] data = new byte[24 << 20];
         new java.util.Random(7).nextBytes(data);
@@ -227,13 +232,7 @@ class TcpBehaviourTest {
 
     @Test
     void accept_pastMaxConnections_newConnectionClosedAtOnce() throws Exception {
-        ServerSocket inst = instance(s -> {
-            try {
-                s.getInputStream().transferTo(s.getOutputStream());
-            } catch (IOException ignored) {
-                // gone
-            }
-        });
+        ServerSocket inst = echoInstance();
         InetAddress vip = serve(fastConfig().maxConnections(3).build(), inst);
         List<Socket> held = new ArrayList<>();
         try {
@@ -295,13 +294,7 @@ class TcpBehaviourTest {
             fill.add(ch);
             cleanup.add(ch);
         }
-        ServerSocket echo = instance(s -> {
-            try {
-                s.getInputStream().transferTo(s.getOutputStream());
-            } catch (IOException ignored) {
-                // gone
-            }
-        });
+        ServerSocket echo = echoInstance();
         Duration timeout = Duration.ofMillis(400);
         InetAddress vip = serve(fastConfig().connectTimeout(timeout).eject(UserspaceConfig.Eject.DEFAULT).build(), silent, echo);
         long slowest = 0;
@@ -321,13 +314,7 @@ class TcpBehaviourTest {
     @Test
     void accept_clientSocket_keepAliveAndNoDelayAsConfigured() throws Exception {
         // Keep-alive is set on the listening socket and inherited by accepted ones: check the kernel's view.
-        ServerSocket inst = instance(s -> {
-            try {
-                s.getInputStream().transferTo(s.getOutputStream());
-            } catch (IOException ignored) {
-                // gone
-            }
-        });
+        ServerSocket inst = echoInstance();
         InetAddress vip = serve(fastConfig().keepAliveIdle(Duration.ofSeconds(77)).build(), inst);
         try (Socket s = connect(vip)) {
             s.getOutputStream().write('a');
@@ -368,13 +355,7 @@ class TcpBehaviourTest {
 
     /** A VIP in front of one echo instance, the service's idle timeout {@code idle}. */
     private InetAddress echoWithIdleTimeout(Duration idle) throws Exception {
-        ServerSocket inst = instance(s -> {
-            try {
-                s.getInputStream().transferTo(s.getOutputStream());
-            } catch (IOException ignored) {
-                // gone
-            }
-        });
+        ServerSocket inst = echoInstance();
         return serve(fastConfig().serviceIdleTimeouts(Map.of("raw", idle)).build(), inst);
     }
 
