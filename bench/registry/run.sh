@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Registry figures (issue 2): convergence (etcd put -> snapshot published, p50/p99 over 1,000
+# Registry figures: convergence (etcd put -> snapshot published, p50/p99 over 1,000
 # changes) and agent memory holding 10,000 services x 10 instances. Uses a real etcd on loopback.
 # Usage: bench/registry/run.sh [changes] [services] [instances-per-service]
 set -euo pipefail
