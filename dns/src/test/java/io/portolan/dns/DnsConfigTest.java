@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.portolan.dns.testing.Snapshots;
 import io.portolan.proto.ValidationException;
+import io.portolan.proto.testing.Snapshots;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;

@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.portolan.dns.testing.Processes;
-import io.portolan.dns.testing.Snapshots;
 import io.portolan.proto.ClusterSnapshot;
+import io.portolan.proto.testing.Snapshots;
 import java.net.DatagramPacket;
 import java.net.DatagramSocket;
 import java.net.InetSocketAddress;

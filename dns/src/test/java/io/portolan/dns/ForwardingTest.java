@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.portolan.dns.testing.Processes;
-import io.portolan.dns.testing.Snapshots;
+import io.portolan.proto.testing.Snapshots;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;

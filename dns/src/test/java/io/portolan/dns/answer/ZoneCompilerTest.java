@@ -5,13 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
-import io.portolan.dns.testing.Snapshots;
 import io.portolan.proto.ClusterSnapshot;
 import io.portolan.proto.Health;
 import io.portolan.proto.Instance;
 import io.portolan.proto.Mode;
 import io.portolan.proto.Port;
 import io.portolan.proto.Service;
+import io.portolan.proto.testing.Snapshots;
 import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;

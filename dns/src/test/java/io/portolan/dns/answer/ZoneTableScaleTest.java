@@ -3,8 +3,8 @@ package io.portolan.dns.answer;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.portolan.dns.testing.Snapshots;
 import io.portolan.proto.ClusterSnapshot;
+import io.portolan.proto.testing.Snapshots;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 

@@ -7,7 +7,7 @@ import io.portolan.dns.answer.Responses;
 import io.portolan.dns.answer.WireQuery;
 import io.portolan.dns.answer.ZoneTable;
 import io.portolan.dns.testing.Dns;
-import io.portolan.dns.testing.Snapshots;
+import io.portolan.proto.testing.Snapshots;
 import java.net.InetAddress;
 import java.util.HashMap;
 import java.util.List;

@@ -3,7 +3,7 @@ package io.portolan.dns.bench;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.portolan.dns.DnsConfig;
 import io.portolan.dns.DnsServer;
-import io.portolan.dns.testing.Snapshots;
+import io.portolan.proto.testing.Snapshots;
 import java.net.InetSocketAddress;
 import java.util.List;
 

@@ -2,9 +2,9 @@ package io.portolan.dns.bench;
 
 import io.portolan.dns.answer.ZoneCompiler;
 import io.portolan.dns.answer.ZoneTable;
-import io.portolan.dns.testing.Snapshots;
 import io.portolan.proto.ClusterSnapshot;
 import io.portolan.proto.Instance;
+import io.portolan.proto.testing.Snapshots;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;

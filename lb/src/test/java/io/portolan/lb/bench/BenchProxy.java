@@ -4,13 +4,13 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.portolan.lb.DataPlane;
 import io.portolan.lb.userspace.UserspaceConfig;
 import io.portolan.lb.userspace.UserspaceDataPlane;
-import io.portolan.proto.ClusterSnapshot;
 import io.portolan.proto.Health;
 import io.portolan.proto.Instance;
 import io.portolan.proto.Mode;
 import io.portolan.proto.Port;
 import io.portolan.proto.Service;
 import io.portolan.proto.Validate;
+import io.portolan.proto.testing.Snapshots;
 
 import java.net.InetAddress;
 import java.util.List;
@@ -39,7 +39,7 @@ public final class BenchProxy {
         Service svc = new Service("bench", Mode.VIP, List.of(new Port("http", port, null)), vip, "rr", List.of(), null);
         Instance inst = new Instance("nginx", "bench", "node1", InetAddress.getLoopbackAddress(),
                 List.of(new Port("http", backend, null)), 100, Health.HEALTHY, Map.of(), null, null);
-        plane.update(new ClusterSnapshot(1, Map.of("bench", svc), Map.of("bench", List.of(inst))));
+        plane.update(Snapshots.builder().service(svc).instance(inst).build(1));
         System.out.println("READY");
         System.out.flush();
         Runtime.getRuntime().addShutdownHook(new Thread(plane::close));

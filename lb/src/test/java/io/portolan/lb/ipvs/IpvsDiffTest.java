@@ -2,6 +2,7 @@ package io.portolan.lb.ipvs;
 
 import io.portolan.proto.ClusterSnapshot;
 import io.portolan.proto.Protocol;
+import io.portolan.proto.testing.Snapshots;
 import org.junit.jupiter.api.Test;
 
 import java.util.HashMap;
@@ -9,9 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
-import static io.portolan.lb.ipvs.Snapshots.ip;
-import static io.portolan.lb.ipvs.Snapshots.tcp;
-import static io.portolan.lb.ipvs.Snapshots.udp;
+import static io.portolan.proto.testing.Snapshots.ip;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -78,7 +77,7 @@ class IpvsDiffTest {
         Loop l = new Loop();
         Snapshots s = IpvsRenderTest.cluster();
         l.step(s, 0);
-        s.instance("web", "w5", "10.0.1.5", tcp("http", 8080));
+        s.instance("web", "w5", "10.0.1.5", "http:8080/tcp");
         IpvsDiff.Changes c = l.step(s, 1);
         Golden.check("batch-one-instance-added.golden", c.batch());
         assertEquals(1, c.ops().size());
@@ -108,7 +107,7 @@ class IpvsDiffTest {
         Snapshots s = IpvsRenderTest.cluster();
         l.step(s, 0);
         for (int i = 0; i < 20; i++) {
-            s.instance("web", "n" + i, "10.0.7." + (i + 1), tcp("http", 8080));
+            s.instance("web", "n" + i, "10.0.7." + (i + 1), "http:8080/tcp");
             s.instance("dns", "m" + i, "10.0.8." + (i + 1));
             IpvsDiff.Changes c = l.step(s, 1 + i);
             assertEquals(3, c.ops().size(), c.batch()); // web:80, dns tcp:53 and udp:53
@@ -122,18 +121,18 @@ class IpvsDiffTest {
     @Test
     void instanceChanges_withoutPublishedPorts_takeTheFastPath_andMatchAFreshRender() {
         Loop l = new Loop();
-        Snapshots s = new Snapshots()
-                .service("a", "10.99.1.1", "rr", List.of(tcp("http", 80), udp("dns", 53)))
-                .instance("a", "a1", "10.0.1.1", tcp("http", 8080), udp("dns", 53))
-                .service("b", "10.99.1.2", "wrr", List.of(tcp("http", 80)))
-                .instance("b", "b1", "10.0.2.1", tcp("http", 80))
-                .service("six", "fd00::1", "rr", List.of(tcp("http", 80)))
-                .service("rr", null, "rr", List.of(tcp("http", 80)));
+        Snapshots s = Snapshots.incremental().node("node1")
+                .vip("a", "10.99.1.1", "http:80/tcp", "dns:53/udp").scheduler("rr")
+                .instance("a", "a1", "10.0.1.1", "http:8080/tcp", "dns:53/udp")
+                .vip("b", "10.99.1.2", "http:80/tcp").scheduler("wrr")
+                .instance("b", "b1", "10.0.2.1", "http:80/tcp")
+                .vip("six", "fd00::1", "http:80/tcp").scheduler("rr")
+                .dnsrr("rr", "http:80/tcp").scheduler("rr");
         l.step(s, 0);
         for (int i = 0; i < 10; i++) {
             Plan before = l.previous;
-            s.instance("a", "n" + i, "10.0.7." + (i + 1), tcp("http", 8080));
-            s.instance("rr", "r" + i, "10.0.9." + (i + 1), tcp("http", 80));
+            s.instance("a", "n" + i, "10.0.7." + (i + 1), "http:8080/tcp");
+            s.instance("rr", "r" + i, "10.0.9." + (i + 1), "http:80/tcp");
             assertEquals(1, l.step(s, 1 + i).ops().size());
             assertTrue(i == 0 || l.previous.vips() == before.vips(), "patched, not rendered again (i=" + i + ")");
             assertTrue(i == 0 || l.usedChangedMarks, "the diff used the render's changed marks (i=" + i + ")");
@@ -162,7 +161,7 @@ class IpvsDiffTest {
         l.step(s, 0);
         s.remove("web", "w2");
         l.step(s, 1_000);
-        s.instance("web", "w2", "10.0.1.2", tcp("http", 8080));
+        s.instance("web", "w2", "10.0.1.2", "http:8080/tcp");
         assertEquals(List.of("-e -f " + mark(l, "10.99.0.5", 80) + " -r 10.0.1.2:8080 -m -w 100"), lines(l.step(s, 2_000)));
         assertTrue(l.drains.isEmpty());
     }
@@ -184,12 +183,13 @@ class IpvsDiffTest {
     @Test
     void serviceRemoved_drainsThenDeletesTheService() {
         Loop l = new Loop();
-        Snapshots s = new Snapshots().service("a", "10.99.0.9", "rr", List.of(udp("dns", 53))).instance("a", "1", "10.0.9.1");
+        Snapshots s = Snapshots.incremental().node("node1")
+                .vip("a", "10.99.0.9", "dns:53/udp").scheduler("rr").instance("a", "1", "10.0.9.1");
         l.step(s, 0);
         int m = mark(l, "10.99.0.9", 53);
-        IpvsDiff.Changes drain = l.step(new Snapshots(), 1);
+        IpvsDiff.Changes drain = l.step(Snapshots.incremental(), 1);
         assertEquals(List.of("-e -f " + m + " -r 10.0.9.1:53 -m -w 0"), lines(drain));
-        IpvsDiff.Changes gone = l.step(new Snapshots(), 1 + DRAIN);
+        IpvsDiff.Changes gone = l.step(Snapshots.incremental(), 1 + DRAIN);
         assertEquals(List.of("-D -f " + m), lines(gone));
         assertEquals(1, gone.clears().size());
         assertTrue(l.kernel.services.isEmpty());
@@ -211,7 +211,8 @@ class IpvsDiffTest {
     @Test
     void rejectedService_isNotRetriedUntilItChanges() {
         Loop l = new Loop();
-        Snapshots s = new Snapshots().service("bad", "10.99.0.8", "nosuch", List.of(tcp("http", 80))).instance("bad", "1", "10.0.8.1");
+        Snapshots s = Snapshots.incremental().node("node1")
+                .vip("bad", "10.99.0.8", "http:80/tcp").scheduler("nosuch").instance("bad", "1", "10.0.8.1");
         IpvsDiff.Changes c = l.step(s, 0);
         assertEquals(2, c.ops().size());
         // the kernel refused: the table has nothing for it, the syncer records the refusal
@@ -221,7 +222,7 @@ class IpvsDiffTest {
         l.rules = new HashMap<>();
         l.previous = null;
         assertTrue(l.step(s, 1).isEmpty());
-        s.service("bad", "10.99.0.8", "rr", List.of(tcp("http", 80)));
+        s.vip("bad", "10.99.0.8", "http:80/tcp").scheduler("rr");
         assertEquals(2, l.step(s, 2).ops().size());
     }
 

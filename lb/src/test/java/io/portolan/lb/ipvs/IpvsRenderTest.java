@@ -3,18 +3,15 @@ package io.portolan.lb.ipvs;
 import io.portolan.proto.ClusterSnapshot;
 import io.portolan.proto.Health;
 import io.portolan.proto.Protocol;
-import io.portolan.proto.PublishedPort;
+import io.portolan.proto.testing.Snapshots;
 import org.junit.jupiter.api.Test;
 
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
-import static io.portolan.lb.ipvs.Snapshots.ip;
-import static io.portolan.lb.ipvs.Snapshots.tcp;
-import static io.portolan.lb.ipvs.Snapshots.udp;
+import static io.portolan.proto.testing.Snapshots.ip;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -26,22 +23,22 @@ class IpvsRenderTest {
 
     /** web (rr, three instances, one unhealthy, one weight 50), dns over UDP, a published port, dnsrr, IPv6. */
     static Snapshots cluster() {
-        return new Snapshots()
-                .service("web", "10.99.0.5", "rr", List.of(tcp("http", 80)), new PublishedPort(8080, 8080, Protocol.TCP))
-                .instance("web", "w1", "10.0.1.1", tcp("http", 8080))
-                .instance("web", "w2", "10.0.1.2", tcp("http", 8080))
-                .instance("web", "w3", "10.0.1.3", 50, Health.HEALTHY, tcp("http", 8080))
-                .instance("web", "w4", "10.0.1.4", 100, Health.UNHEALTHY, tcp("http", 8080))
-                .service("dns", "10.99.0.6", "sh", List.of(udp("dns", 53), tcp("dns", 53)))
-                .instance("dns", "d1", "10.0.2.1", udp("dns", 5353), tcp("dns", 5353))
+        return Snapshots.incremental().node("node1")
+                .vip("web", "10.99.0.5", "http:80/tcp").scheduler("rr").published("8080:8080/tcp")
+                .instance("web", "w1", "10.0.1.1", "http:8080/tcp")
+                .instance("web", "w2", "10.0.1.2", "http:8080/tcp")
+                .instance("web", "w3", "10.0.1.3", 50, Health.HEALTHY, "http:8080/tcp")
+                .instance("web", "w4", "10.0.1.4", 100, Health.UNHEALTHY, "http:8080/tcp")
+                .vip("dns", "10.99.0.6", "dns:53/udp", "dns:53/tcp").scheduler("sh")
+                .instance("dns", "d1", "10.0.2.1", "dns:5353/udp", "dns:5353/tcp")
                 .instance("dns", "d2", "10.0.2.2")
-                .service("db", null, "wrr", List.of(tcp("pg", 5432)))
-                .instance("db", "p1", "10.0.3.1", tcp("pg", 5432))
-                .service("six", "fd00::5", "wrr", List.of(tcp("http", 80)))
-                .instance("six", "s1", "fd00::10", tcp("http", 80))
-                .service("other", "10.99.0.7", "wlc", List.of(tcp("http", 80)), new PublishedPort(8080, 80, Protocol.TCP))
-                .instance("other", "o1", "10.0.4.1", tcp("http", 80))
-                .instance("other", "o2", "fd00::11", tcp("http", 80));
+                .dnsrr("db", "pg:5432/tcp").scheduler("wrr")
+                .instance("db", "p1", "10.0.3.1", "pg:5432/tcp")
+                .vip("six", "fd00::5", "http:80/tcp").scheduler("wrr")
+                .instance("six", "s1", "fd00::10", "http:80/tcp")
+                .vip("other", "10.99.0.7", "http:80/tcp").scheduler("wlc").published("8080:80/tcp")
+                .instance("other", "o1", "10.0.4.1", "http:80/tcp")
+                .instance("other", "o2", "fd00::11", "http:80/tcp");
     }
 
     static Plan render(ClusterSnapshot s, Map<Frontend, Integer> adopted) {
@@ -88,9 +85,9 @@ class IpvsRenderTest {
 
     @Test
     void render_collisions_probeToDistinctMarks_deterministically() {
-        Snapshots s = new Snapshots();
+        Snapshots s = Snapshots.incremental();
         for (int i = 0; i < 200; i++) {
-            s.service("s" + i, "10.98." + (i / 200) + "." + (i % 200 + 1), "rr", List.of(tcp("http", 80)));
+            s.vip("s" + i, "10.98." + (i / 200) + "." + (i % 200 + 1), "http:80/tcp").scheduler("rr");
         }
         Plan a = IpvsRender.render(s.build(1), BASE, 8, Map.of(), Set.of());
         Plan b = IpvsRender.render(s.build(1), BASE, 8, Map.of(), Set.of());
@@ -105,9 +102,9 @@ class IpvsRenderTest {
 
     @Test
     void render_markSpaceFull_namesTheService() {
-        Snapshots s = new Snapshots();
+        Snapshots s = Snapshots.incremental();
         for (int i = 0; i < 257; i++) {
-            s.service("s" + i, "10.98." + (i / 200) + "." + (i % 200 + 1), "rr", List.of(tcp("http", 80)));
+            s.vip("s" + i, "10.98." + (i / 200) + "." + (i % 200 + 1), "http:80/tcp").scheduler("rr");
         }
         Plan p = IpvsRender.render(s.build(1), BASE, 8, Map.of(), Set.of());
         assertEquals(256, p.services().size());

@@ -16,7 +16,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
-import static io.portolan.lb.ipvs.Snapshots.tcp;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -61,8 +60,8 @@ class IpvsSyncerTest {
     }
 
     static ClusterSnapshot withBad(long rev) {
-        return IpvsRenderTest.cluster().service("bad", "10.99.0.9", "nosuch", List.of(tcp("http", 80)))
-                .instance("bad", "x1", "10.0.9.1", tcp("http", 80)).build(rev);
+        return IpvsRenderTest.cluster().vip("bad", "10.99.0.9", "http:80/tcp").scheduler("nosuch")
+                .instance("bad", "x1", "10.0.9.1", "http:80/tcp").build(rev);
     }
 
     @Test
@@ -91,13 +90,13 @@ class IpvsSyncerTest {
         s.sync(withBad(2), false);
         assertEquals(batches, kernel.batches().size(), "an unchanged refused service is not retried");
         // a later change elsewhere goes through
-        ClusterSnapshot more = IpvsRenderTest.cluster().instance("web", "w9", "10.0.1.9", tcp("http", 8080))
-                .service("bad", "10.99.0.9", "nosuch", List.of(tcp("http", 80))).instance("bad", "x1", "10.0.9.1", tcp("http", 80)).build(3);
+        ClusterSnapshot more = IpvsRenderTest.cluster().instance("web", "w9", "10.0.1.9", "http:8080/tcp")
+                .vip("bad", "10.99.0.9", "http:80/tcp").scheduler("nosuch").instance("bad", "x1", "10.0.9.1", "http:80/tcp").build(3);
         s.sync(more, false);
         assertTrue(kernel.batches().get(kernel.batches().size() - 1).contains("10.0.1.9:8080"));
         // fixed: programmed
-        ClusterSnapshot fixed = IpvsRenderTest.cluster().instance("web", "w9", "10.0.1.9", tcp("http", 8080))
-                .service("bad", "10.99.0.9", "rr", List.of(tcp("http", 80))).instance("bad", "x1", "10.0.9.1", tcp("http", 80)).build(4);
+        ClusterSnapshot fixed = IpvsRenderTest.cluster().instance("web", "w9", "10.0.1.9", "http:8080/tcp")
+                .vip("bad", "10.99.0.9", "http:80/tcp").scheduler("rr").instance("bad", "x1", "10.0.9.1", "http:80/tcp").build(4);
         s.sync(fixed, false);
         assertEquals(6, kernel.services.size());
         assertTrue(kernel.addresses.contains("10.99.0.9/32"));
@@ -131,7 +130,7 @@ class IpvsSyncerTest {
         IpvsSyncer s = syncer();
         s.sync(IpvsRenderTest.cluster().build(1), true);
         int commands = kernel.commands.size();
-        s.sync(IpvsRenderTest.cluster().instance("web", "w9", "10.0.1.9", tcp("http", 8080)).build(2), false);
+        s.sync(IpvsRenderTest.cluster().instance("web", "w9", "10.0.1.9", "http:8080/tcp").build(2), false);
         assertEquals(List.of(), kernel.commands.subList(commands, kernel.commands.size()), "no ipvsadm, iptables, ip or conntrack process");
         assertEquals("-a -f " + webMark() + " -r 10.0.1.9:8080 -m -w 100\n", kernel.batches().get(kernel.batches().size() - 1));
         assertEquals(1, s.ipvsadm().starts(), "one ipvsadm -R session since the start");
@@ -142,7 +141,7 @@ class IpvsSyncerTest {
         IpvsSyncer s = oneShotSyncer();
         s.sync(IpvsRenderTest.cluster().build(1), true);
         int commands = kernel.commands.size();
-        s.sync(IpvsRenderTest.cluster().instance("web", "w9", "10.0.1.9", tcp("http", 8080)).build(2), false);
+        s.sync(IpvsRenderTest.cluster().instance("web", "w9", "10.0.1.9", "http:8080/tcp").build(2), false);
         List<List<String>> ran = kernel.commands.subList(commands, kernel.commands.size());
         assertEquals(List.of(List.of("ipvsadm", "-R")), ran);
         assertEquals(1, kernel.batches().get(kernel.batches().size() - 1).split("\n").length);
@@ -152,8 +151,8 @@ class IpvsSyncerTest {
     void sessionDiesMidBatch_syncFails_nextSyncIsFull_newSession_kernelMatchesPlan() throws Exception {
         IpvsSyncer s = syncer();
         s.sync(IpvsRenderTest.cluster().build(1), true);
-        ClusterSnapshot more = IpvsRenderTest.cluster().instance("web", "w9", "10.0.1.9", tcp("http", 8080))
-                .instance("web", "w8", "10.0.1.8", tcp("http", 8080)).build(2);
+        ClusterSnapshot more = IpvsRenderTest.cluster().instance("web", "w9", "10.0.1.9", "http:8080/tcp")
+                .instance("web", "w8", "10.0.1.8", "http:8080/tcp").build(2);
         kernel.dieAfter = 1; // the first of the two lines (10.0.1.8) runs, then ipvsadm is gone
         IOException e = assertThrows(IOException.class, () -> s.sync(more, false));
         assertTrue(e.getMessage().contains("ipvsadm -R exited"), e.getMessage());
@@ -180,7 +179,7 @@ class IpvsSyncerTest {
         IpvsSyncer s = syncer();
         s.sync(IpvsRenderTest.cluster().build(1), true);
         kernel.killSessions();
-        s.sync(IpvsRenderTest.cluster().instance("web", "w9", "10.0.1.9", tcp("http", 8080)).build(2), false);
+        s.sync(IpvsRenderTest.cluster().instance("web", "w9", "10.0.1.9", "http:8080/tcp").build(2), false);
         assertEquals(2, s.ipvsadm().starts());
         assertTrue(kernel.reals.get(webMark()).containsKey("10.0.1.9:8080"));
     }
@@ -188,7 +187,7 @@ class IpvsSyncerTest {
     @Test
     void instanceRemoved_weightZero_thenCountsReadInSession_deleted() throws Exception {
         IpvsSyncer s = syncer(IpvsConfig.parse(Map.of("ipvs-drain-timeout", "1h")));
-        ClusterSnapshot with = IpvsRenderTest.cluster().instance("web", "w9", "10.0.1.9", tcp("http", 8080)).build(1);
+        ClusterSnapshot with = IpvsRenderTest.cluster().instance("web", "w9", "10.0.1.9", "http:8080/tcp").build(1);
         s.sync(with, true);
         int commands = kernel.commands.size();
         s.sync(IpvsRenderTest.cluster().build(2), false);

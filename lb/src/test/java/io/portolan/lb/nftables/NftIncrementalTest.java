@@ -46,7 +46,7 @@ class NftIncrementalTest {
 
     @Test
     void render_nextSnapshotOneInstanceRemoved_rerendersOnlyThatServiceAndPlanMatchesGolden() throws IOException {
-        ClusterSnapshot s1 = Snapshots.golden().build(1);
+        ClusterSnapshot s1 = NftRenderGoldenTest.golden().build(1);
         FragmentCache cache = new FragmentCache(CONFIG);
         Ruleset r1 = cache.render(s1);
         assertNull(cache.changed(), "the first render walks every service");
@@ -78,7 +78,7 @@ class NftIncrementalTest {
 
     @Test
     void render_nextSnapshotNothingChanged_returnsSameRulesetAndEmptyPlan() {
-        ClusterSnapshot s1 = Snapshots.golden().build(1);
+        ClusterSnapshot s1 = NftRenderGoldenTest.golden().build(1);
         FragmentCache cache = new FragmentCache(CONFIG);
         Ruleset r1 = cache.render(s1);
         KernelState k = applied(NftDiff.full(CONFIG, new KernelState(), r1), new KernelState());
@@ -91,8 +91,8 @@ class NftIncrementalTest {
     @Test
     void render_equalButNotSharedSnapshot_reusesFragments() {
         FragmentCache cache = new FragmentCache(CONFIG);
-        Ruleset r1 = cache.render(Snapshots.golden().build(1));
-        Ruleset r2 = cache.render(Snapshots.golden().build(2)); // new objects, equal content
+        Ruleset r1 = cache.render(NftRenderGoldenTest.golden().build(1));
+        Ruleset r2 = cache.render(NftRenderGoldenTest.golden().build(2)); // new objects, equal content
         assertSame(r1, r2);
         assertEquals(Set.of(), cache.changed());
         assertEquals(0, cache.fresh().size());

@@ -2,7 +2,7 @@ package io.portolan.lb.nftables;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.portolan.proto.ClusterSnapshot;
-import io.portolan.proto.PublishedPort;
+import io.portolan.proto.testing.Snapshots;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -69,7 +69,7 @@ class NftKernelTest {
     @Test
     void sync_fullThenIncrementalThenAdoption_kernelMatchesRender() throws Exception {
         NftConfig c = NftConfig.parse(Map.of("nft-slots", "8", "nft-table", "portolan"));
-        Snapshots.Builder b = Snapshots.golden();
+        Snapshots b = NftRenderGoldenTest.golden();
         try (NftPlane p = plane(c)) {
             p.sync(b.build(1), true);
             assertEquals(elements(NftRenderer.render(b.build(1), c)), elements(nft.read("portolan")));
@@ -77,10 +77,10 @@ class NftKernelTest {
             assertTrue(text.contains("sh_api_tcp_443"), text);
             assertTrue(text.contains("hook prerouting priority dstnat"), text);
 
-            b.without("web", "c");
+            b.remove("web", "c");
             p.sync(b.build(2), false);
             assertEquals(elements(NftRenderer.render(b.build(2), c)), elements(nft.read("portolan")));
-            b.instance(Snapshots.instance("api", "z", "10.1.2.3", 100, new io.portolan.proto.Port("https", 8443, null)));
+            b.instance("api", "z", "10.1.2.3", "https:8443/tcp");
             p.sync(b.build(3), false);
             assertEquals(elements(NftRenderer.render(b.build(3), c)), elements(nft.read("portolan")));
             assertTrue(list().contains("be_api_tcp_443_10.1.2.3_8443"));
@@ -101,7 +101,7 @@ class NftKernelTest {
             p.sync(b.build(3), true);
             assertEquals(elements(r), elements(nft.read("portolan")));
             // a service removed after adoption: its elements, chains and sets go
-            b = Snapshots.golden();
+            b = NftRenderGoldenTest.golden();
             ClusterSnapshot noApi = new ClusterSnapshot(4, Map.of("web", b.build(4).services().get("web")), b.build(4).instancesByService());
             p.sync(noApi, false);
             String text = list();
@@ -113,26 +113,26 @@ class NftKernelTest {
     @Test
     void sync_twoServicesPublishSamePort_kernelRefusesOneOthersProgrammed() throws Exception {
         NftConfig c = NftConfig.parse(Map.of("nft-table", "refusal"));
-        Snapshots.Builder b = Snapshots.golden()
+        Snapshots b = NftRenderGoldenTest.golden()
                 // "zz" publishes 8080 too; "web" (first in order) holds it, the kernel refuses zz's element (File exists)
-                .service(Snapshots.service("zz", "10.96.0.99", "wrr", List.of(Snapshots.HTTP), List.of(new PublishedPort(8080, 80, null))))
-                .instance(Snapshots.instance("zz", "z1", "10.1.9.1", 100));
+                .vip("zz", "10.96.0.99", "http:80/tcp").scheduler("wrr").published("8080:80/tcp")
+                .instance("zz", "z1", "10.1.9.1");
         try (NftPlane p = plane(c)) {
             p.sync(b.build(1), true);
             assertEquals(Set.of("zz"), p.rejected().keySet());
             assertTrue(p.rejected().get("zz").contains("File exists"), p.rejected().toString());
             Map<String, String> kernel = elements(nft.read("refusal"));
-            Map<String, String> want = elements(NftRenderer.render(Snapshots.golden().build(1), c));
+            Map<String, String> want = elements(NftRenderer.render(NftRenderGoldenTest.golden().build(1), c));
             assertEquals(want, kernel, "every other service is programmed, zz is not");
 
             // zz changes again: still refused, and the others' incremental changes go through
-            b.without("web", "c");
+            b.remove("web", "c");
             p.sync(b.build(2), false);
             assertEquals(Set.of("zz"), p.rejected().keySet());
             assertEquals("10.1.0.2 . 8080", nft.read("refusal").objects.get("e published_backends tcp . 8080 . 1").value());
 
             // web stops publishing 8080: zz is retried and gets it
-            b.service(Snapshots.service("web", "10.96.0.10", "wrr", List.of(Snapshots.HTTP), List.of()));
+            b.vip("web", "10.96.0.10", "http:80/tcp").scheduler("wrr");
             p.sync(b.build(3), false);
             assertTrue(p.rejected().isEmpty(), p.rejected().toString());
             KernelState k = nft.read("refusal");
@@ -149,13 +149,13 @@ class NftKernelTest {
         run("ip", "netns", "exec", NS, "nft", "add", "table", "ip", "someone_else");
         run("ip", "-n", NS, "addr", "add", "10.96.7.7/32", "dev", "lo");
         try (NftPlane p = plane(c)) {
-            p.sync(Snapshots.golden().build(1), true);
+            p.sync(NftRenderGoldenTest.golden().build(1), true);
             String addrs = run("ip", "-n", NS, "-4", "addr", "show", "dev", "lo");
             assertTrue(addrs.contains("10.96.0.10/32") && addrs.contains("lo:ptl"), addrs);
             assertTrue(addrs.contains("10.96.0.30/32"), "a VIP without instances is still added: " + addrs);
             assertFalse(addrs.contains("10.96.0.99/32"), addrs);
             // a service removed: its VIP goes
-            Snapshots.Builder b = Snapshots.golden();
+            Snapshots b = NftRenderGoldenTest.golden();
             ClusterSnapshot s2 = new ClusterSnapshot(2, Map.of("web", b.build(2).services().get("web")), b.build(2).instancesByService());
             p.sync(s2, false);
             addrs = run("ip", "-n", NS, "-4", "addr", "show", "dev", "lo");

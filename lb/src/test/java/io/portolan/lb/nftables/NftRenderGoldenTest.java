@@ -1,6 +1,7 @@
 package io.portolan.lb.nftables;
 
-import io.portolan.proto.ClusterSnapshot;
+import io.portolan.proto.Health;
+import io.portolan.proto.testing.Snapshots;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -21,6 +22,24 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class NftRenderGoldenTest {
     static final NftConfig CONFIG = NftConfig.parse(Map.of("nft-slots", "4"));
 
+    /** The golden snapshot: weighted, UDP, sh, published, dnsrr, no instances. */
+    static Snapshots golden() {
+        return Snapshots.builder().node("node1")
+                .vip("web", "10.96.0.10", "http:80/tcp").scheduler("wrr").published("8080:8080/tcp")
+                .instance("web", "a", "10.1.0.1", "http:8080/tcp")
+                .instance("web", "b", "10.1.0.2", "http:8080/tcp")
+                .instance("web", "c", "10.1.0.3", 200, Health.HEALTHY, "http:8080/tcp")
+                .vip("dns", "10.96.0.53", "53/udp").scheduler("rr")
+                .instance("dns", "d1", "10.1.1.1")
+                .instance("dns", "d2", "10.1.1.2")
+                .vip("api", "10.96.0.20", "https:443/tcp").scheduler("sh")
+                .instance("api", "x", "10.1.2.1", "https:8443/tcp")
+                .instance("api", "y", "10.1.2.2", "https:8443/tcp")
+                .dnsrr("db", "5432/tcp")
+                .instance("db", "p1", "10.1.3.1")
+                .vip("empty", "10.96.0.30", "http:80/tcp").scheduler("wrr");
+    }
+
     static void assertGolden(String name, String actual) throws IOException {
         Path p = Path.of("src/test/resources/nftables", name);
         if (Boolean.getBoolean("golden.update")) {
@@ -37,16 +56,16 @@ class NftRenderGoldenTest {
 
     @Test
     void fullPlan_fromEmptyKernel_matchesGolden() throws IOException {
-        Ruleset r = NftRenderer.render(Snapshots.golden().build(1), CONFIG);
+        Ruleset r = NftRenderer.render(golden().build(1), CONFIG);
         assertGolden("full-from-empty.nft", NftDiff.full(CONFIG, new KernelState(), r).script());
     }
 
     @Test
     void incrementalPlan_oneInstanceRemoved_rewritesOnlyThatService() throws IOException {
-        Snapshots.Builder b = Snapshots.golden();
+        Snapshots b = golden();
         Ruleset before = NftRenderer.render(b.build(1), CONFIG);
         KernelState k = loaded(before);
-        Ruleset after = NftRenderer.render(b.without("web", "c").build(2), CONFIG);
+        Ruleset after = NftRenderer.render(b.remove("web", "c").build(2), CONFIG);
         Plan plan = NftDiff.incremental(CONFIG, k, before, after, Set.of());
         assertEquals(1, plan.groups().size());
         assertEquals("web", plan.groups().get(0).owner());
@@ -55,25 +74,25 @@ class NftRenderGoldenTest {
 
     @Test
     void incrementalPlan_shInstanceAdded_keepsOtherInstancesAffinitySets() throws IOException {
-        Snapshots.Builder b = Snapshots.golden();
+        Snapshots b = golden();
         Ruleset before = NftRenderer.render(b.build(1), CONFIG);
         KernelState k = loaded(before);
-        b.instance(Snapshots.instance("api", "z", "10.1.2.3", 100, new io.portolan.proto.Port("https", 8443, null)));
+        b.instance("api", "z", "10.1.2.3", "https:8443/tcp");
         Plan plan = NftDiff.incremental(CONFIG, k, before, NftRenderer.render(b.build(2), CONFIG), Set.of());
         assertGolden("incremental-api-instance-added.nft", plan.script());
     }
 
     @Test
     void incrementalPlan_nothingChanged_isEmpty() {
-        Ruleset before = NftRenderer.render(Snapshots.golden().build(1), CONFIG);
+        Ruleset before = NftRenderer.render(golden().build(1), CONFIG);
         KernelState k = loaded(before);
-        Plan plan = NftDiff.incremental(CONFIG, k, before, NftRenderer.render(Snapshots.golden().build(2), CONFIG), Set.of());
+        Plan plan = NftDiff.incremental(CONFIG, k, before, NftRenderer.render(golden().build(2), CONFIG), Set.of());
         assertTrue(plan.isEmpty(), plan.script());
     }
 
     @Test
     void fullPlan_afterAdoption_sendsOnlyChainRewrites() {
-        Ruleset r = NftRenderer.render(Snapshots.golden().build(1), CONFIG);
+        Ruleset r = NftRenderer.render(golden().build(1), CONFIG);
         KernelState k = loaded(r);
         // what a restarted agent reads back: the same objects, owners and chain rules unknown
         KernelState read = new KernelState();
@@ -99,9 +118,5 @@ class NftRenderGoldenTest {
             sum += x;
         }
         assertEquals(64, sum);
-    }
-
-    static ClusterSnapshot golden(long rev) {
-        return Snapshots.golden().build(rev);
     }
 }

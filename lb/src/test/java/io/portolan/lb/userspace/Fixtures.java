@@ -8,6 +8,7 @@ import io.portolan.proto.Instance;
 import io.portolan.proto.Mode;
 import io.portolan.proto.Port;
 import io.portolan.proto.Service;
+import io.portolan.proto.testing.Snapshots;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -19,9 +20,7 @@ import java.net.Socket;
 import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Collection;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Executors;
@@ -61,9 +60,9 @@ final class Fixtures {
     }
 
     static ClusterSnapshot snapshot(long revision, Service service, Collection<Instance> instances) {
-        Map<String, Collection<Instance>> m = new HashMap<>();
-        m.put(service.name(), new ArrayList<>(instances));
-        return new ClusterSnapshot(revision, Map.of(service.name(), service), m);
+        Snapshots b = Snapshots.builder().service(service);
+        instances.forEach(b::instance);
+        return b.build(revision);
     }
 
     static UserspaceDataPlane plane(UserspaceConfig config) {
