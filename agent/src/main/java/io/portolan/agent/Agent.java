@@ -17,9 +17,8 @@ import io.portolan.agent.registry.etcd.EtcdRegistry;
 import io.portolan.agent.registry.local.LocalRegistry;
 import io.portolan.dns.DnsServer;
 import io.portolan.lb.DataPlane;
-import io.portolan.lb.ipvs.IpvsDataPlane;
-import io.portolan.lb.nftables.NftablesDataPlane;
-import io.portolan.lb.userspace.UserspaceDataPlane;
+import io.portolan.lb.DataPlaneKind;
+import io.portolan.lb.DataPlanes;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -64,15 +63,14 @@ public final class Agent implements AutoCloseable {
             log.info("registry: etcd at {} under {}", config.etcdEndpoints(), config.layout().prefix());
         }
         closeables.add(registry);
-        DataPlane plane = switch (config.dataplane()) {
-            case "userspace" -> UserspaceDataPlane.create(config.userspace(), meters);
-            case "nftables" -> NftablesDataPlane.create(config.kernelFlags("nft-"), meters);
-            case "ipvs" -> IpvsDataPlane.create(config.kernelFlags("ipvs-"), meters);
-            default -> null;
-        };
-        if (plane != null) {
+        if (config.dataplane() != null) {
+            DataPlane plane = config.dataplane().create().apply(config.moduleFlags(), meters);
             closeables.add(plane);
-            publisher.addListener(plane.name(), plane::update);
+            if (plane.coalesces()) {
+                publisher.addDirectListener(plane.name(), plane::update); // its CoalescingSync is the one place bursts coalesce
+            } else {
+                publisher.addListener(plane.name(), plane::update);
+            }
         }
         if (config.dns() != null) {
             DnsServer dns = DnsServer.start(config.dns(), meters);
@@ -85,14 +83,15 @@ public final class Agent implements AutoCloseable {
         admin = new AdminServer(config.adminListen(), registry, state, publisher, meters, config.node());
         closeables.add(admin);
         log.info("portolan agent {} up: admin API on http://{}, VIPs from {}, data plane {}", config.node(),
-                hostPort(admin.address()), config.vipCidr(), config.dataplane());
+                hostPort(admin.address()), config.vipCidr(), config.dataplane() == null ? DataPlanes.NONE : config.dataplane().name());
     }
 
     /** {@code portolan agent --cleanup}: removes the kernel state the data planes made, and nothing else. */
     public static void cleanup(AgentConfig config) {
-        NftablesDataPlane.cleanup(config.kernelFlags("nft-"));
-        IpvsDataPlane.cleanup(config.kernelFlags("ipvs-"));
-        log.info("removed the nftables and IPVS state portolan made");
+        for (DataPlaneKind kind : DataPlanes.all()) {
+            kind.cleanup().accept(config.moduleFlags());
+        }
+        log.info("removed the host state portolan's data planes made ({})", String.join(", ", DataPlanes.names().subList(1, DataPlanes.names().size())));
     }
 
     public static Agent start(AgentConfig config) throws IOException {

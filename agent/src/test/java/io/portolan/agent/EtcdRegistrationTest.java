@@ -54,7 +54,7 @@ class EtcdRegistrationTest {
             for (int n = 1; n <= 3; n++) {
                 Cli.Registrant r = new Cli.Registrant("register", "--etcd-endpoints", etcd.endpoint().toString(),
                         "--service", "web", "--address", "10.0.0." + n, "--port", "http:8080", "--ttl", String.valueOf(TTL),
-                        "--drain-seconds", "1", "--", "sleep", "300");
+                        "--drain", "1s", "--", "sleep", "300");
                 regs.add(r);
             }
             for (Cli.Registrant r : regs) {

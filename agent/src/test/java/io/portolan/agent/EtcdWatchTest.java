@@ -55,7 +55,7 @@ class EtcdWatchTest {
         client = EtcdClients.client(etcd.endpoint());
         agent = Agent.start(AgentConfig.parse(new String[] {"--etcd-endpoints", "http://127.0.0.1:" + proxy.port(),
                 "--admin-listen", "127.0.0.1:0", "--dns-listen", "none", "--state-dir", Files.createTempDirectory("agent-state").toString(),
-                "--etcd-timeout-ms", "1000"}));
+                "--etcd-timeout", "1s"}));
         Await.until("agent loaded", 10_000, () -> agent.state().loaded());
     }
 

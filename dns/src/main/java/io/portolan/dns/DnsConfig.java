@@ -2,16 +2,20 @@ package io.portolan.dns;
 
 import io.portolan.dns.answer.ZoneTable;
 import io.portolan.proto.Validate;
+import io.portolan.proto.Values;
 import io.portolan.proto.ValidationException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 
 /**
- * The DNS server's configuration. Every flag string has a parse helper that throws
- * {@link ValidationException} naming the flag and the value.
+ * The DNS server's configuration, built from its flags by {@link #fromFlags} (names in {@link #FLAGS}).
+ * Every flag string is parsed with the project's value grammar ({@link Values}); errors are
+ * {@link ValidationException}s naming the flag and the value.
  *
  * @param listen where to answer, UDP and TCP ({@code --dns-listen ADDR:PORT,...}); default 127.0.0.11:53
  * @param zone the zone answered authoritatively ({@code --dns-zone}); default {@value #DEFAULT_ZONE}
@@ -104,6 +108,41 @@ public record DnsConfig(List<InetSocketAddress> listen, String zone, List<InetSo
         }
     }
 
+    /** The flags this module owns, without dashes; {@code --dns-listen none} turns the server off. */
+    public static final Set<String> FLAGS = Set.of("dns-listen", "dns-zone", "dns-upstream", "dns-ttl", "dns-recursion-clients",
+            "dns-rate-limit", "dns-forward-timeout", "dns-cache-size", "dns-max-forwards", "dns-udp-sockets", "dns-udp-io");
+    public static final String DEFAULT_LISTEN = "127.0.0.11:53";
+
+    /**
+     * The settings given by {@code flags} (names without dashes; entries that are not in {@link #FLAGS}
+     * are other modules' and ignored) over the defaults, or null with {@code dns-listen none}.
+     */
+    public static DnsConfig fromFlags(Map<String, String> flags) {
+        String listen = flags.getOrDefault("dns-listen", DEFAULT_LISTEN);
+        if (listen.equals("none")) {
+            return null;
+        }
+        DnsConfig d = defaults(parseAddresses("--dns-listen", listen, 53));
+        for (String name : new java.util.TreeSet<>(flags.keySet())) {
+            String v = flags.get(name);
+            String f = "--" + name;
+            d = switch (name) {
+                case "dns-zone" -> d.withZone(parseZone(f, v));
+                case "dns-upstream" -> d.withUpstreams(parseAddresses(f, v, 53));
+                case "dns-ttl" -> d.withTtl(Values.integer(f, v, 0, MAX_TTL));
+                case "dns-recursion-clients" -> d.withRecursionClients(parseNetworks(f, v));
+                case "dns-rate-limit" -> d.withRateLimit(Values.integer(f, v, 0, 10_000_000));
+                case "dns-forward-timeout" -> d.withForwardTimeout(Values.duration(f, v, Duration.ofMillis(10), Duration.ofSeconds(30)));
+                case "dns-cache-size" -> d.withCacheBytes(Values.size(f, v, 0, 1L << 40));
+                case "dns-max-forwards" -> d.withMaxForwardsInFlight(Values.integer(f, v, 1, 1_000_000));
+                case "dns-udp-sockets" -> d.withUdpSockets(Values.integer(f, v, 1, 64));
+                case "dns-udp-io" -> d.withUdpIo(UdpIo.parse(f, v));
+                default -> d;
+            };
+        }
+        return d;
+    }
+
     /** The defaults, listening on {@code listen}. */
     public static DnsConfig defaults(List<InetSocketAddress> listen) {
         return new DnsConfig(listen, DEFAULT_ZONE, List.of(), DEFAULT_TTL, null, 0, DEFAULT_FORWARD_TIMEOUT,
@@ -112,7 +151,7 @@ public record DnsConfig(List<InetSocketAddress> listen, String zone, List<InetSo
 
     /** The defaults, listening on 127.0.0.11:53 (as Docker's embedded DNS). */
     public static DnsConfig defaults() {
-        return defaults(parseAddresses("--dns-listen", "127.0.0.11:53", 53));
+        return defaults(parseAddresses("--dns-listen", DEFAULT_LISTEN, 53));
     }
 
     public DnsConfig withListen(List<InetSocketAddress> v) {
@@ -198,7 +237,7 @@ public record DnsConfig(List<InetSocketAddress> listen, String zone, List<InetSo
             }
             int p = defaultPort;
             if (port != null) {
-                p = parseInt(field, port, 0, 65535);
+                p = Values.integer(field, port, 0, 65535);
             }
             out.add(new InetSocketAddress(a, p));
         }
@@ -239,59 +278,5 @@ public record DnsConfig(List<InetSocketAddress> listen, String zone, List<InetSo
             }
         }
         return out;
-    }
-
-    public static int parseInt(String field, String s, int min, int max) {
-        long v;
-        try {
-            v = Long.parseLong(s == null ? "" : s.trim());
-        } catch (NumberFormatException e) {
-            throw new ValidationException(field, s, "expected a whole number " + min + "-" + max);
-        }
-        if (v < min || v > max) {
-            throw new ValidationException(field, s, "expected a whole number " + min + "-" + max);
-        }
-        return (int) v;
-    }
-
-    /** A duration such as {@code 500ms}, {@code 2s} or a number of milliseconds. */
-    public static Duration parseDuration(String field, String s) {
-        String t = s == null ? "" : s.trim();
-        try {
-            if (t.endsWith("ms")) {
-                return Duration.ofMillis(Long.parseLong(t.substring(0, t.length() - 2)));
-            }
-            if (t.endsWith("s")) {
-                return Duration.ofMillis(Math.round(Double.parseDouble(t.substring(0, t.length() - 1)) * 1000));
-            }
-            return Duration.ofMillis(Long.parseLong(t));
-        } catch (NumberFormatException e) {
-            throw new ValidationException(field, s, "expected a duration such as 500ms or 2s");
-        }
-    }
-
-    /** A size such as {@code 16m}, {@code 512k} or a number of bytes. */
-    public static long parseSize(String field, String s) {
-        String t = s == null ? "" : s.trim().toLowerCase(java.util.Locale.ROOT);
-        long mult = 1;
-        if (t.endsWith("k")) {
-            mult = 1L << 10;
-        } else if (t.endsWith("m")) {
-            mult = 1L << 20;
-        } else if (t.endsWith("g")) {
-            mult = 1L << 30;
-        }
-        if (mult != 1) {
-            t = t.substring(0, t.length() - 1);
-        }
-        try {
-            long v = Long.parseLong(t);
-            if (v < 0 || v > (Long.MAX_VALUE / mult)) {
-                throw new NumberFormatException();
-            }
-            return v * mult;
-        } catch (NumberFormatException e) {
-            throw new ValidationException(field, s, "expected a size such as 16m, 512k or a number of bytes");
-        }
     }
 }

@@ -1,6 +1,7 @@
 package io.portolan.dns;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -10,6 +11,7 @@ import io.portolan.proto.testing.Snapshots;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class DnsConfigTest {
@@ -71,12 +73,25 @@ class DnsConfigTest {
     }
 
     @Test
-    void parseDurationAndSize_units_parsed() {
-        assertEquals(Duration.ofMillis(500), DnsConfig.parseDuration("--dns-forward-timeout", "500ms"));
-        assertEquals(Duration.ofMillis(1500), DnsConfig.parseDuration("--dns-forward-timeout", "1.5s"));
-        assertEquals(16L << 20, DnsConfig.parseSize("--dns-cache-size", "16m"));
-        ValidationException e = assertThrows(ValidationException.class, () -> DnsConfig.parseSize("--dns-cache-size", "lots"));
+    void fromFlags_durationAndSize_parsedWithTheirUnits() {
+        DnsConfig c = DnsConfig.fromFlags(Map.of("dns-forward-timeout", "1500ms", "dns-cache-size", "16m", "dns-ttl", "7"));
+        assertEquals(Duration.ofMillis(1500), c.forwardTimeout());
+        assertEquals(16L << 20, c.cacheBytes());
+        assertEquals(7, c.ttl());
+        ValidationException e = assertThrows(ValidationException.class, () -> DnsConfig.fromFlags(Map.of("dns-cache-size", "lots")));
         assertEquals("--dns-cache-size", e.field());
+    }
+
+    @Test
+    void fromFlags_bareNumberForADuration_refusedNamingFlagAndValue() {
+        ValidationException e = assertThrows(ValidationException.class, () -> DnsConfig.fromFlags(Map.of("dns-forward-timeout", "5")));
+        assertEquals("--dns-forward-timeout", e.field());
+        assertTrue(e.getMessage().contains("'5'") && e.getMessage().contains("5s"), e.getMessage());
+    }
+
+    @Test
+    void fromFlags_listenNone_noServer() {
+        assertNull(DnsConfig.fromFlags(Map.of("dns-listen", "none", "dns-zone", "x.internal")));
     }
 
     @Test

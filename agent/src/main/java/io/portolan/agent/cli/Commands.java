@@ -22,6 +22,7 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -31,10 +32,10 @@ import java.util.stream.Collectors;
 
 /** The client subcommands: register, deregister, services, delete-service. */
 public final class Commands {
-    static final Set<String> TARGET_FLAGS = Set.of("agent", "etcd-endpoints", "etcd-prefix", "etcd-timeout-ms", "vip-cidr", "config",
+    static final Set<String> TARGET_FLAGS = Set.of("agent", "etcd-endpoints", "etcd-prefix", "etcd-timeout", "etcd-timeout-ms", "vip-cidr", "config",
             "log-level");
     static final Set<String> REGISTER_FLAGS = union(TARGET_FLAGS, Set.of("service", "address", "port", "mode", "weight", "ttl", "id",
-            "node", "meta", "drain-seconds", "publish", "scheduler"));
+            "node", "meta", "drain", "drain-seconds", "publish", "scheduler"));
     static final Set<String> DEREGISTER_FLAGS = union(TARGET_FLAGS, Set.of("service", "id"));
     static final Set<String> SERVICES_FLAGS = Set.of("agent", "log-level");
 
@@ -105,7 +106,7 @@ public final class Commands {
                 throw new ValidationException("--etcd-prefix", f.get("etcd-prefix", null), e.getMessage());
             }
             Cidr cidr = Cidr.parse("--vip-cidr", f.get("vip-cidr", AgentConfig.DEFAULT_VIP_CIDR));
-            return new Registrar.ViaEtcd(eps, layout, cidr, Duration.ofMillis(f.number("etcd-timeout-ms", 3000, 100, 60_000)));
+            return new Registrar.ViaEtcd(eps, layout, cidr, AgentConfig.etcdTimeout(f));
         }
         return new Registrar.ViaAgent(Flags.agentUrl("--agent", f.get("agent", "http://" + AgentConfig.DEFAULT_ADMIN)));
     }
@@ -113,7 +114,8 @@ public final class Commands {
     public static int register(String[] args) throws Exception {
         Flags f = flags(args, REGISTER_FLAGS, Set.of());
         Registration r = registration(f);
-        long drainMillis = f.number("drain-seconds", 2, 0, 3600) * 1000L;
+        long drainMillis = f.duration("drain", "drain-seconds", ChronoUnit.SECONDS, Duration.ofSeconds(2), Duration.ZERO,
+                Duration.ofHours(1)).toMillis();
         Registrar registrar = registrar(f);
         if (registrar instanceof Registrar.ViaEtcd && r.node() == null) {
             r = r.withNode(Validate.id("--node", Hostnames.local()));

@@ -1,9 +1,8 @@
 package io.portolan.agent.config;
 
 import io.portolan.dns.DnsConfig;
-import io.portolan.lb.ipvs.IpvsDataPlane;
-import io.portolan.lb.nftables.NftablesDataPlane;
-import io.portolan.lb.userspace.UserspaceConfig;
+import io.portolan.lb.DataPlaneKind;
+import io.portolan.lb.DataPlanes;
 import io.portolan.proto.Cidr;
 import io.portolan.proto.KeyLayout;
 import io.portolan.proto.ValidationException;
@@ -13,93 +12,49 @@ import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.temporal.ChronoUnit;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 
-/** The agent's settings, from flags over the config file over defaults. */
+/**
+ * The agent's settings, from flags over the config file over defaults. The agent's own flags are
+ * parsed here; the DNS server's ({@link DnsConfig#FLAGS}) and the data planes' ({@link DataPlanes})
+ * are handed on by name to the module that owns them, which parses and checks them.
+ *
+ * @param dataplane   the plane to run, or null for {@code --dataplane none}
+ * @param moduleFlags the DNS and data plane flags given, by name without dashes
+ */
 public record AgentConfig(String node, List<URI> etcdEndpoints, KeyLayout layout, Duration etcdTimeout, Path stateDir,
-                          InetSocketAddress adminListen, Cidr vipCidr, String dataplane, UserspaceConfig userspace, DnsConfig dns,
-                          Map<String, String> kernelFlags, boolean cleanup, Flags flags) {
+                          InetSocketAddress adminListen, Cidr vipCidr, DataPlaneKind dataplane, DnsConfig dns,
+                          Map<String, String> moduleFlags, boolean cleanup, Flags flags) {
 
     public static final String DEFAULT_ADMIN = "127.0.0.1:9190";
     public static final String DEFAULT_VIP_CIDR = "10.99.0.0/16";
     public static final String DEFAULT_STATE_DIR = "/var/lib/portolan";
 
-    /** The userspace data plane's settings, each a flag {@code --lb-NAME} (see {@link UserspaceConfig.Builder#flag}). */
-    static final List<String> LB_FLAGS = List.of("vip-device", "source-addresses", "max-connections", "idle-timeout",
-            "service-idle-timeouts", "udp-idle-timeout", "drain-timeout", "connect-timeout", "connect-retries", "keepalive-idle",
-            "affinity-timeout", "proxy-protocol", "splice", "threads", "tcp-io", "eject", "eject-window", "eject-min-calls",
-            "eject-failure-rate", "eject-duration", "eject-max-percent");
+    /** The agent's own flags that take a value ({@code etcd-timeout-ms} is the deprecated spelling of {@code etcd-timeout}). */
+    static final Set<String> OWN_FLAGS = Set.of("config", "node", "etcd-endpoints", "etcd-prefix", "etcd-timeout", "etcd-timeout-ms",
+            "state-dir", "admin-listen", "vip-cidr", "dataplane", "log-level");
 
-    /** The DNS server's settings (see {@link DnsConfig}); {@code --dns-listen none} turns it off. */
-    static final List<String> DNS_FLAGS = List.of("dns-listen", "dns-zone", "dns-upstream", "dns-ttl", "dns-recursion-clients",
-            "dns-rate-limit", "dns-forward-timeout", "dns-cache-size", "dns-max-forwards", "dns-udp-sockets", "dns-udp-io");
-    public static final String DEFAULT_DNS_LISTEN = "127.0.0.11:53";
-
-    /** Flags that take a value. */
+    /** Every flag that takes a value: the agent's own, the DNS server's and every data plane's. */
     public static final Set<String> FLAGS = valueFlags();
 
     private static Set<String> valueFlags() {
-        java.util.Set<String> s = new java.util.HashSet<>(List.of("config", "node", "etcd-endpoints", "etcd-prefix", "etcd-timeout-ms",
-                "state-dir", "admin-listen", "vip-cidr", "dataplane", "log-level"));
-        s.addAll(DNS_FLAGS);
-        LB_FLAGS.forEach(f -> s.add("lb-" + f));
-        s.addAll(NftablesDataPlane.FLAGS);
-        s.addAll(IpvsDataPlane.FLAGS);
+        Set<String> s = new HashSet<>(OWN_FLAGS);
+        s.addAll(DnsConfig.FLAGS);
+        s.addAll(DataPlanes.flags());
         return Set.copyOf(s);
     }
+
     public static final Set<String> SWITCHES = Set.of("cleanup");
 
-    /** The DNS settings, or null with {@code --dns-listen none}. */
-    private static DnsConfig dns(Flags f) {
-        String listen = f.get("dns-listen", DEFAULT_DNS_LISTEN);
-        if (listen.equals("none")) {
-            return null;
-        }
-        DnsConfig d = DnsConfig.defaults(DnsConfig.parseAddresses("--dns-listen", listen, 53));
-        if (f.has("dns-zone")) {
-            d = d.withZone(DnsConfig.parseZone("--dns-zone", f.get("dns-zone", null)));
-        }
-        if (f.has("dns-upstream")) {
-            d = d.withUpstreams(DnsConfig.parseAddresses("--dns-upstream", f.get("dns-upstream", null), 53));
-        }
-        if (f.has("dns-ttl")) {
-            d = d.withTtl(DnsConfig.parseInt("--dns-ttl", f.get("dns-ttl", null), 0, DnsConfig.MAX_TTL));
-        }
-        if (f.has("dns-recursion-clients")) {
-            d = d.withRecursionClients(DnsConfig.parseNetworks("--dns-recursion-clients", f.get("dns-recursion-clients", null)));
-        }
-        if (f.has("dns-rate-limit")) {
-            d = d.withRateLimit(DnsConfig.parseInt("--dns-rate-limit", f.get("dns-rate-limit", null), 0, 10_000_000));
-        }
-        if (f.has("dns-forward-timeout")) {
-            d = d.withForwardTimeout(DnsConfig.parseDuration("--dns-forward-timeout", f.get("dns-forward-timeout", null)));
-        }
-        if (f.has("dns-cache-size")) {
-            d = d.withCacheBytes(DnsConfig.parseSize("--dns-cache-size", f.get("dns-cache-size", null)));
-        }
-        if (f.has("dns-max-forwards")) {
-            d = d.withMaxForwardsInFlight(DnsConfig.parseInt("--dns-max-forwards", f.get("dns-max-forwards", null), 1, 1_000_000));
-        }
-        if (f.has("dns-udp-sockets")) {
-            d = d.withUdpSockets(DnsConfig.parseInt("--dns-udp-sockets", f.get("dns-udp-sockets", null), 1, 64));
-        }
-        if (f.has("dns-udp-io")) {
-            d = d.withUdpIo(DnsConfig.UdpIo.parse("--dns-udp-io", f.get("dns-udp-io", null)));
-        }
-        return d;
-    }
-
-    /** The kernel data plane flags whose names start with {@code prefix} ("nft-" or "ipvs-"). */
-    public Map<String, String> kernelFlags(String prefix) {
-        Map<String, String> m = new java.util.TreeMap<>();
-        kernelFlags.forEach((k, v) -> {
-            if (k.startsWith(prefix)) {
-                m.put(k, v);
-            }
-        });
-        return m;
+    /** {@code --etcd-timeout} (default 3s), or its former spelling {@code --etcd-timeout-ms}. */
+    public static Duration etcdTimeout(Flags f) {
+        return f.duration("etcd-timeout", "etcd-timeout-ms", ChronoUnit.MILLIS, Duration.ofSeconds(3), Duration.ofMillis(100),
+                Duration.ofMinutes(1));
     }
 
     public static AgentConfig parse(String[] args) {
@@ -118,33 +73,24 @@ public record AgentConfig(String node, List<URI> etcdEndpoints, KeyLayout layout
         } catch (ValidationException e) {
             throw new ValidationException("--etcd-prefix", f.get("etcd-prefix", null), e.getMessage());
         }
-        Duration timeout = Duration.ofMillis(f.number("etcd-timeout-ms", 3000, 100, 60_000));
+        Duration timeout = etcdTimeout(f);
         Path stateDir = Path.of(f.get("state-dir", DEFAULT_STATE_DIR));
         InetSocketAddress admin = Flags.hostPort("--admin-listen", f.get("admin-listen", DEFAULT_ADMIN));
         Cidr cidr = Cidr.parse("--vip-cidr", f.get("vip-cidr", DEFAULT_VIP_CIDR));
-        String dataplane = f.get("dataplane", "none");
-        if (!Set.of("none", "userspace", "nftables", "ipvs").contains(dataplane)) {
-            throw new ValidationException("--dataplane", dataplane, "one of none, userspace, nftables, ipvs");
-        }
-        Map<String, String> kernelFlags = new java.util.TreeMap<>();
+        DataPlaneKind dataplane = DataPlanes.named("--dataplane", f.get("dataplane", DataPlanes.NONE));
+        Map<String, String> moduleFlags = new TreeMap<>();
         for (String name : FLAGS) {
-            if ((NftablesDataPlane.FLAGS.contains(name) || IpvsDataPlane.FLAGS.contains(name)) && f.has(name)) {
-                kernelFlags.put(name, f.get(name, null));
+            if (!OWN_FLAGS.contains(name) && f.has(name)) {
+                moduleFlags.put(name, f.get(name, null));
             }
         }
-        UserspaceConfig.Builder lb = UserspaceConfig.builder();
-        for (String name : LB_FLAGS) {
-            if (f.has("lb-" + name)) {
-                lb.flag(name, f.get("lb-" + name, null));
-            }
-        }
-        UserspaceConfig userspace = lb.build();
-        DnsConfig dns = dns(f);
+        DataPlanes.check(moduleFlags); // a bad value is refused whichever plane runs
+        DnsConfig dns = DnsConfig.fromFlags(moduleFlags);
         String level = f.get("log-level", "info");
         if (!Set.of("trace", "debug", "info", "warn", "error").contains(level)) {
             throw new ValidationException("--log-level", level, "one of trace, debug, info, warn, error");
         }
-        return new AgentConfig(node, endpoints, layout, timeout, stateDir, admin, cidr, dataplane, userspace, dns, Map.copyOf(kernelFlags),
+        return new AgentConfig(node, endpoints, layout, timeout, stateDir, admin, cidr, dataplane, dns, Map.copyOf(moduleFlags),
                 f.bool("cleanup"), f);
     }
 }

@@ -2,6 +2,9 @@ package io.portolan.agent.config;
 
 import io.portolan.proto.ValidationException;
 import io.portolan.proto.Validate;
+import io.portolan.proto.Values;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.Reader;
@@ -12,6 +15,8 @@ import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -26,6 +31,7 @@ import java.util.Set;
  * the value.
  */
 public final class Flags {
+    private static final Logger log = LoggerFactory.getLogger(Flags.class);
     private final Map<String, List<String>> values = new LinkedHashMap<>();
     private final List<String> command = new ArrayList<>();
 
@@ -146,21 +152,32 @@ public final class Flags {
         return "true".equals(get(name, "false"));
     }
 
+    /** A whole number in {@code [min, max]}, or {@code dflt} when the flag is absent. */
     public long number(String name, long dflt, long min, long max) {
         String v = get(name, null);
-        if (v == null) {
-            return dflt;
+        return v == null ? dflt : Values.integer("--" + name, v, min, max);
+    }
+
+    /** A duration in {@code [min, max]} ({@link Values#duration}), or {@code dflt} when the flag is absent. */
+    public Duration duration(String name, Duration dflt, Duration min, Duration max) {
+        String v = get(name, null);
+        return v == null ? dflt : Values.duration("--" + name, v, min, max);
+    }
+
+    /**
+     * {@link #duration}, also read from {@code oldName}, the flag's former spelling with its unit in the name
+     * ({@code --etcd-timeout-ms 3000}, {@code --drain-seconds 2}): still accepted, with a deprecation warning.
+     */
+    public Duration duration(String name, String oldName, ChronoUnit oldUnit, Duration dflt, Duration min, Duration max) {
+        if (has(name) || !has(oldName)) {
+            return duration(name, dflt, min, max);
         }
-        long n;
-        try {
-            n = Long.parseLong(v.trim());
-        } catch (NumberFormatException e) {
-            throw new ValidationException("--" + name, v, "not a whole number");
-        }
-        if (n < min || n > max) {
-            throw new ValidationException("--" + name, v, "must be " + min + "-" + max);
-        }
-        return n;
+        String v = get(oldName, null);
+        long n = Values.integer("--" + oldName, v, 0, Long.MAX_VALUE / 1_000_000_000L);
+        Duration d = Duration.of(n, oldUnit);
+        String now = Values.text(d);
+        log.warn("--{} is deprecated and will go: use --{} {}", oldName, name, now);
+        return Values.duration("--" + oldName, now, min, max);
     }
 
     // ---- value parsers shared by the commands --------------------------------------------

@@ -20,6 +20,7 @@ public final class SnapshotPublisher implements AutoCloseable {
 
     private final AtomicReference<ClusterSnapshot> current = new AtomicReference<>(ClusterSnapshot.EMPTY);
     private final List<Mailbox> listeners = new CopyOnWriteArrayList<>();
+    private final List<Consumer<ClusterSnapshot>> direct = new CopyOnWriteArrayList<>();
     private final Object monitor = new Object();
 
     public ClusterSnapshot current() {
@@ -40,6 +41,28 @@ public final class SnapshotPublisher implements AutoCloseable {
         }
     }
 
+    /**
+     * Adds a listener that takes the snapshot on the publishing thread: one whose {@code accept}
+     * returns at once because it coalesces bursts itself (a kernel data plane hands the snapshot to its
+     * {@code CoalescingSync}). Same rule as {@link #addListener}: never the empty placeholder.
+     */
+    public void addDirectListener(String name, Consumer<ClusterSnapshot> listener) {
+        Consumer<ClusterSnapshot> guarded = s -> {
+            try {
+                listener.accept(s);
+            } catch (RuntimeException e) {
+                log.error("{} failed on snapshot revision {}; it keeps its previous state", name, s.revision(), e);
+            }
+        };
+        synchronized (direct) { // no publish in between: the listener sees snapshots in order
+            direct.add(guarded);
+            ClusterSnapshot now = current.get();
+            if (now != ClusterSnapshot.EMPTY) {
+                guarded.accept(now);
+            }
+        }
+    }
+
     void publish(ClusterSnapshot snapshot) {
         current.set(snapshot);
         synchronized (monitor) {
@@ -47,6 +70,11 @@ public final class SnapshotPublisher implements AutoCloseable {
         }
         for (Mailbox m : listeners) {
             m.offer(snapshot);
+        }
+        synchronized (direct) {
+            for (Consumer<ClusterSnapshot> d : direct) {
+                d.accept(snapshot);
+            }
         }
     }
 

@@ -1,8 +1,9 @@
 package io.portolan.lb.ipvs;
 
-import io.portolan.lb.userspace.UserspaceConfig;
+import io.portolan.lb.host.VipAddresses;
 import io.portolan.proto.Cidr;
 import io.portolan.proto.ValidationException;
+import io.portolan.proto.Values;
 
 import java.time.Duration;
 import java.util.Map;
@@ -11,7 +12,8 @@ import java.util.TreeSet;
 
 /**
  * Settings of the ipvs data plane, parsed from the agent's {@code --ipvs-*} flags (names without
- * the leading dashes). Every value is parsed here, before anything reaches a command line.
+ * the leading dashes; other entries are other modules' and ignored). Every value is parsed here,
+ * with the project's value grammar, before anything reaches a command line.
  *
  * @param device         the dummy device the VIPs are bound to (created if absent; {@code lo} if
  *                       the kernel has no dummy module, addresses then carry the label {@code lo:portolan})
@@ -48,11 +50,11 @@ record IpvsConfig(String device, Duration tcpTimeout, Duration tcpFinTimeout, Du
 
     static IpvsConfig parse(Map<String, String> flags) {
         for (String k : new TreeSet<>(flags.keySet())) {
-            if (!FLAG_NAMES.contains(k)) {
+            if (k.startsWith("ipvs-") && !FLAG_NAMES.contains(k)) {
                 throw new ValidationException("--" + k, flags.get(k), "unknown ipvs flag; known: " + new TreeSet<>(FLAG_NAMES));
             }
         }
-        String device = UserspaceConfig.parseDevice("--ipvs-device", flags.getOrDefault("ipvs-device", DEFAULT_DEVICE));
+        String device = VipAddresses.checkDevice("--ipvs-device", flags.getOrDefault("ipvs-device", DEFAULT_DEVICE), 15);
         Duration tcp = seconds(flags, "ipvs-tcp-timeout", "3h", 1, 31 * 24 * 3600);
         Duration fin = seconds(flags, "ipvs-tcpfin-timeout", "2m", 1, 24 * 3600);
         Duration udp = seconds(flags, "ipvs-udp-timeout", "5m", 1, 24 * 3600);
@@ -60,7 +62,7 @@ record IpvsConfig(String device, Duration tcpTimeout, Duration tcpFinTimeout, Du
         Duration minSync = duration(flags, "ipvs-min-sync-interval", "100ms", Duration.ZERO, Duration.ofMinutes(10));
         Duration backoff = duration(flags, "ipvs-max-backoff", "30s", Duration.ofMillis(100), Duration.ofHours(1));
         Duration resync = duration(flags, "ipvs-full-resync-interval", "5m", Duration.ZERO, Duration.ofDays(1));
-        int bits = UserspaceConfig.parseInt("--ipvs-mark-bits", flags.getOrDefault("ipvs-mark-bits", String.valueOf(DEFAULT_MARK_BITS)), 8, 24);
+        int bits = Values.integer("--ipvs-mark-bits", flags.getOrDefault("ipvs-mark-bits", String.valueOf(DEFAULT_MARK_BITS)), 8, 24);
         String baseText = flags.getOrDefault("ipvs-mark-base", "0x" + Integer.toHexString(DEFAULT_MARK_BASE));
         long base = parseMark("--ipvs-mark-base", baseText);
         if ((base & ((1L << bits) - 1)) != 0 || base == 0) {
@@ -100,21 +102,11 @@ record IpvsConfig(String device, Duration tcpTimeout, Duration tcpFinTimeout, Du
     }
 
     private static Duration duration(Map<String, String> flags, String name, String def, Duration min, Duration max) {
-        String s = flags.getOrDefault(name, def);
-        Duration d = UserspaceConfig.parseDuration("--" + name, s);
-        if (d.compareTo(min) < 0 || d.compareTo(max) > 0) {
-            throw new ValidationException("--" + name, s, "must be between " + min + " and " + max);
-        }
-        return d;
+        return Values.duration("--" + name, flags.getOrDefault(name, def), min, max);
     }
 
     /** A duration IPVS takes in whole seconds. */
     private static Duration seconds(Map<String, String> flags, String name, String def, int min, int max) {
-        String s = flags.getOrDefault(name, def);
-        Duration d = UserspaceConfig.parseDuration("--" + name, s);
-        if (d.toMillis() % 1000 != 0 || d.toSeconds() < min || d.toSeconds() > max) {
-            throw new ValidationException("--" + name, s, "whole seconds between " + min + "s and " + max + "s");
-        }
-        return d;
+        return Values.wholeSeconds("--" + name, flags.getOrDefault(name, def), Duration.ofSeconds(min), Duration.ofSeconds(max));
     }
 }

@@ -49,7 +49,7 @@ final class IpvsDiff {
     }
 
     /** A UDP real server removed from a frontend: its conntrack entries are cleared. */
-    record ConntrackClear(Frontend frontend, Plan.RealServer real) {
+    record ConntrackClear(MarkedPort frontend, Plan.RealServer real) {
     }
 
     /** Real servers at weight 0 waiting to be deleted, with the time their drain started. */
@@ -114,7 +114,7 @@ final class IpvsDiff {
      * @param counts    connections per real server for the marks of {@link #drainingMarks}; a mark
      *                  missing here waits for its drain timeout
      */
-    static Changes compute(KernelTable kernel, Plan plan, Map<Integer, Frontend> frontends, Map<Integer, Plan.VirtualService> rejected,
+    static Changes compute(KernelTable kernel, Plan plan, Map<Integer, MarkedPort> frontends, Map<Integer, Plan.VirtualService> rejected,
                            Drains drains, Map<Integer, Map<Plan.RealServer, KernelTable.Connections>> counts, long nowMillis,
                            long drainTimeoutMillis) {
         return compute(kernel, plan, null, frontends, rejected, drains, counts, nowMillis, drainTimeoutMillis);
@@ -126,7 +126,7 @@ final class IpvsDiff {
      * object as before, the marks gone since, and the draining marks are compared: a change costs
      * what changed, not the size of the table. Null compares every mark.
      */
-    static Changes compute(KernelTable kernel, Plan plan, Plan previous, Map<Integer, Frontend> frontends,
+    static Changes compute(KernelTable kernel, Plan plan, Plan previous, Map<Integer, MarkedPort> frontends,
                            Map<Integer, Plan.VirtualService> rejected, Drains drains,
                            Map<Integer, Map<Plan.RealServer, KernelTable.Connections>> counts, long nowMillis, long drainTimeoutMillis) {
         return compute(kernel, plan, previous, null, frontends, rejected, drains, counts, nowMillis, drainTimeoutMillis);
@@ -137,7 +137,7 @@ final class IpvsDiff {
      * {@code previous} and {@code plan}, which have the same marks ({@link IpvsRender.Cache#changedSince}):
      * only those and the draining marks are compared, without a walk over every service.
      */
-    static Changes compute(KernelTable kernel, Plan plan, Plan previous, Set<Integer> changed, Map<Integer, Frontend> frontends,
+    static Changes compute(KernelTable kernel, Plan plan, Plan previous, Set<Integer> changed, Map<Integer, MarkedPort> frontends,
                            Map<Integer, Plan.VirtualService> rejected, Drains drains,
                            Map<Integer, Map<Plan.RealServer, KernelTable.Connections>> counts, long nowMillis, long drainTimeoutMillis) {
         List<Op> ops = new ArrayList<>();
@@ -167,7 +167,7 @@ final class IpvsDiff {
         for (int mark : marks) {
             Plan.VirtualService want = plan.services().get(mark);
             KernelTable.Service have = kernel.services.get(mark);
-            Frontend frontend = want != null ? want.frontend() : frontends.get(mark);
+            MarkedPort frontend = want != null ? want.frontend() : frontends.get(mark);
             if (want != null) {
                 if (want.equals(rejected.get(mark))) {
                     continue;
@@ -238,7 +238,7 @@ final class IpvsDiff {
     }
 
     /** Adds a weight-0 edit or a delete for one real server; true when it may be deleted now. */
-    private static boolean drainOrDelete(List<Op> ops, List<ConntrackClear> clears, int mark, String name, Frontend frontend,
+    private static boolean drainOrDelete(List<Op> ops, List<ConntrackClear> clears, int mark, String name, MarkedPort frontend,
                                          Plan.RealServer r, KernelTable.Real k, Drains drains,
                                          Map<Integer, Map<Plan.RealServer, KernelTable.Connections>> counts, long now,
                                          long drainTimeout) {

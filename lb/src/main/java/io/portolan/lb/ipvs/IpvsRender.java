@@ -43,11 +43,11 @@ final class IpvsRender {
         private Map<Integer, Plan.VirtualService> byMark = Map.of();
         // the last full render's inputs and outputs, for the fast path
         private Plan plan;
-        private Map<Frontend, Integer> adopted;
+        private Map<MarkedPort, Integer> adopted;
         private Set<Integer> reserved;
         private int markBase;
         private int markBits;
-        private Map<Frontend, Integer> marks;
+        private Map<MarkedPort, Integer> marks;
         // the snapshot the last render (either path) was made from: ClusterSnapshot.changedSince's base
         private ClusterSnapshot snapshot;
         // the last fast-path render: the plan it started from and the marks whose service it replaced
@@ -70,7 +70,7 @@ final class IpvsRender {
      * changed; only services whose serving instances changed get new real servers. The result is
      * equal to a full render's (tests check this after every step). Null when it does not apply.
      */
-    private static Plan patch(ClusterSnapshot snapshot, int markBase, int markBits, Map<Frontend, Integer> adopted, Set<Integer> reserved,
+    private static Plan patch(ClusterSnapshot snapshot, int markBase, int markBits, Map<MarkedPort, Integer> adopted, Set<Integer> reserved,
                               Cache cache) {
         Plan prev = cache.plan;
         cache.patchedFrom = null;
@@ -128,7 +128,7 @@ final class IpvsRender {
             Cache.Entry entry = new Cache.Entry(s, serving, new java.util.HashMap<>());
             if (s.mode() == Mode.VIP && s.vip() instanceof Inet4Address) {
                 for (Port sp : s.ports()) {
-                    Frontend f = new Frontend(sp.protocol(), s.vip(), sp.number());
+                    MarkedPort f = new MarkedPort(sp.protocol(), s.vip(), sp.number());
                     Integer m = cache.marks.get(f);
                     if (m == null) {
                         continue;
@@ -155,11 +155,11 @@ final class IpvsRender {
         return plan;
     }
 
-    static Plan render(ClusterSnapshot snapshot, int markBase, int markBits, Map<Frontend, Integer> adopted, Set<Integer> reserved) {
+    static Plan render(ClusterSnapshot snapshot, int markBase, int markBits, Map<MarkedPort, Integer> adopted, Set<Integer> reserved) {
         return render(snapshot, markBase, markBits, adopted, reserved, new Cache());
     }
 
-    static Plan render(ClusterSnapshot snapshot, int markBase, int markBits, Map<Frontend, Integer> adopted, Set<Integer> reserved,
+    static Plan render(ClusterSnapshot snapshot, int markBase, int markBits, Map<MarkedPort, Integer> adopted, Set<Integer> reserved,
                        Cache cache) {
         Plan fast = patch(snapshot, markBase, markBits, adopted, reserved, cache);
         cache.snapshot = null; // set again only once a render completes
@@ -172,10 +172,10 @@ final class IpvsRender {
         return full;
     }
 
-    private static Plan renderAll(ClusterSnapshot snapshot, int markBase, int markBits, Map<Frontend, Integer> adopted,
+    private static Plan renderAll(ClusterSnapshot snapshot, int markBase, int markBits, Map<MarkedPort, Integer> adopted,
                                   Set<Integer> reserved, Cache cache) {
         java.util.Collection<String> problems = new java.util.LinkedHashSet<>();
-        Map<Frontend, Draft> drafts = new java.util.HashMap<>();
+        Map<MarkedPort, Draft> drafts = new java.util.HashMap<>();
         Map<String, Cache.Entry> nextCache = new java.util.HashMap<>();
         for (Service s : snapshot.services().values()) {
             List<Instance> serving = snapshot.servingInstances(s.name());
@@ -188,7 +188,7 @@ final class IpvsRender {
                     problems.add("service " + s.name() + ": VIP " + s.vip().getHostAddress() + " is IPv6; the ipvs plane programs IPv4 only");
                 } else {
                     for (Port sp : s.ports()) {
-                        Frontend f = new Frontend(sp.protocol(), s.vip(), sp.number());
+                        MarkedPort f = new MarkedPort(sp.protocol(), s.vip(), sp.number());
                         if (drafts.containsKey(f)) {
                             continue;
                         }
@@ -199,7 +199,7 @@ final class IpvsRender {
                 }
             }
             for (PublishedPort pp : s.publishedPorts()) {
-                Frontend f = new Frontend(pp.protocol(), null, pp.published());
+                MarkedPort f = new MarkedPort(pp.protocol(), null, pp.published());
                 Draft other = drafts.get(f);
                 if (other != null) {
                     if (other.service != s) {
@@ -215,7 +215,7 @@ final class IpvsRender {
         }
 
         int count = 1 << markBits;
-        Map<Frontend, Integer> marks = new java.util.HashMap<>(drafts.size() * 2);
+        Map<MarkedPort, Integer> marks = new java.util.HashMap<>(drafts.size() * 2);
         Set<Integer> given = new HashSet<>();
         boolean duplicate = adopt(drafts.keySet(), adopted, markBase, count, given, marks);
         if (duplicate) {
@@ -224,15 +224,15 @@ final class IpvsRender {
             marks.clear();
             adopt(new java.util.TreeSet<>(drafts.keySet()), adopted, markBase, count, given, marks);
         }
-        List<Frontend> fresh = new ArrayList<>();
-        for (Frontend f : drafts.keySet()) {
+        List<MarkedPort> fresh = new ArrayList<>();
+        for (MarkedPort f : drafts.keySet()) {
             if (!marks.containsKey(f)) {
                 fresh.add(f);
             }
         }
         fresh.sort(null); // new frontends probe in sorted order: the same inputs always give the same marks
         Set<Integer> used = null; // built only when some frontend needs a new mark
-        for (Frontend f : fresh) {
+        for (MarkedPort f : fresh) {
             if (used == null) {
                 used = new HashSet<>(reserved);
                 used.addAll(adopted.values());
@@ -311,10 +311,10 @@ final class IpvsRender {
     }
 
     /** Gives each frontend its adopted mark if it is in range and not given yet; true if one was already given. */
-    private static boolean adopt(Set<Frontend> frontends, Map<Frontend, Integer> adopted, int markBase, int count, Set<Integer> given,
-                                 Map<Frontend, Integer> marks) {
+    private static boolean adopt(Set<MarkedPort> frontends, Map<MarkedPort, Integer> adopted, int markBase, int count, Set<Integer> given,
+                                 Map<MarkedPort, Integer> marks) {
         boolean duplicate = false;
-        for (Frontend f : frontends) {
+        for (MarkedPort f : frontends) {
             Integer m = adopted.get(f);
             if (m != null && (m & ~(count - 1)) == markBase) {
                 if (given.add(m)) {

@@ -1,5 +1,6 @@
 package io.portolan.lb.ipvs;
 
+import io.portolan.lb.host.Exec;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -23,19 +24,19 @@ import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The thin apply step, run by {@link CoalescingSync} on its own thread. A full sync (the first one,
- * one after a failure, and every {@code --ipvs-full-resync-interval}) sets the sysctls, timeouts,
- * device and chains, reads the kernel back ({@code ipvsadm -S -n}, {@code iptables-save -t mangle},
- * {@code ip addr}) and adopts what it finds; every sync then renders the plan, diffs it against the
- * kernel table it keeps, and applies one {@code ipvsadm -R} batch, one {@code iptables-restore
- * --noflush} script for the mark rules that changed, and the VIP address changes. ipvsadm runs as
+ * The apply step, run by {@link CoalescingSync} on its own thread. A full sync (the first one, one
+ * after a failure, and every {@code --ipvs-full-resync-interval}) has the {@link IpvsHost} set up
+ * timeouts, sysctls, device and chains, reads the kernel back ({@code ipvsadm -S -n},
+ * {@code iptables-save -t mangle}, the VIPs) and adopts what it finds; every sync then renders the
+ * plan, diffs it against the kernel table it keeps, and applies one {@code ipvsadm -R} batch, one
+ * {@code iptables-restore --noflush} script for the mark rules that changed, and (through the host)
+ * the VIP address changes. ipvsadm runs as
  * one long-lived {@link IpvsadmSession} (where {@code stdbuf} exists): a one-instance change starts
  * no process at all. When it dies or hangs, the sync fails and the next one is a full one.
  */
 final class IpvsSyncer implements CoalescingSync.Target, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(IpvsSyncer.class);
-    private static final Duration TIMEOUT = Duration.ofMinutes(5);
-    static final String LO_LABEL = "lo:portolan";
+    private static final Duration TIMEOUT = IpvsHost.TIMEOUT;
     /** Connection counts are read for at most this many draining services per sync (one ipvsadm -L each). */
     static final int MAX_COUNT_READS = 32;
     /** A batch of more ops than this is acknowledged per {@link #CHUNK_OPS} lines rather than per service. */
@@ -43,8 +44,8 @@ final class IpvsSyncer implements CoalescingSync.Target, AutoCloseable {
     static final int CHUNK_OPS = 200;
 
     private final IpvsConfig config;
-    private final Path sysctlRoot;
-    private final Shell shell;
+    private final IpvsHost host;
+    private final Exec shell;
     private Ipvsadm ipvsadm;
     /** Set when ipvsadm died or hung mid-call: the table may differ from {@link #kernel}, so the next sync is a full one. */
     private boolean needFull;
@@ -54,31 +55,29 @@ final class IpvsSyncer implements CoalescingSync.Target, AutoCloseable {
     private final AtomicInteger drainingGauge = new AtomicInteger();
 
     private KernelTable kernel = new KernelTable();
-    private Map<Frontend, Integer> rules = new HashMap<>();
-    private Map<Integer, Frontend> ruleFrontends = new HashMap<>();
+    private Map<MarkedPort, Integer> rules = new HashMap<>();
+    private Map<Integer, MarkedPort> ruleFrontends = new HashMap<>();
     private Set<Integer> reserved = Set.of();
     /** Rules in our chain at the last read-back, parsed or not (a foreign rule in it makes a full sync rewrite it). */
     private int chainLines;
     private IpvsRender.Cache renderCache = new IpvsRender.Cache();
     private Plan previous;
-    private final Set<InetAddress> boundVips = new HashSet<>();
     private final IpvsDiff.Drains drains = new IpvsDiff.Drains();
     private final Map<Integer, Plan.VirtualService> rejected = new HashMap<>();
     private List<String> lastProblems = List.of();
-    private String device;
     private volatile Plan lastPlan;
 
-    IpvsSyncer(IpvsConfig config, Shell shell, MeterRegistry meters) {
+    IpvsSyncer(IpvsConfig config, Exec shell, MeterRegistry meters) {
         this(config, shell, meters, Path.of("/proc/sys"));
     }
 
     /** {@code sysctlRoot}: where the sysctl files are ({@code /proc/sys}; a directory of files in tests). */
-    IpvsSyncer(IpvsConfig config, Shell shell, MeterRegistry meters, Path sysctlRoot) {
-        this(config, shell, meters, sysctlRoot, Shell.onPath("stdbuf") ? new IpvsadmSession(shell, TIMEOUT) : new IpvsadmOneShot(shell));
+    IpvsSyncer(IpvsConfig config, Exec shell, MeterRegistry meters, Path sysctlRoot) {
+        this(config, shell, meters, sysctlRoot, Exec.onPath("stdbuf") ? new IpvsadmSession(shell, TIMEOUT) : new IpvsadmOneShot(shell));
     }
 
-    IpvsSyncer(IpvsConfig config, Shell shell, MeterRegistry meters, Path sysctlRoot, Ipvsadm ipvsadm) {
-        this.sysctlRoot = sysctlRoot;
+    IpvsSyncer(IpvsConfig config, Exec shell, MeterRegistry meters, Path sysctlRoot, Ipvsadm ipvsadm) {
+        this.host = new IpvsHost(config, shell, sysctlRoot);
         this.config = config;
         this.shell = shell;
         this.ipvsadm = ipvsadm;
@@ -143,7 +142,7 @@ final class IpvsSyncer implements CoalescingSync.Target, AutoCloseable {
 
     private void sync(ClusterSnapshot snapshot, boolean full, long t0) throws IOException {
         if (full) {
-            setUp();
+            host.setUp();
             readKernel();
             rejected.clear();
             renderCache = new IpvsRender.Cache();
@@ -167,11 +166,15 @@ final class IpvsSyncer implements CoalescingSync.Target, AutoCloseable {
         long t4 = System.nanoTime();
         boolean exact = full || !clean || previous == null;
         if (syncRules(plan, changes, exact, full) || full) {
-            syncVips();
+            Set<InetAddress> want = new HashSet<>();
+            rules.keySet().forEach(f -> {
+                if (f.vip() != null) {
+                    want.add(f.vip());
+                }
+            });
+            host.syncVips(want); // VIP addresses follow the mark rules
         }
-        for (IpvsDiff.ConntrackClear c : changes.clears()) {
-            clearConntrack(c);
-        }
+        changes.clears().forEach(host::clearConntrack);
         lastPhases = new Phases(t1 - t0, t2 - t1, t3 - t2, t4 - t3, System.nanoTime() - t4);
         previous = clean ? plan : null;
         lastPlan = plan;
@@ -287,14 +290,14 @@ final class IpvsSyncer implements CoalescingSync.Target, AutoCloseable {
      * additions and deletions. Returns whether any rule changed.
      */
     private boolean syncRules(Plan plan, IpvsDiff.Changes changes, boolean exact, boolean full) throws IOException {
-        Map<Frontend, Integer> remove = new HashMap<>();
-        Map<Frontend, Integer> add = new HashMap<>();
-        Map<Frontend, Integer> want;
+        Map<MarkedPort, Integer> remove = new HashMap<>();
+        Map<MarkedPort, Integer> add = new HashMap<>();
+        Map<MarkedPort, Integer> want;
         if (exact) {
             want = new HashMap<>();
             for (int mark : kernel.services.keySet()) {
                 Plan.VirtualService v = plan.services().get(mark);
-                Frontend f = v != null ? v.frontend() : ruleFrontends.get(mark);
+                MarkedPort f = v != null ? v.frontend() : ruleFrontends.get(mark);
                 if (f != null) {
                     want.put(f, mark);
                 }
@@ -313,12 +316,12 @@ final class IpvsSyncer implements CoalescingSync.Target, AutoCloseable {
             want = rules;
             for (IpvsDiff.Op o : changes.ops()) {
                 if (o.kind() == IpvsDiff.Kind.ADD_SERVICE) {
-                    Frontend f = plan.services().get(o.mark()).frontend();
+                    MarkedPort f = plan.services().get(o.mark()).frontend();
                     if (!Integer.valueOf(o.mark()).equals(rules.get(f))) {
                         add.put(f, o.mark());
                     }
                 } else if (o.kind() == IpvsDiff.Kind.DELETE_SERVICE) {
-                    Frontend f = ruleFrontends.get(o.mark());
+                    MarkedPort f = ruleFrontends.get(o.mark());
                     if (f != null) {
                         remove.put(f, o.mark());
                     }
@@ -328,13 +331,13 @@ final class IpvsSyncer implements CoalescingSync.Target, AutoCloseable {
         if (remove.isEmpty() && add.isEmpty() && (!full || chainLines == rules.size())) {
             return false; // a full sync rewrites the chain only if it differs from what it should hold
         }
-        Map<Frontend, Integer> next = new HashMap<>(exact ? want : rules);
+        Map<MarkedPort, Integer> next = new HashMap<>(exact ? want : rules);
         if (!exact) {
             remove.keySet().forEach(next::remove);
             next.putAll(add);
         }
         String script = MarkRules.script(full, next, remove, add);
-        Shell.Result r = shell.run(List.of("iptables-restore", "--noflush", "-w", "5"), script, TIMEOUT);
+        Exec.Result r = shell.run(List.of("iptables-restore", "--noflush", "-w", "5"), script, TIMEOUT);
         if (r.code() != 0) {
             throw new IOException("iptables-restore of the " + MarkRules.CHAIN + " chain failed (exit " + r.code() + "): " + r.errOrOut());
         }
@@ -344,140 +347,6 @@ final class IpvsSyncer implements CoalescingSync.Target, AutoCloseable {
         return !remove.isEmpty() || !add.isEmpty();
     }
 
-    /** VIP addresses follow the mark rules; added and removed with one {@code ip -batch} each. */
-    private void syncVips() throws IOException {
-        Set<InetAddress> want = new HashSet<>();
-        rules.keySet().forEach(f -> {
-            if (f.vip() != null) {
-                want.add(f.vip());
-            }
-        });
-        List<InetAddress> add = want.stream().filter(v -> !boundVips.contains(v)).toList();
-        List<InetAddress> del = boundVips.stream().filter(v -> !want.contains(v)).toList();
-        if (!add.isEmpty()) {
-            StringBuilder b = new StringBuilder();
-            add.forEach(v -> b.append("address add ").append(v.getHostAddress()).append("/32 dev ").append(device)
-                    .append(device.equals("lo") ? " label " + LO_LABEL : "").append('\n'));
-            Shell.Result r = shell.run(List.of("ip", "-force", "-batch", "-"), b.toString(), TIMEOUT);
-            String errors = otherThan(r, "File exists");
-            if (r.code() != 0 && !errors.isEmpty()) {
-                throw new IOException("ip address add on " + device + " failed: " + errors);
-            }
-            boundVips.addAll(add);
-        }
-        if (!del.isEmpty()) {
-            StringBuilder b = new StringBuilder();
-            del.forEach(v -> b.append("address del ").append(v.getHostAddress()).append("/32 dev ").append(device).append('\n'));
-            Shell.Result r = shell.run(List.of("ip", "-force", "-batch", "-"), b.toString(), TIMEOUT);
-            String errors = otherThan(r, "Cannot assign requested address");
-            if (r.code() != 0 && !errors.isEmpty()) {
-                log.warn("ipvs: ip address del on {} failed: {}", device, errors);
-            }
-            del.forEach(boundVips::remove);
-        }
-    }
-
-    /** The error lines of {@code r} that are neither {@code expected} nor ip's "Command failed" echo lines. */
-    private static String otherThan(Shell.Result r, String expected) {
-        StringBuilder b = new StringBuilder();
-        for (String l : (r.err() + "\n" + r.out()).split("\n")) {
-            if (!l.isBlank() && !l.contains(expected) && !l.startsWith("Command failed")) {
-                b.append(l.strip()).append("; ");
-            }
-        }
-        return b.toString();
-    }
-
-    private void clearConntrack(IpvsDiff.ConntrackClear c) {
-        List<String> argv = new ArrayList<>(List.of("conntrack", "-D", "-p", "udp"));
-        if (c.frontend().vip() != null) {
-            argv.addAll(List.of("--orig-dst", c.frontend().vip().getHostAddress()));
-        }
-        argv.addAll(List.of("--orig-port-dst", String.valueOf(c.frontend().port()), "--reply-src", c.real().address().getHostAddress(),
-                "--reply-port-src", String.valueOf(c.real().port())));
-        try {
-            Shell.Result r = shell.run(argv, null, Duration.ofSeconds(30));
-            // exit 1 with "0 flow entries have been deleted" is the normal case of nothing to clear
-            if (r.code() != 0 && !r.errOrOut().contains("0 flow entries")) {
-                log.warn("ipvs: conntrack -D for {} via {} failed: {}", c.real(), c.frontend(), r.errOrOut());
-            }
-        } catch (IOException e) {
-            log.warn("ipvs: cannot run conntrack to clear UDP flows to {} ({}); install conntrack", c.real(), e.getMessage());
-        }
-    }
-
-    // ---- full sync: set up and read back ----
-
-    private void setUp() throws IOException {
-        Shell.Result r = shell.run(List.of("ipvsadm", "--set", String.valueOf(config.tcpTimeout().toSeconds()),
-                String.valueOf(config.tcpFinTimeout().toSeconds()), String.valueOf(config.udpTimeout().toSeconds())), null, TIMEOUT);
-        if (r.code() != 0) {
-            throw new IOException("ipvsadm --set failed (exit " + r.code() + "): " + r.errOrOut()
-                    + "; the ipvs data plane needs the ip_vs kernel module and ipvsadm (use --dataplane userspace where IPVS is missing)");
-        }
-        sysctl("net/ipv4/vs/conntrack", "1");
-        sysctl("net/ipv4/vs/conn_reuse_mode", "1");
-        sysctl("net/ipv4/vs/expire_nodest_conn", "1");
-        sysctl("net/ipv4/vs/expire_quiescent_template", "1");
-        if (config.ipForward()) {
-            sysctl("net/ipv4/ip_forward", "1");
-        }
-        device = ensureDevice();
-        Shell.Result n = shell.run(List.of("iptables", "-w", "5", "-t", "mangle", "-N", MarkRules.CHAIN), null, TIMEOUT);
-        if (n.code() != 0 && !n.errOrOut().contains("exists")) {
-            throw new IOException("iptables -t mangle -N " + MarkRules.CHAIN + " failed: " + n.errOrOut());
-        }
-        Shell.Result s = shell.run(List.of("iptables-restore", "--noflush", "-w", "5"),
-                MarkRules.snatScript(config.markBase(), config.markMask(), config.masquerade() == null ? null : config.masquerade().toString()),
-                TIMEOUT);
-        if (s.code() != 0) {
-            throw new IOException("iptables-restore of the " + MarkRules.SNAT_CHAIN + " chain failed: " + s.errOrOut());
-        }
-        if (config.masqueradeText().equals("none")) {
-            shell.run(List.of("iptables", "-w", "5", "-t", "nat", "-F", MarkRules.SNAT_CHAIN), null, TIMEOUT);
-        }
-        for (String[] j : MarkRules.jumps()) {
-            Shell.Result c = shell.run(List.of("iptables", "-w", "5", "-t", j[0], "-C", j[1], "-j", j[2]), null, TIMEOUT);
-            if (c.code() != 0) {
-                Shell.Result i = shell.run(List.of("iptables", "-w", "5", "-t", j[0], "-I", j[1], "1", "-j", j[2]), null, TIMEOUT);
-                if (i.code() != 0) {
-                    throw new IOException("iptables -t " + j[0] + " -I " + j[1] + " -j " + j[2] + " failed: " + i.errOrOut());
-                }
-            }
-        }
-    }
-
-    private void sysctl(String key, String value) throws IOException {
-        Path p = sysctlRoot.resolve(key);
-        try {
-            if (!Files.readString(p).strip().equals(value)) {
-                Files.writeString(p, value);
-                log.info("ipvs: sysctl {}={}", key.replace('/', '.'), value);
-            }
-        } catch (IOException e) {
-            throw new IOException("cannot set sysctl " + key.replace('/', '.') + "=" + value + " (" + e + "); the agent must run as root", e);
-        }
-    }
-
-    private String ensureDevice() throws IOException {
-        String dev = config.device();
-        if (dev.equals("lo")) {
-            return dev;
-        }
-        if (shell.run(List.of("ip", "link", "show", "dev", dev), null, TIMEOUT).code() != 0) {
-            Shell.Result add = shell.run(List.of("ip", "link", "add", dev, "type", "dummy"), null, TIMEOUT);
-            if (add.code() != 0) {
-                log.warn("ipvs: cannot create the dummy device {} ({}); binding VIPs on lo with the label {} instead", dev, add.errOrOut(), LO_LABEL);
-                return "lo";
-            }
-        }
-        Shell.Result up = shell.run(List.of("ip", "link", "set", "dev", dev, "up"), null, TIMEOUT);
-        if (up.code() != 0) {
-            throw new IOException("ip link set dev " + dev + " up failed: " + up.errOrOut());
-        }
-        return dev;
-    }
-
     private KernelTable readIpvs() throws IOException {
         List<String> save = ipvsadm.run(List.of(List.of("-S -n"))).get(0);
         return KernelTable.parseSave(String.join("\n", save), config::ownsMark);
@@ -485,7 +354,7 @@ final class IpvsSyncer implements CoalescingSync.Target, AutoCloseable {
 
     private void readKernel() throws IOException {
         kernel = readIpvs();
-        Shell.Result m = shell.run(List.of("iptables-save", "-t", "mangle"), null, TIMEOUT);
+        Exec.Result m = shell.run(List.of("iptables-save", "-t", "mangle"), null, TIMEOUT);
         if (m.code() != 0) {
             throw new IOException("iptables-save -t mangle failed: " + m.errOrOut());
         }
@@ -499,33 +368,9 @@ final class IpvsSyncer implements CoalescingSync.Target, AutoCloseable {
         ruleFrontends = new HashMap<>();
         rules.forEach((f, mark) -> ruleFrontends.put(mark, f));
         reserved = orphans();
-        boundVips.clear();
-        boundVips.addAll(boundAddresses(shell, device));
-        log.info("ipvs: adopted {} virtual services, {} mark rules, {} VIPs on {}", kernel.services.size(), rules.size(), boundVips.size(), device);
+        int vips = host.readVips().size();
+        log.info("ipvs: adopted {} virtual services, {} mark rules, {} VIPs on {}", kernel.services.size(), rules.size(), vips, host.device());
     }
 
-    /** The IPv4 addresses this plane bound: every /32 on its own device, or those labelled {@code lo:portolan} on lo. */
-    static Set<InetAddress> boundAddresses(Shell shell, String device) throws IOException {
-        Set<InetAddress> out = new HashSet<>();
-        Shell.Result r = shell.run(List.of("ip", "-o", "-4", "addr", "show", "dev", device), null, TIMEOUT);
-        if (r.code() != 0) {
-            return out;
-        }
-        for (String line : r.out().split("\n")) {
-            String[] tok = line.trim().split("\\s+");
-            for (int i = 0; i + 1 < tok.length; i++) {
-                if (tok[i].equals("inet") && tok[i + 1].endsWith("/32")) {
-                    boolean ours = !device.equals("lo") || line.contains(" " + LO_LABEL);
-                    if (ours) {
-                        try {
-                            out.add(Addresses.ipv4("address", tok[i + 1].substring(0, tok[i + 1].length() - 3)));
-                        } catch (RuntimeException ignored) {
-                            // not an address literal
-                        }
-                    }
-                }
-            }
-        }
-        return out;
-    }
+
 }

@@ -1,5 +1,6 @@
 package io.portolan.lb.ipvs;
 
+import io.portolan.lb.host.Exec;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,14 +48,14 @@ final class IpvsadmSession implements Ipvsadm {
         return t;
     });
 
-    private final Shell shell;
+    private final Exec shell;
     private final Duration idle;
     private Process process;
     private OutputStream stdin;
     private LinkedBlockingQueue<String> output;
     private int starts;
 
-    IpvsadmSession(Shell shell, Duration idle) {
+    IpvsadmSession(Exec shell, Duration idle) {
         this.shell = shell;
         this.idle = idle;
     }

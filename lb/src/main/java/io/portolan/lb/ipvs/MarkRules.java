@@ -28,7 +28,7 @@ final class MarkRules {
     }
 
     /** The rule body (after {@code -A CHAIN}) for one frontend. */
-    static String rule(Frontend f, int mark) {
+    static String rule(MarkedPort f, int mark) {
         String p = f.protocol().lower();
         String mk = "-j MARK --set-xmark 0x" + Integer.toHexString(mark) + "/0xffffffff";
         if (f.published()) {
@@ -37,9 +37,9 @@ final class MarkRules {
         return "-d " + f.vip().getHostAddress() + "/32 -p " + p + " -m " + p + " --dport " + f.port() + " " + mk;
     }
 
-    /** Frontend to mark, from {@code iptables-save -t mangle}; rules of other shapes are ignored. */
-    static Map<Frontend, Integer> parse(String save) {
-        Map<Frontend, Integer> out = new HashMap<>();
+    /** MarkedPort to mark, from {@code iptables-save -t mangle}; rules of other shapes are ignored. */
+    static Map<MarkedPort, Integer> parse(String save) {
+        Map<MarkedPort, Integer> out = new HashMap<>();
         for (String line : save.split("\n")) {
             line = line.trim();
             if (!line.startsWith("-A " + CHAIN + " ")) {
@@ -48,13 +48,13 @@ final class MarkRules {
             Matcher m = VIP_RULE.matcher(line);
             try {
                 if (m.matches()) {
-                    out.put(new Frontend(Protocol.parse("protocol", m.group(2)), Addresses.ipv4("vip", m.group(1)),
+                    out.put(new MarkedPort(Protocol.parse("protocol", m.group(2)), Addresses.ipv4("vip", m.group(1)),
                             Integer.parseInt(m.group(3))), (int) Long.parseLong(m.group(4), 16));
                     continue;
                 }
                 m = PUBLISHED_RULE.matcher(line);
                 if (m.matches()) {
-                    out.put(new Frontend(Protocol.parse("protocol", m.group(1)), null, Integer.parseInt(m.group(2))),
+                    out.put(new MarkedPort(Protocol.parse("protocol", m.group(1)), null, Integer.parseInt(m.group(2))),
                             (int) Long.parseLong(m.group(3), 16));
                 }
             } catch (RuntimeException ignored) {
@@ -70,7 +70,7 @@ final class MarkRules {
      * rules go first (inserted at the top), VIP rules after them, so that a VIP's own rule wins
      * when a VIP port equals a published port (both set the whole mark; the last one counts).
      */
-    static String script(boolean full, Map<Frontend, Integer> all, Map<Frontend, Integer> remove, Map<Frontend, Integer> add) {
+    static String script(boolean full, Map<MarkedPort, Integer> all, Map<MarkedPort, Integer> remove, Map<MarkedPort, Integer> add) {
         StringBuilder b = new StringBuilder("*mangle\n");
         if (full) {
             b.append(':').append(CHAIN).append(" - [0:0]\n");

@@ -15,7 +15,7 @@ import java.util.SortedSet;
 record Plan(SortedMap<Integer, VirtualService> services, SortedSet<InetAddress> vips, List<String> problems) {
 
     /** One IPVS virtual service: {@code -A -f mark -s scheduler} with masquerading real servers. */
-    record VirtualService(int mark, Frontend frontend, String service, String scheduler, SortedMap<RealServer, Integer> reals) {
+    record VirtualService(int mark, MarkedPort frontend, String service, String scheduler, SortedMap<RealServer, Integer> reals) {
     }
 
     /** A real server's address and port (its weight is the map value). */
@@ -32,8 +32,8 @@ record Plan(SortedMap<Integer, VirtualService> services, SortedSet<InetAddress> 
         }
     }
 
-    Map<Frontend, Integer> marks() {
-        Map<Frontend, Integer> m = new java.util.HashMap<>();
+    Map<MarkedPort, Integer> marks() {
+        Map<MarkedPort, Integer> m = new java.util.HashMap<>();
         services.values().forEach(v -> m.put(v.frontend(), v.mark()));
         return m;
     }

@@ -15,7 +15,7 @@ import java.util.TreeSet;
 
 /**
  * The last render's fragments per service, so that a sync renders only what changed. Pure (no I/O,
- * no logging): {@link #render} returns a {@link Ruleset} equal to {@link NftRenderer#render}'s, whose
+ * no logging): {@link #render} returns a {@link Ruleset} equal to {@link NftRender#render}'s, whose
  * unchanged services' fragments are the previous result's objects.
  *
  * <p>Snapshots built with {@link ClusterSnapshot#next} share unchanged {@link Service} objects and
@@ -40,7 +40,7 @@ final class FragmentCache {
 
     FragmentCache(NftConfig config) {
         this.config = config;
-        this.common = NftRenderer.common(config);
+        this.common = NftRender.common(config);
     }
 
     /** The next {@link #render} walks every service. */
@@ -157,7 +157,7 @@ final class FragmentCache {
         if (c != null && (c.service == s || c.service.equals(s)) && same(c.serving, serving)) {
             c = new Cached(s, serving, c.fragment); // equal, not shared: remember these objects for the identity test
         } else {
-            c = new Cached(s, serving, NftRenderer.renderService(s, serving, config));
+            c = new Cached(s, serving, NftRender.renderService(s, serving, config));
             fresh.add(c.fragment);
         }
         byService.put(s.name(), c);

@@ -1,6 +1,8 @@
 package io.portolan.lb.nftables;
 
+import io.portolan.lb.host.VipAddresses;
 import io.portolan.proto.ValidationException;
+import io.portolan.proto.Values;
 
 import java.time.Duration;
 import java.util.Locale;
@@ -39,9 +41,6 @@ record NftConfig(String table, Duration minSyncInterval, Duration maxBackoff, Du
     static final NftConfig DEFAULTS = new NftConfig("portolan", Duration.ofMillis(500), Duration.ofSeconds(30),
             Duration.ofHours(1), 64, Masquerade.ALL, 0x4000, null, Duration.ofMinutes(3));
 
-    /** The address label that marks VIPs this plane added: {@code DEV:ptl} (labels are at most 15 bytes). */
-    static final String LABEL_SUFFIX = ":ptl";
-
     /** Parses the {@code nft-*} entries of {@code flags}; other planes' flags (ipvs-*, lb-*) are theirs to check. */
     static NftConfig parse(Map<String, String> flags) {
         for (String k : flags.keySet()) {
@@ -54,16 +53,16 @@ record NftConfig(String table, Duration minSyncInterval, Duration maxBackoff, Du
         if (!isIdentifier(table, 32)) {
             throw new ValidationException("--" + TABLE, table, "a table name is 1-32 of a-z, 0-9, '_' and '-', starting with a letter");
         }
-        Duration min = duration(MIN_SYNC_INTERVAL, flags.get(MIN_SYNC_INTERVAL), d.minSyncInterval, Duration.ZERO, Duration.ofMinutes(10));
-        Duration backoff = duration(MAX_BACKOFF, flags.get(MAX_BACKOFF), d.maxBackoff, Duration.ofMillis(100), Duration.ofHours(1));
-        Duration full = duration(FULL_RESYNC, flags.get(FULL_RESYNC), d.fullResync, Duration.ZERO, Duration.ofDays(7));
+        Duration min = duration(flags, MIN_SYNC_INTERVAL, d.minSyncInterval, Duration.ZERO, Duration.ofMinutes(10));
+        Duration backoff = duration(flags, MAX_BACKOFF, d.maxBackoff, Duration.ofMillis(100), Duration.ofHours(1));
+        Duration full = duration(flags, FULL_RESYNC, d.fullResync, Duration.ZERO, Duration.ofDays(7));
         if (!full.isZero() && full.compareTo(Duration.ofSeconds(10)) < 0) {
             throw new ValidationException("--" + FULL_RESYNC, flags.get(FULL_RESYNC), "0 (never) or at least 10s");
         }
         int slots = d.slots;
         String s = flags.get(SLOTS);
         if (s != null) {
-            slots = (int) number(SLOTS, s, 1, 1024, 10);
+            slots = Values.integer("--" + SLOTS, s, 1, 1024);
         }
         Masquerade masq = d.masquerade;
         String m = flags.get(MASQUERADE);
@@ -79,9 +78,11 @@ record NftConfig(String table, Duration minSyncInterval, Duration maxBackoff, Du
         String k = flags.get(MARK);
         if (k != null) {
             try {
-                mark = k.startsWith("0x") || k.startsWith("0X") ? number(MARK, k.substring(2), 1, 0xffff_ffffL, 16)
-                        : number(MARK, k, 1, 0xffff_ffffL, 10);
-            } catch (ValidationException e) {
+                mark = k.startsWith("0x") || k.startsWith("0X") ? Long.parseLong(k.substring(2), 16) : Long.parseLong(k);
+                if (mark < 1 || mark > 0xffff_ffffL || k.length() > 12) {
+                    throw new NumberFormatException();
+                }
+            } catch (NumberFormatException e) {
                 throw new ValidationException("--" + MARK, k, "a non-zero 32-bit mark, decimal or 0x-hex (default 0x4000)");
             }
         }
@@ -89,11 +90,10 @@ record NftConfig(String table, Duration minSyncInterval, Duration maxBackoff, Du
         if (dev != null && (dev.isEmpty() || dev.equals("none"))) {
             dev = null;
         }
-        if (dev != null && !isDevice(dev)) {
-            throw new ValidationException("--" + VIP_DEVICE, dev,
-                    "a device name is 1-11 of letters, digits, '.', '_' and '-' (the VIPs carry the label DEVICE" + LABEL_SUFFIX + ")");
+        if (dev != null) {
+            VipAddresses.checkDevice("--" + VIP_DEVICE, dev, VipAddresses.MAX_LABELLED_DEVICE);
         }
-        Duration aff = duration(AFFINITY_TIMEOUT, flags.get(AFFINITY_TIMEOUT), d.affinityTimeout, Duration.ofSeconds(1), Duration.ofDays(1));
+        Duration aff = duration(flags, AFFINITY_TIMEOUT, d.affinityTimeout, Duration.ofSeconds(1), Duration.ofDays(1));
         return new NftConfig(table, min, backoff, full, slots, masq, mark, dev, aff);
     }
 
@@ -114,56 +114,8 @@ record NftConfig(String table, Duration minSyncInterval, Duration maxBackoff, Du
         return true;
     }
 
-    static boolean isDevice(String s) {
-        if (s.isEmpty() || s.length() > 15 - LABEL_SUFFIX.length() || s.equals(".") || s.equals("..")) {
-            return false;
-        }
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-')) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    static long number(String flag, String s, long min, long max, int radix) {
-        try {
-            long v = Long.parseLong(s, radix);
-            if (v >= min && v <= max) {
-                return v;
-            }
-        } catch (NumberFormatException e) {
-            // fall through
-        }
-        throw new ValidationException("--" + flag, s, "expected a number " + min + "-" + max + (radix == 16 ? " (hex)" : ""));
-    }
-
-    /** {@code 250ms}, {@code 2s}, {@code 5m}, {@code 1h}; {@code 0} is zero. */
-    static Duration duration(String flag, String s, Duration dflt, Duration min, Duration max) {
-        if (s == null) {
-            return dflt;
-        }
-        Duration v = null;
-        if (s.equals("0")) {
-            v = Duration.ZERO;
-        } else {
-            String unit = s.endsWith("ms") ? "ms" : s.isEmpty() ? "" : s.substring(s.length() - 1);
-            String digits = s.substring(0, s.length() - unit.length());
-            if (!digits.isEmpty() && digits.length() <= 9 && digits.chars().allMatch(c -> c >= '0' && c <= '9')) {
-                long n = Long.parseLong(digits);
-                v = switch (unit) {
-                    case "ms" -> Duration.ofMillis(n);
-                    case "s" -> Duration.ofSeconds(n);
-                    case "m" -> Duration.ofMinutes(n);
-                    case "h" -> Duration.ofHours(n);
-                    default -> null;
-                };
-            }
-        }
-        if (v == null || v.compareTo(min) < 0 || v.compareTo(max) > 0) {
-            throw new ValidationException("--" + flag, s, "a duration like 500ms, 2s, 5m or 1h, from " + min + " to " + max);
-        }
-        return v;
+    private static Duration duration(Map<String, String> flags, String name, Duration dflt, Duration min, Duration max) {
+        String s = flags.get(name);
+        return s == null ? dflt : Values.duration("--" + name, s, min, max);
     }
 }

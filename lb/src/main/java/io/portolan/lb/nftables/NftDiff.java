@@ -10,7 +10,7 @@ import java.util.Set;
 import java.util.TreeSet;
 
 /**
- * The difference between what the kernel holds ({@link KernelState}) and a desired {@link Ruleset},
+ * The difference between what the kernel holds ({@link KernelTable}) and a desired {@link Ruleset},
  * as a {@link Plan}. Pure. A full plan compares every object (after a restart the state was read
  * back from the kernel, owners unknown); an incremental plan looks only at the services whose
  * fragment changed since {@code previous} (named by the caller, or found by comparing every fragment)
@@ -20,12 +20,12 @@ final class NftDiff {
     private NftDiff() {
     }
 
-    static Plan full(NftConfig c, KernelState actual, Ruleset desired) {
+    static Plan full(NftConfig c, KernelTable actual, Ruleset desired) {
         return plan(c, actual, null, desired, null, Set.of());
     }
 
     /** Incremental, finding the changed services by comparing every fragment of {@code previous} and {@code desired}. */
-    static Plan incremental(NftConfig c, KernelState actual, Ruleset previous, Ruleset desired, Set<String> retry) {
+    static Plan incremental(NftConfig c, KernelTable actual, Ruleset previous, Ruleset desired, Set<String> retry) {
         return incremental(c, actual, previous, desired, null, retry);
     }
 
@@ -34,7 +34,7 @@ final class NftDiff {
      * be {@code previous}'s, e.g. {@link FragmentCache#changed}) and {@code retry}; null {@code changed}:
      * compare every fragment. Costs what the changed services own, not what the table holds.
      */
-    static Plan incremental(NftConfig c, KernelState actual, Ruleset previous, Ruleset desired, Set<String> changed,
+    static Plan incremental(NftConfig c, KernelTable actual, Ruleset previous, Ruleset desired, Set<String> changed,
                             Set<String> retry) {
         return plan(c, actual, Objects.requireNonNull(previous), desired, changed, retry);
     }
@@ -45,7 +45,7 @@ final class NftDiff {
         return before != after && (before == null || !before.equals(after));
     }
 
-    private static Plan plan(NftConfig c, KernelState actual, Ruleset previous, Ruleset desired, Set<String> changed,
+    private static Plan plan(NftConfig c, KernelTable actual, Ruleset previous, Ruleset desired, Set<String> changed,
                              Set<String> retry) {
         boolean full = previous == null;
         Set<String> owners = new TreeSet<>();
@@ -179,7 +179,7 @@ final class NftDiff {
                 groups.add(new Plan.Group(Plan.STALE, List.copyOf(stale)));
             }
         }
-        List<String> decl = full || !actual.tablePresent ? NftRenderer.declarations(c) : List.of();
+        List<String> decl = full || !actual.tablePresent ? NftRender.declarations(c) : List.of();
         return new Plan(c.table(), full, decl, new Plan.Group(Fragment.COMMON, preOps), List.copyOf(groups),
                 new Plan.Group(Fragment.COMMON, postOps));
     }
@@ -190,7 +190,7 @@ final class NftDiff {
                 || chain.startsWith("slots_") || chain.startsWith("pslots_");
     }
 
-    private static Plan.Op upsert(KernelState actual, NftObject o, String owner, Ruleset desired, Map<String, String> wanted) {
+    private static Plan.Op upsert(KernelTable actual, NftObject o, String owner, Ruleset desired, Map<String, String> wanted) {
         String id = o.id();
         NftObject a = actual.objects.get(id);
         if (a == null) {

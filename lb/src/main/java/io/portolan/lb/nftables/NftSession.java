@@ -1,5 +1,7 @@
 package io.portolan.lb.nftables;
 
+import io.portolan.lb.host.Exec;
+
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -32,10 +34,8 @@ final class NftSession implements AutoCloseable {
     private long seq;
     private int transactions;
 
-    NftSession(List<String> prefix) throws IOException {
-        List<String> cmd = new ArrayList<>(prefix);
-        cmd.addAll(List.of("nft", "-i"));
-        process = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    NftSession(Exec exec) throws IOException {
+        process = exec.start(List.of("nft", "-i"));
         in = new OutputStreamWriter(process.getOutputStream(), StandardCharsets.UTF_8);
         Thread reader = new Thread(() -> {
             try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
@@ -119,7 +119,7 @@ final class NftSession implements AutoCloseable {
     }
 
     private static String said(List<String> out) {
-        return out.isEmpty() ? "" : ": " + NftCommand.firstLines(String.join("\n", out), 6);
+        return out.isEmpty() ? "" : ": " + Exec.firstLines(String.join("\n", out), 6);
     }
 
     @Override

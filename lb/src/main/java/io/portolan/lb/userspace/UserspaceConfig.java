@@ -1,7 +1,9 @@
 package io.portolan.lb.userspace;
 
+import io.portolan.lb.host.VipAddresses;
 import io.portolan.proto.Validate;
 import io.portolan.proto.ValidationException;
+import io.portolan.proto.Values;
 
 import java.net.InetAddress;
 import java.time.Duration;
@@ -16,8 +18,8 @@ import java.util.Set;
  * Settings of the userspace data plane. Per-service settings that the {@code Service} record does
  * not carry (idle timeout, PROXY protocol) live here, keyed by service name.
  *
- * <p>Every flag string goes through a {@code parse*} helper or {@link Builder#flag}, which throw
- * {@link ValidationException} naming the flag and the offending value.
+ * <p>Every flag string goes through {@link Builder#flag} (the project's value grammar,
+ * {@link Values}), which throws {@link ValidationException} naming the flag and the offending value.
  *
  * @param vipDevice          the interface VIPs are added to as /32 (or /128): {@code lo} by default
  * @param sourceAddresses    local addresses upstream connections are bound to, in turn (with
@@ -102,7 +104,7 @@ public record UserspaceConfig(String vipDevice, List<InetAddress> sourceAddresse
     }
 
     public UserspaceConfig {
-        vipDevice = parseDevice("vip device", vipDevice == null ? DEFAULT_VIP_DEVICE : vipDevice);
+        vipDevice = VipAddresses.checkDevice("--lb-vip-device", vipDevice == null ? DEFAULT_VIP_DEVICE : vipDevice, VipAddresses.MAX_LABELLED_DEVICE);
         sourceAddresses = sourceAddresses == null ? List.of() : List.copyOf(sourceAddresses);
         if (maxConnections < 1) {
             throw new ValidationException("max connections", maxConnections, "at least 1");
@@ -140,6 +142,27 @@ public record UserspaceConfig(String vipDevice, List<InetAddress> sourceAddresse
         return new Builder();
     }
 
+    /** The settings' names without the {@code --lb-} prefix; see {@link Builder#flag}. */
+    static final List<String> NAMES = List.of("vip-device", "source-addresses", "max-connections", "idle-timeout",
+            "service-idle-timeouts", "udp-idle-timeout", "drain-timeout", "connect-timeout", "connect-retries", "keepalive-idle",
+            "affinity-timeout", "proxy-protocol", "splice", "threads", "tcp-io", "eject", "eject-window", "eject-min-calls",
+            "eject-failure-rate", "eject-duration", "eject-max-percent");
+
+    /** The agent flags of the userspace data plane, without dashes: {@code lb-NAME}. */
+    public static final Set<String> FLAGS = NAMES.stream().map(n -> "lb-" + n).collect(java.util.stream.Collectors.toUnmodifiableSet());
+
+    /** The settings given by the {@code lb-*} entries of {@code flags} over the defaults; other entries are ignored. */
+    public static UserspaceConfig fromFlags(Map<String, String> flags) {
+        Builder b = builder();
+        for (String name : NAMES) {
+            String v = flags.get("lb-" + name);
+            if (v != null) {
+                b.flag(name, v);
+            }
+        }
+        return b.build();
+    }
+
     /** The idle timeout of one service: its override, else the default. */
     public Duration idleTimeoutFor(String service) {
         return serviceIdleTimeouts.getOrDefault(service, idleTimeout);
@@ -150,23 +173,6 @@ public record UserspaceConfig(String vipDevice, List<InetAddress> sourceAddresse
     }
 
     // ---- parse helpers for flag strings -------------------------------------------------------
-
-    /** A network interface name as {@code ip link} accepts it: 1-15 of letters, digits, '.', '_', '-'. */
-    public static String parseDevice(String field, String s) {
-        if (s == null || s.isEmpty() || s.length() > 15 || s.equals(".") || s.equals("..")) {
-            throw new ValidationException(field, s, "an interface name of 1-15 characters, e.g. lo");
-        }
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (!(Character.isLetterOrDigit(c) && c < 128 || c == '.' || c == '_' || c == '-')) {
-                throw new ValidationException(field, s, "an interface name is letters, digits, '.', '_' and '-'");
-            }
-        }
-        if (s.charAt(0) == '-') {
-            throw new ValidationException(field, s, "an interface name cannot start with '-'");
-        }
-        return s;
-    }
 
     /** A comma-separated list of unicast address literals, e.g. {@code 10.0.0.5,10.0.0.6}; empty for none. */
     public static List<InetAddress> parseAddresses(String field, String s) {
@@ -186,59 +192,6 @@ public record UserspaceConfig(String vipDevice, List<InetAddress> sourceAddresse
             }
         }
         return out;
-    }
-
-    /** A duration: {@code 500ms}, {@code 30s}, {@code 15m}, {@code 2h}, or a plain number of seconds. */
-    public static Duration parseDuration(String field, String s) {
-        if (s == null || s.isBlank()) {
-            throw new ValidationException(field, s, "a duration is required, e.g. 30s, 500ms, 15m, 2h");
-        }
-        String t = s.strip();
-        int i = 0;
-        while (i < t.length() && Character.isDigit(t.charAt(i))) {
-            i++;
-        }
-        if (i == 0 || i > 12) {
-            throw new ValidationException(field, s, "a duration is a number with a unit, e.g. 30s, 500ms, 15m, 2h");
-        }
-        long n = Long.parseLong(t.substring(0, i));
-        switch (t.substring(i)) {
-            case "ms":
-                return Duration.ofMillis(n);
-            case "":
-            case "s":
-                return Duration.ofSeconds(n);
-            case "m":
-                return Duration.ofMinutes(n);
-            case "h":
-                return Duration.ofHours(n);
-            default:
-                throw new ValidationException(field, s, "unknown unit; use ms, s, m or h");
-        }
-    }
-
-    /** A positive integer within {@code [min, max]}. */
-    public static int parseInt(String field, String s, int min, int max) {
-        long v;
-        try {
-            v = Long.parseLong(s == null ? "" : s.strip());
-        } catch (NumberFormatException e) {
-            throw new ValidationException(field, s, "a whole number " + min + "-" + max);
-        }
-        if (v < min || v > max) {
-            throw new ValidationException(field, s, "a whole number " + min + "-" + max);
-        }
-        return (int) v;
-    }
-
-    public static boolean parseBoolean(String field, String s) {
-        if ("true".equals(s) || "on".equals(s) || "yes".equals(s)) {
-            return true;
-        }
-        if ("false".equals(s) || "off".equals(s) || "no".equals(s)) {
-            return false;
-        }
-        throw new ValidationException(field, s, "true or false");
     }
 
     /** A comma-separated list of service names; empty for none. */
@@ -274,9 +227,18 @@ public record UserspaceConfig(String vipDevice, List<InetAddress> sourceAddresse
             } catch (ValidationException e) {
                 throw new ValidationException(field, s, e.getMessage());
             }
-            out.put(name, parseDuration(field, part.substring(eq + 1)));
+            try {
+                out.put(name, duration(field, part.substring(eq + 1)));
+            } catch (ValidationException e) {
+                throw new ValidationException(field, s, "service " + name + ": " + e.getMessage());
+            }
         }
         return out;
+    }
+
+    /** A positive duration, at most a week. */
+    private static Duration duration(String field, String s) {
+        return Values.duration(field, s, Duration.ofMillis(1), Duration.ofDays(7));
     }
 
     private static void positive(String field, Duration d) {
@@ -335,33 +297,33 @@ public record UserspaceConfig(String vipDevice, List<InetAddress> sourceAddresse
         public Builder flag(String name, String value) {
             String f = "--lb-" + name;
             switch (name) {
-                case "vip-device" -> vipDevice = parseDevice(f, value);
+                case "vip-device" -> vipDevice = VipAddresses.checkDevice(f, value, VipAddresses.MAX_LABELLED_DEVICE);
                 case "source-addresses" -> sourceAddresses = parseAddresses(f, value);
-                case "max-connections" -> maxConnections = parseInt(f, value, 1, 10_000_000);
-                case "idle-timeout" -> idleTimeout = parseDuration(f, value);
+                case "max-connections" -> maxConnections = Values.integer(f, value, 1, 10_000_000);
+                case "idle-timeout" -> idleTimeout = duration(f, value);
                 case "service-idle-timeouts" -> serviceIdleTimeouts = parseServiceDurations(f, value);
-                case "udp-idle-timeout" -> udpIdleTimeout = parseDuration(f, value);
-                case "drain-timeout" -> drainTimeout = parseDuration(f, value);
-                case "connect-timeout" -> connectTimeout = parseDuration(f, value);
-                case "connect-retries" -> connectRetries = parseInt(f, value, 0, 16);
-                case "keepalive-idle" -> keepAliveIdle = parseDuration(f, value);
-                case "affinity-timeout" -> affinityTimeout = parseDuration(f, value);
+                case "udp-idle-timeout" -> udpIdleTimeout = duration(f, value);
+                case "drain-timeout" -> drainTimeout = Values.duration(f, value, Duration.ZERO, Duration.ofDays(1));
+                case "connect-timeout" -> connectTimeout = duration(f, value);
+                case "connect-retries" -> connectRetries = Values.integer(f, value, 0, 16);
+                case "keepalive-idle" -> keepAliveIdle = duration(f, value);
+                case "affinity-timeout" -> affinityTimeout = duration(f, value);
                 case "proxy-protocol" -> proxyProtocolServices = parseServices(f, value);
-                case "splice" -> splice = parseBoolean(f, value);
-                case "threads" -> threads = parseInt(f, value, 0, 256);
+                case "splice" -> splice = Values.bool(f, value);
+                case "threads" -> threads = Values.integer(f, value, 0, 256);
                 case "tcp-io" -> tcpIo = TcpIo.parse(f, value);
-                case "eject" -> eject = new Eject(parseBoolean(f, value), eject.window(), eject.minimumCalls(),
+                case "eject" -> eject = new Eject(Values.bool(f, value), eject.window(), eject.minimumCalls(),
                         eject.failureRatePercent(), eject.ejectFor(), eject.maxEjectedFraction());
-                case "eject-window" -> eject = new Eject(eject.enabled(), parseDuration(f, value), eject.minimumCalls(),
+                case "eject-window" -> eject = new Eject(eject.enabled(), duration(f, value), eject.minimumCalls(),
                         eject.failureRatePercent(), eject.ejectFor(), eject.maxEjectedFraction());
-                case "eject-min-calls" -> eject = new Eject(eject.enabled(), eject.window(), parseInt(f, value, 1, 100_000),
+                case "eject-min-calls" -> eject = new Eject(eject.enabled(), eject.window(), Values.integer(f, value, 1, 100_000),
                         eject.failureRatePercent(), eject.ejectFor(), eject.maxEjectedFraction());
                 case "eject-failure-rate" -> eject = new Eject(eject.enabled(), eject.window(), eject.minimumCalls(),
-                        parseInt(f, value, 1, 100), eject.ejectFor(), eject.maxEjectedFraction());
+                        Values.integer(f, value, 1, 100), eject.ejectFor(), eject.maxEjectedFraction());
                 case "eject-duration" -> eject = new Eject(eject.enabled(), eject.window(), eject.minimumCalls(),
-                        eject.failureRatePercent(), parseDuration(f, value), eject.maxEjectedFraction());
+                        eject.failureRatePercent(), duration(f, value), eject.maxEjectedFraction());
                 case "eject-max-percent" -> eject = new Eject(eject.enabled(), eject.window(), eject.minimumCalls(),
-                        eject.failureRatePercent(), eject.ejectFor(), parseInt(f, value, 0, 100) / 100.0);
+                        eject.failureRatePercent(), eject.ejectFor(), Values.integer(f, value, 0, 100) / 100.0);
                 default -> throw new ValidationException("flag", f, "unknown userspace data plane flag");
             }
             return this;

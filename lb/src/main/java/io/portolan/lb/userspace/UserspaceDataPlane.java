@@ -3,6 +3,9 @@ package io.portolan.lb.userspace;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.netty.channel.EventLoopGroup;
 import io.portolan.lb.DataPlane;
+import io.portolan.lb.DataPlaneKind;
+import io.portolan.lb.host.Exec;
+import io.portolan.lb.host.VipAddresses;
 import io.portolan.proto.ClusterSnapshot;
 import io.portolan.proto.Mode;
 import io.portolan.proto.Port;
@@ -11,6 +14,7 @@ import io.portolan.proto.Service;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.HashMap;
@@ -24,13 +28,17 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The userspace data plane: a Netty TCP/UDP proxy on every port of every {@code vip}-mode
- * service. {@link #update} diffs the snapshot against what runs: it adds VIPs to the device, opens
+ * The userspace data plane: a proxy on every port of every {@code vip}-mode service (TCP through
+ * portolan's own epoll relay by default, or Netty's; UDP through Netty). {@link #update} diffs the snapshot against what runs: it adds VIPs to the device, opens
  * and closes listeners, and swaps each port's precomputed plan; removed instances and services
  * drain. Nothing in {@code update} waits for traffic; it runs {@code ip} at most once per VIP change.
  */
 public final class UserspaceDataPlane implements DataPlane {
-    private static final Logger log = LoggerFactory.getLogger(UserspaceDataPlane.class);
+    static final Logger log = LoggerFactory.getLogger(UserspaceDataPlane.class);
+
+    /** The kind the agent chooses with {@code --dataplane userspace}. */
+    public static final DataPlaneKind KIND = new DataPlaneKind("userspace", UserspaceConfig.FLAGS, UserspaceConfig::fromFlags,
+            (flags, meters) -> create(UserspaceConfig.fromFlags(flags), meters), flags -> cleanup(UserspaceConfig.fromFlags(flags)));
 
     private record Key(InetAddress vip, int port, Protocol protocol) {
     }
@@ -85,9 +93,24 @@ public final class UserspaceDataPlane implements DataPlane {
         return loops;
     }
 
-    /** The userspace data plane, VIPs added to {@code config.vipDevice()} with {@code ip addr}. */
+    /** The userspace data plane, VIPs added to {@code config.vipDevice()} (labelled as portolan's). */
     public static DataPlane create(UserspaceConfig config, MeterRegistry registry) {
-        return new UserspaceDataPlane(config, registry, new IpCommandVipBinder(List.of("ip"), config.vipDevice()));
+        return new UserspaceDataPlane(config, registry, VipBinder.on(VipAddresses.shared(Exec.local(), config.vipDevice())));
+    }
+
+    /** Removes the VIPs a userspace plane left on its device (a crashed one does not remove them itself). */
+    static void cleanup(UserspaceConfig config) {
+        VipAddresses device = VipAddresses.shared(Exec.local(), config.vipDevice());
+        try {
+            Set<InetAddress> left = device.list();
+            Map<InetAddress, String> refused = device.remove(left);
+            if (!left.isEmpty()) {
+                log.info("userspace: removed {} VIP(s) from {}{}", left.size() - refused.size(), device.device(),
+                        refused.isEmpty() ? "" : "; could not remove " + refused);
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException("userspace cleanup failed: " + e.getMessage(), e);
+        }
     }
 
     @Override

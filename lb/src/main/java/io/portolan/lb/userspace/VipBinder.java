@@ -1,8 +1,13 @@
 package io.portolan.lb.userspace;
 
-import java.net.InetAddress;
+import io.portolan.lb.host.VipAddresses;
 
-/** Puts a VIP on a local interface and takes it away. The real one runs {@code ip}; tests may bind nothing. */
+import java.io.IOException;
+import java.net.InetAddress;
+import java.util.List;
+import java.util.Map;
+
+/** Puts a VIP on a local interface and takes it away. The real one is {@link #on}; tests may bind nothing. */
 interface VipBinder {
     /** Makes {@code vip} a local address. Idempotent: an address already there is fine. */
     void add(InetAddress vip);
@@ -20,4 +25,42 @@ interface VipBinder {
         public void remove(InetAddress vip) {
         }
     };
+
+    /** VIPs kept by {@code addresses}; loopback VIPs (127.0.0.0/8, ::1) are local already and left alone. */
+    static VipBinder on(VipAddresses addresses) {
+        return new VipBinder() {
+            @Override
+            public void add(InetAddress vip) {
+                if (vip.isLoopbackAddress()) {
+                    return;
+                }
+                Map<InetAddress, String> refused;
+                try {
+                    refused = addresses.add(List.of(vip));
+                } catch (IOException e) {
+                    refused = Map.of(vip, e.getMessage());
+                }
+                if (!refused.isEmpty()) {
+                    throw new IllegalStateException("cannot add " + vip.getHostAddress() + " to " + addresses.device() + ": "
+                            + refused.get(vip) + "; check that the device exists and the agent runs as root");
+                }
+            }
+
+            @Override
+            public void remove(InetAddress vip) {
+                if (vip.isLoopbackAddress()) {
+                    return;
+                }
+                Map<InetAddress, String> refused;
+                try {
+                    refused = addresses.remove(List.of(vip));
+                } catch (IOException e) {
+                    refused = Map.of(vip, e.getMessage());
+                }
+                if (!refused.isEmpty()) {
+                    UserspaceDataPlane.log.warn("cannot remove {} from {}: {}", vip.getHostAddress(), addresses.device(), refused.get(vip));
+                }
+            }
+        };
+    }
 }

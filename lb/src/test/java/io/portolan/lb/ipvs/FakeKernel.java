@@ -1,5 +1,7 @@
 package io.portolan.lb.ipvs;
 
+import io.portolan.lb.host.Exec;
+
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -9,17 +11,17 @@ import java.util.Set;
 import java.time.Duration;
 
 /**
- * A {@link Shell} that behaves like the tools the syncer runs, on in-memory state: ipvsadm
+ * A {@link Exec} that behaves like the tools the syncer runs, on in-memory state: ipvsadm
  * ({@code -R} line by line, going on after a failed line and printing its error as the real one
  * does; {@code -S -n}; {@code -L -n -f}; {@code --set}), iptables-restore/-save for the mangle chain,
- * iptables {@code -N/-C/-I}, ip (link, {@code -o -4 addr show}, {@code -force -batch}) and conntrack.
+ * iptables {@code -N/-C/-I}, ip (link, {@code -j addr show}, {@code -force -batch}) and conntrack.
  * Schedulers other than {@link #SCHEDULERS} are refused like a kernel without the module.
  * Every argv is recorded in {@link #commands}. {@link #start} gives a long-lived
  * {@code stdbuf -oL ipvsadm -R} that runs each line as it is written, answers on one stream in
  * order, and exits like the real one on a line it cannot parse or a listing of a missing service;
  * {@link #dieAfter} and {@link #killSessions} make it die.
  */
-final class FakeKernel extends Shell {
+final class FakeKernel implements Exec {
     static final Set<String> SCHEDULERS = Set.of("rr", "wrr", "lc", "wlc", "sh", "mh");
 
     final Map<Long, String> services = new LinkedHashMap<>();          // mark -> scheduler
@@ -37,7 +39,7 @@ final class FakeKernel extends Shell {
     private final List<FakeProcess> sessions = new ArrayList<>();
 
     @Override
-    Process start(List<String> argv) {
+    public Process start(List<String> argv) {
         commands.add(argv);
         inputs.add(null);
         if (!argv.equals(IpvsadmSession.ARGV)) {
@@ -59,7 +61,7 @@ final class FakeKernel extends Shell {
     }
 
     @Override
-    Result run(List<String> argv, String stdin, Duration timeout) {
+    public Result run(List<String> argv, String stdin, Duration timeout) {
         commands.add(argv);
         inputs.add(stdin);
         String cmd = argv.get(0);
@@ -368,11 +370,13 @@ final class FakeKernel extends Shell {
     private Result ip(List<String> argv, String stdin) {
         if (argv.contains("-batch")) {
             StringBuilder err = new StringBuilder();
-            for (String line : stdin.split("\n")) {
-                String[] t = line.split(" ");
+            String[] lines = stdin.split("\n");
+            for (int i = 0; i < lines.length; i++) {
+                String[] t = lines[i].split(" ");
                 boolean ok = t[1].equals("add") ? addresses.add(t[2]) : addresses.remove(t[2]);
                 if (!ok) {
-                    err.append(t[1].equals("add") ? "RTNETLINK answers: File exists\n" : "RTNETLINK answers: Cannot assign requested address\n");
+                    err.append(t[1].equals("add") ? "Error: ipv4: Address already assigned.\n" : "Error: ipv4: Address not found.\n")
+                            .append("Command failed -:").append(i + 1).append('\n');
                 }
             }
             return new Result(err.length() == 0 ? 0 : 1, "", err.toString());
@@ -381,10 +385,11 @@ final class FakeKernel extends Shell {
             if (argv.contains("add")) {
                 device = true;
             }
-            return new Result(device || !argv.contains("show") ? 0 : 1, "", "");
+            return new Result(device || !argv.contains("show") ? 0 : 1, "", device ? "" : "Device \"portolan-ipvs\" does not exist.\n");
         }
         StringBuilder b = new StringBuilder();
-        addresses.forEach(a -> b.append("8: portolan-ipvs    inet ").append(a).append(" scope global portolan-ipvs\n"));
-        return new Result(0, b.toString(), "");
+        addresses.forEach(a -> b.append(b.length() == 0 ? "" : ",").append("{\"family\":\"inet\",\"local\":\"")
+                .append(a, 0, a.indexOf('/')).append("\",\"prefixlen\":32,\"scope\":\"global\",\"label\":\"portolan-ipvs\"}"));
+        return new Result(0, "[{\"ifindex\":8,\"ifname\":\"portolan-ipvs\",\"addr_info\":[" + b + "]}]", "");
     }
 }

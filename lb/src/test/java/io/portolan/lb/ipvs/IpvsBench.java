@@ -1,5 +1,7 @@
 package io.portolan.lb.ipvs;
 
+import io.portolan.lb.host.Exec;
+
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.portolan.proto.ClusterSnapshot;
 import io.portolan.proto.Health;
@@ -85,7 +87,7 @@ public final class IpvsBench {
         String batch = all.batch();
         long diff = System.nanoTime() - t0;
         all.ops().forEach(o -> o.applyTo(table));
-        Map<Frontend, Integer> marks = plan.marks();
+        Map<MarkedPort, Integer> marks = plan.marks();
         String rules = MarkRules.script(true, marks, Map.of(), Map.of());
         System.out.printf("from empty: render %.1f ms, diff + batch text %.1f ms: %,d ipvsadm lines (%,d bytes), %,d mark rules (%,d bytes)%n",
                 render / 1e6, diff / 1e6, all.ops().size(), batch.length(), marks.size(), rules.length());
@@ -171,7 +173,7 @@ public final class IpvsBench {
 
     static void kernel(ClusterSnapshot base, Alternator changed) throws Exception {
         IpvsConfig c = IpvsConfig.parse(Map.of("ipvs-min-sync-interval", "0ms"));
-        Shell shell = new Shell();
+        Exec shell = Exec.local();
         IpvsSyncer syncer = new IpvsSyncer(c, shell, new SimpleMeterRegistry(), java.nio.file.Path.of("/proc/sys"),
                 new IpvsadmSession(shell, java.time.Duration.ofMinutes(5)));
         syncer.sync(ClusterSnapshot.EMPTY, true); // loads the modules, sets up chains and device
@@ -207,7 +209,7 @@ public final class IpvsBench {
         System.gc();
         System.out.printf("agent-side heap after GC: %.0f MiB%n", (rt.totalMemory() - rt.freeMemory()) / 1048576.0);
         syncer.close();
-        IpvsDataPlane.cleanup(Map.of());
+        IpvsDataPlane.cleanup(IpvsConfig.DEFAULT, Exec.local());
     }
 
     /**
@@ -297,7 +299,7 @@ public final class IpvsBench {
         wall = median(5, sort);
         System.out.printf("CPU-bound Java loop, memory-heavy (sort 2M ints): median %.1f ms wall, %.1f ms CPU per run%n", wall,
                 (mx.getCurrentThreadCpuTime() - c0) / 5e6);
-        Shell shell = new Shell();
+        Exec shell = Exec.local();
         System.out.printf("/bin/true started from Java (median of 21): %.2f ms%n",
                 median(21, () -> shell.run(List.of("/bin/true"), null, java.time.Duration.ofMinutes(1))));
         if (sink[0] == 42) {

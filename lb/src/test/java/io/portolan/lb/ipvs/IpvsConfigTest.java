@@ -21,7 +21,7 @@ class IpvsConfigTest {
         assertTrue(c.tcpTimeout().toSeconds() > 900, "well above the kernel's 900 s");
         assertEquals(0x0c000000, c.markBase());
         assertTrue(c.ownsMark(0x0c0fffffL) && !c.ownsMark(0x0c100000L) && !c.ownsMark(0x103));
-        assertTrue(IpvsDataPlane.FLAGS.stream().allMatch(f -> f.startsWith("ipvs-")));
+        assertTrue(IpvsDataPlane.KIND.flags().stream().allMatch(f -> f.startsWith("ipvs-")));
     }
 
     @ParameterizedTest
@@ -37,7 +37,7 @@ class IpvsConfigTest {
             "ipvs-nope, 1, --ipvs-nope",
     })
     void badFlag_namesFlagAndValue(String flag, String value, String field) {
-        ValidationException e = assertThrows(ValidationException.class, () -> IpvsDataPlane.create(Map.of(flag, value), null));
+        ValidationException e = assertThrows(ValidationException.class, () -> IpvsDataPlane.KIND.check().accept(Map.of(flag, value)));
         assertEquals(field, e.field());
         assertTrue(e.getMessage().contains(value), e.getMessage());
     }

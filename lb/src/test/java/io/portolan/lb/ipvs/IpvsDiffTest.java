@@ -24,7 +24,7 @@ class IpvsDiffTest {
         final KernelTable kernel = new KernelTable();
         final IpvsDiff.Drains drains = new IpvsDiff.Drains();
         final Map<Integer, Plan.VirtualService> rejected = new HashMap<>();
-        Map<Frontend, Integer> rules = new HashMap<>();
+        Map<MarkedPort, Integer> rules = new HashMap<>();
         Map<Integer, Map<Plan.RealServer, KernelTable.Connections>> counts = new HashMap<>();
         final IpvsRender.Cache cache = new IpvsRender.Cache();
         Plan previous;
@@ -36,7 +36,7 @@ class IpvsDiffTest {
             Plan plan = IpvsRender.render(snapshot, IpvsRenderTest.BASE, IpvsRenderTest.BITS, rules, NO_RESERVED, cache);
             assertEquals(IpvsRender.render(snapshot, IpvsRenderTest.BASE, IpvsRenderTest.BITS, rules, NO_RESERVED), plan,
                     "the cached render equals a fresh one");
-            Map<Integer, Frontend> frontends = new HashMap<>();
+            Map<Integer, MarkedPort> frontends = new HashMap<>();
             rules.forEach((f, m) -> frontends.put(m, f));
             // the diff of only the marks the render says it changed agrees with the one that compares every service
             IpvsDiff.Drains copy = new IpvsDiff.Drains();
@@ -52,7 +52,7 @@ class IpvsDiffTest {
             // the incremental diff must agree with a full one: after it, a full diff finds nothing but drains
             previous = plan;
             c.ops().forEach(o -> o.applyTo(kernel));
-            Map<Frontend, Integer> next = new HashMap<>();
+            Map<MarkedPort, Integer> next = new HashMap<>();
             kernel.services.keySet().forEach(m -> next.put(plan.services().containsKey(m) ? plan.services().get(m).frontend() : frontends.get(m), m));
             if (!next.equals(rules)) {
                 rules = next; // like the syncer: the rules map is replaced only when a rule changes
@@ -173,10 +173,10 @@ class IpvsDiffTest {
         l.step(s, 0);
         s.remove("dns", "d1");
         l.step(s, 1);
-        int udpMark = l.rules.get(new Frontend(Protocol.UDP, ip("10.99.0.6"), 53));
+        int udpMark = l.rules.get(new MarkedPort(Protocol.UDP, ip("10.99.0.6"), 53));
         l.counts.put(udpMark, Map.of(new Plan.RealServer(ip("10.0.2.1"), 5353), new KernelTable.Connections(0, 0)));
         IpvsDiff.Changes c = l.step(s, 2);
-        assertEquals(List.of(new IpvsDiff.ConntrackClear(new Frontend(Protocol.UDP, ip("10.99.0.6"), 53),
+        assertEquals(List.of(new IpvsDiff.ConntrackClear(new MarkedPort(Protocol.UDP, ip("10.99.0.6"), 53),
                 new Plan.RealServer(ip("10.0.2.1"), 5353))), c.clears());
     }
 
@@ -240,8 +240,8 @@ class IpvsDiffTest {
     }
 
     static int mark(Loop l, String vip, int port) {
-        return l.rules.get(new Frontend(Protocol.TCP, ip(vip), port)) != null ? l.rules.get(new Frontend(Protocol.TCP, ip(vip), port))
-                : l.rules.get(new Frontend(Protocol.UDP, ip(vip), port));
+        return l.rules.get(new MarkedPort(Protocol.TCP, ip(vip), port)) != null ? l.rules.get(new MarkedPort(Protocol.TCP, ip(vip), port))
+                : l.rules.get(new MarkedPort(Protocol.UDP, ip(vip), port));
     }
 
     static List<String> lines(IpvsDiff.Changes c) {

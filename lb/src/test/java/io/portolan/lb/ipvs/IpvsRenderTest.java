@@ -41,7 +41,7 @@ class IpvsRenderTest {
                 .instance("other", "o2", "fd00::11", "http:80/tcp");
     }
 
-    static Plan render(ClusterSnapshot s, Map<Frontend, Integer> adopted) {
+    static Plan render(ClusterSnapshot s, Map<MarkedPort, Integer> adopted) {
         return IpvsRender.render(s, BASE, BITS, adopted, Set.of());
     }
 
@@ -57,7 +57,7 @@ class IpvsRenderTest {
 
     @Test
     void render_adoptedMarks_areKeptEvenWhenTheHashDiffers() {
-        Frontend web = new Frontend(Protocol.TCP, ip("10.99.0.5"), 80);
+        MarkedPort web = new MarkedPort(Protocol.TCP, ip("10.99.0.5"), 80);
         int adopted = BASE + 7;
         Plan p = render(cluster().build(1), Map.of(web, adopted));
         assertEquals(web, p.services().get(adopted).frontend());
@@ -66,8 +66,8 @@ class IpvsRenderTest {
 
     @Test
     void render_twoFrontendsAdoptingOneMark_firstInOrderKeepsIt() {
-        Frontend dns = new Frontend(Protocol.TCP, ip("10.99.0.6"), 53);
-        Frontend web = new Frontend(Protocol.TCP, ip("10.99.0.5"), 80);
+        MarkedPort dns = new MarkedPort(Protocol.TCP, ip("10.99.0.6"), 53);
+        MarkedPort web = new MarkedPort(Protocol.TCP, ip("10.99.0.5"), 80);
         for (int i = 0; i < 5; i++) {
             Plan p = render(cluster().build(i), Map.of(web, BASE + 7, dns, BASE + 7));
             assertEquals(web, p.services().get(BASE + 7).frontend());
@@ -77,7 +77,7 @@ class IpvsRenderTest {
 
     @Test
     void render_adoptedMarkOutsideTheRange_isReplaced() {
-        Frontend web = new Frontend(Protocol.TCP, ip("10.99.0.5"), 80);
+        MarkedPort web = new MarkedPort(Protocol.TCP, ip("10.99.0.5"), 80);
         Plan p = render(cluster().build(1), Map.of(web, 0x103));
         assertTrue(p.services().keySet().stream().allMatch(m -> (m & ~((1 << BITS) - 1)) == BASE));
         assertEquals(p.services().size(), new HashSet<>(p.marks().values()).size());
@@ -94,7 +94,7 @@ class IpvsRenderTest {
         assertEquals(200, a.services().size(), a.problems().toString());
         assertEquals(a.marks(), b.marks());
         Map<Integer, Integer> hashSlots = new HashMap<>();
-        for (Frontend f : a.marks().keySet()) {
+        for (MarkedPort f : a.marks().keySet()) {
             hashSlots.merge(IpvsRender.fnv1a(f.key()) & 0xff, 1, Integer::sum);
         }
         assertTrue(hashSlots.values().stream().anyMatch(n -> n > 1), "the test needs at least one collision");
@@ -115,9 +115,9 @@ class IpvsRenderTest {
     @Test
     void render_reservedMarks_areNotHandedOut() {
         Plan free = render(cluster().build(1), Map.of());
-        int webMark = free.marks().get(new Frontend(Protocol.TCP, ip("10.99.0.5"), 80));
+        int webMark = free.marks().get(new MarkedPort(Protocol.TCP, ip("10.99.0.5"), 80));
         Plan p = IpvsRender.render(cluster().build(1), BASE, BITS, Map.of(), Set.of(webMark));
-        assertNotEquals(webMark, p.marks().get(new Frontend(Protocol.TCP, ip("10.99.0.5"), 80)));
+        assertNotEquals(webMark, p.marks().get(new MarkedPort(Protocol.TCP, ip("10.99.0.5"), 80)));
     }
 
     @Test

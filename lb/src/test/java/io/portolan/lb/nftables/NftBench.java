@@ -1,5 +1,7 @@
 package io.portolan.lb.nftables;
 
+import io.portolan.lb.host.Exec;
+
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.portolan.proto.ClusterSnapshot;
 import io.portolan.proto.Health;
@@ -27,7 +29,7 @@ public final class NftBench {
         String ns = args[0];
         int services = Integer.parseInt(args[1]);
         int instances = Integer.parseInt(args[2]);
-        NftCommand nft = new NftCommand(List.of("ip", "netns", "exec", ns));
+        Nft nft = new Nft(Exec.inNetns(ns));
         NftConfig c = NftConfig.parse(Map.of("nft-table", "portolan", "nft-full-resync", "0"));
         Map<String, Service> svc = new HashMap<>();
         Map<String, List<Instance>> inst = new HashMap<>();
@@ -48,7 +50,7 @@ public final class NftBench {
         ClusterSnapshot s1 = new ClusterSnapshot(1, svc, inst);
         System.gc();
         long heap0 = used();
-        try (NftPlane p = new NftPlane(c, nft, new SimpleMeterRegistry())) {
+        try (NftablesDataPlane p = new NftablesDataPlane(c, Exec.inNetns(ns), new SimpleMeterRegistry())) {
             long t0 = System.nanoTime();
             p.sync(s1, true);
             double load = secs(t0);
@@ -57,7 +59,7 @@ public final class NftBench {
             System.out.printf("load from empty: %.2f s (%d elements, %d refused)%n", load, count(nft), p.rejected().size());
             // one instance change, repeated: replace svc5000's first instance with a new address
             List<Double> changes = new ArrayList<>();
-            List<NftPlane.Timings> phases = new ArrayList<>();
+            List<NftablesDataPlane.Timings> phases = new ArrayList<>();
             ClusterSnapshot prev = s1;
             for (int k = 0; k < 10; k++) {
                 Map<String, List<Instance>> changed = new HashMap<>(prev.instancesByService());
@@ -74,7 +76,7 @@ public final class NftBench {
                 changes.add(secs(t1) * 1000);
                 phases.add(p.lastTimings());
                 if (Boolean.getBoolean("bench.verbose")) {
-                    NftPlane.Timings t = p.lastTimings();
+                    NftablesDataPlane.Timings t = p.lastTimings();
                     System.out.printf("  change %d: %.2f ms (render %.2f, diff %.2f, nft %.2f)%n", k, secs(t1) * 1000, t.render() / 1e6,
                             t.diff() / 1e6, t.nft() / 1e6);
                 }
@@ -84,27 +86,27 @@ public final class NftBench {
             System.out.printf("one instance change: median %.1f ms, max %.1f ms (10 changes, whole sync: render + diff + nft)%n",
                     changes.get(5), changes.get(9));
             System.out.printf("one instance change, phase medians: render %.2f ms, diff %.2f ms, script %.2f ms (%d chars), nft %.2f ms, rest %.2f ms%n",
-                    median(phases, NftPlane.Timings::render), median(phases, NftPlane.Timings::diff),
-                    median(phases, NftPlane.Timings::script), phases.get(0).scriptChars(), median(phases, NftPlane.Timings::nft), median(phases, NftPlane.Timings::rest));
+                    median(phases, NftablesDataPlane.Timings::render), median(phases, NftablesDataPlane.Timings::diff),
+                    median(phases, NftablesDataPlane.Timings::script), phases.get(0).scriptChars(), median(phases, NftablesDataPlane.Timings::nft), median(phases, NftablesDataPlane.Timings::rest));
             long t2 = System.nanoTime();
             nft.apply("add element ip portolan vips { 10.250.1.1 . tcp . 1 : goto slots_1 }\n");
             System.out.printf("nft alone, one element (through the plane's nft -i session): %.1f ms%n", secs(t2) * 1000);
             System.out.printf("plane heap (after GC): %.0f MB for %d services x %d instances (snapshot excluded)%n",
                     (heap1 - heap0) / 1e6, services, instances);
         }
-        try (NftPlane p = new NftPlane(c, nft, new SimpleMeterRegistry())) {
+        try (NftablesDataPlane p = new NftablesDataPlane(c, Exec.inNetns(ns), new SimpleMeterRegistry())) {
             long t3 = System.nanoTime();
             p.sync(s1, true);
             System.out.printf("restart adoption (read back + full diff + apply): %.2f s%n", secs(t3));
         }
     }
 
-    private static double median(List<NftPlane.Timings> l, java.util.function.ToLongFunction<NftPlane.Timings> f) {
+    private static double median(List<NftablesDataPlane.Timings> l, java.util.function.ToLongFunction<NftablesDataPlane.Timings> f) {
         long[] v = l.stream().mapToLong(f).sorted().toArray();
         return v[v.length / 2] / 1e6;
     }
 
-    private static int count(NftCommand nft) throws Exception {
+    private static int count(Nft nft) throws Exception {
         return nft.read("portolan").elementCount();
     }
 

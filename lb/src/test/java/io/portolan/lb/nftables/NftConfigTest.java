@@ -23,7 +23,7 @@ class NftConfigTest {
         assertEquals("0x00004000", c.markHex());
         assertNull(c.vipDevice());
         assertEquals(Duration.ofMillis(500), c.minSyncInterval());
-        assertTrue(NftablesDataPlane.FLAGS.stream().allMatch(f -> f.startsWith("nft-")));
+        assertTrue(NftablesDataPlane.KIND.flags().stream().allMatch(f -> f.startsWith("nft-")));
     }
 
     @Test

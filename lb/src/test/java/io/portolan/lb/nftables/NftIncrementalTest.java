@@ -36,7 +36,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class NftIncrementalTest {
     static final NftConfig CONFIG = NftRenderGoldenTest.CONFIG;
 
-    static KernelState applied(Plan p, KernelState k) {
+    static KernelTable applied(Plan p, KernelTable k) {
         k.accept(p.pre());
         p.groups().forEach(k::accept);
         k.accept(p.post());
@@ -50,8 +50,8 @@ class NftIncrementalTest {
         FragmentCache cache = new FragmentCache(CONFIG);
         Ruleset r1 = cache.render(s1);
         assertNull(cache.changed(), "the first render walks every service");
-        assertEquals(NftRenderer.render(s1, CONFIG), r1);
-        KernelState k = applied(NftDiff.full(CONFIG, new KernelState(), r1), new KernelState());
+        assertEquals(NftRender.render(s1, CONFIG), r1);
+        KernelTable k = applied(NftDiff.full(CONFIG, new KernelTable(), r1), new KernelTable());
 
         Map<String, List<Instance>> instances = new HashMap<>(s1.instancesByService());
         List<Instance> web = new ArrayList<>(instances.get("web"));
@@ -65,7 +65,7 @@ class NftIncrementalTest {
         for (String other : List.of("api", "db", "dns", "empty")) {
             assertSame(r1.service(other), r2.service(other), other + " keeps its fragment");
         }
-        assertEquals(NftRenderer.render(s2, CONFIG), r2);
+        assertEquals(NftRender.render(s2, CONFIG), r2);
         Plan plan = NftDiff.incremental(CONFIG, k, r1, r2, cache.changed(), Set.of());
         assertEquals(List.of("web"), plan.groups().stream().map(Plan.Group::owner).toList());
         for (Plan.Op op : plan.groups().get(0).ops()) {
@@ -81,7 +81,7 @@ class NftIncrementalTest {
         ClusterSnapshot s1 = NftRenderGoldenTest.golden().build(1);
         FragmentCache cache = new FragmentCache(CONFIG);
         Ruleset r1 = cache.render(s1);
-        KernelState k = applied(NftDiff.full(CONFIG, new KernelState(), r1), new KernelState());
+        KernelTable k = applied(NftDiff.full(CONFIG, new KernelTable(), r1), new KernelTable());
         ClusterSnapshot s2 = ClusterSnapshot.next(s1, 2, s1.services(), s1.instancesByService(), Set.of());
         assertSame(r1, cache.render(s2));
         assertEquals(Set.of(), cache.changed());
@@ -144,7 +144,7 @@ class NftIncrementalTest {
             ClusterSnapshot snap = new ClusterSnapshot(1, svc, inst);
             FragmentCache cache = new FragmentCache(CONFIG);
             Ruleset before = cache.render(snap);
-            KernelState k = applied(NftDiff.full(CONFIG, new KernelState(), before), new KernelState());
+            KernelTable k = applied(NftDiff.full(CONFIG, new KernelTable(), before), new KernelTable());
             for (int step = 0; step < 60; step++) {
                 Set<String> touched = new java.util.HashSet<>();
                 for (int c = rnd.nextInt(3); c >= 0; c--) {
@@ -185,7 +185,7 @@ class NftIncrementalTest {
                         ? new ClusterSnapshot(snap.revision() + 1, svc, inst) // nothing shared: everything compared
                         : ClusterSnapshot.next(snap, snap.revision() + 1, svc, inst, touched);
                 Ruleset desired = cache.render(next);
-                Ruleset full = NftRenderer.render(next, CONFIG);
+                Ruleset full = NftRender.render(next, CONFIG);
                 String where = "round " + round + " step " + step + " touched " + touched;
                 assertEquals(full, desired, where);
                 Plan scanned = NftDiff.incremental(CONFIG, k, before, desired, Set.of());
@@ -195,7 +195,7 @@ class NftIncrementalTest {
                     assertTrue(cache.changed().contains(g.owner()), where + ": " + g.owner() + " not changed");
                 }
                 applied(plan, k);
-                KernelState fromEmpty = applied(NftDiff.full(CONFIG, new KernelState(), full), new KernelState());
+                KernelTable fromEmpty = applied(NftDiff.full(CONFIG, new KernelTable(), full), new KernelTable());
                 assertEquals(contents(fromEmpty), contents(k), where);
                 assertTrue(NftDiff.full(CONFIG, k, full).groups().stream().allMatch(Plan.Group::sendsNothing), where);
                 snap = next;
@@ -204,7 +204,7 @@ class NftIncrementalTest {
         }
     }
 
-    private static Map<String, String> contents(KernelState k) {
+    private static Map<String, String> contents(KernelTable k) {
         Map<String, String> m = new TreeMap<>();
         k.objects.forEach((id, o) -> m.put(id, o.container() + " | " + o.value()));
         return m;

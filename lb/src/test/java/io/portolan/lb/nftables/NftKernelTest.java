@@ -1,5 +1,7 @@
 package io.portolan.lb.nftables;
 
+import io.portolan.lb.host.Exec;
+
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.portolan.proto.ClusterSnapshot;
 import io.portolan.proto.testing.Snapshots;
@@ -23,13 +25,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class NftKernelTest {
     static final String NS = "ptl-nftk-" + ProcessHandle.current().pid();
-    static NftCommand nft;
+    static Nft nft;
 
     @BeforeAll
     static void namespace() throws Exception {
         run("ip", "netns", "add", NS);
         run("ip", "-n", NS, "link", "set", "lo", "up");
-        nft = new NftCommand(List.of("ip", "netns", "exec", NS));
+        nft = new Nft(Exec.inNetns(NS));
     }
 
     @AfterAll
@@ -49,7 +51,7 @@ class NftKernelTest {
         return run("ip", "netns", "exec", NS, "nft", "list", "table", "ip", "portolan");
     }
 
-    static Map<String, String> elements(KernelState s) {
+    static Map<String, String> elements(KernelTable s) {
         Map<String, String> m = new HashMap<>();
         s.objects.values().stream().filter(o -> o.kind() == NftObject.Kind.ELEMENT).forEach(o -> m.put(o.id(), o.value()));
         return m;
@@ -62,34 +64,34 @@ class NftKernelTest {
         return m;
     }
 
-    NftPlane plane(NftConfig c) {
-        return new NftPlane(c, nft, new SimpleMeterRegistry());
+    NftablesDataPlane plane(NftConfig c) {
+        return new NftablesDataPlane(c, Exec.inNetns(NS), new SimpleMeterRegistry());
     }
 
     @Test
     void sync_fullThenIncrementalThenAdoption_kernelMatchesRender() throws Exception {
         NftConfig c = NftConfig.parse(Map.of("nft-slots", "8", "nft-table", "portolan"));
         Snapshots b = NftRenderGoldenTest.golden();
-        try (NftPlane p = plane(c)) {
+        try (NftablesDataPlane p = plane(c)) {
             p.sync(b.build(1), true);
-            assertEquals(elements(NftRenderer.render(b.build(1), c)), elements(nft.read("portolan")));
+            assertEquals(elements(NftRender.render(b.build(1), c)), elements(nft.read("portolan")));
             String text = list();
             assertTrue(text.contains("sh_api_tcp_443"), text);
             assertTrue(text.contains("hook prerouting priority dstnat"), text);
 
             b.remove("web", "c");
             p.sync(b.build(2), false);
-            assertEquals(elements(NftRenderer.render(b.build(2), c)), elements(nft.read("portolan")));
+            assertEquals(elements(NftRender.render(b.build(2), c)), elements(nft.read("portolan")));
             b.instance("api", "z", "10.1.2.3", "https:8443/tcp");
             p.sync(b.build(3), false);
-            assertEquals(elements(NftRenderer.render(b.build(3), c)), elements(nft.read("portolan")));
+            assertEquals(elements(NftRender.render(b.build(3), c)), elements(nft.read("portolan")));
             assertTrue(list().contains("be_api_tcp_443_10.1.2.3_8443"));
             assertTrue(p.rejected().isEmpty());
         }
         // a restarted agent: reads the table, changes no element, removes nothing
-        KernelState read = nft.read("portolan");
+        KernelTable read = nft.read("portolan");
         assertTrue(read.tablePresent);
-        Ruleset r = NftRenderer.render(b.build(3), c);
+        Ruleset r = NftRender.render(b.build(3), c);
         Plan adopt = NftDiff.full(c, read, r);
         for (Plan.Group g : adopt.groups()) {
             for (Plan.Op op : g.ops()) {
@@ -97,7 +99,7 @@ class NftKernelTest {
                         && op.type() == Plan.OpType.REPLACE, g.owner() + ": " + op);
             }
         }
-        try (NftPlane p = plane(c)) {
+        try (NftablesDataPlane p = plane(c)) {
             p.sync(b.build(3), true);
             assertEquals(elements(r), elements(nft.read("portolan")));
             // a service removed after adoption: its elements, chains and sets go
@@ -106,7 +108,7 @@ class NftKernelTest {
             p.sync(noApi, false);
             String text = list();
             assertFalse(text.contains("api"), text);
-            assertEquals(elements(NftRenderer.render(noApi, c)), elements(nft.read("portolan")));
+            assertEquals(elements(NftRender.render(noApi, c)), elements(nft.read("portolan")));
         }
     }
 
@@ -117,12 +119,12 @@ class NftKernelTest {
                 // "zz" publishes 8080 too; "web" (first in order) holds it, the kernel refuses zz's element (File exists)
                 .vip("zz", "10.96.0.99", "http:80/tcp").scheduler("wrr").published("8080:80/tcp")
                 .instance("zz", "z1", "10.1.9.1");
-        try (NftPlane p = plane(c)) {
+        try (NftablesDataPlane p = plane(c)) {
             p.sync(b.build(1), true);
             assertEquals(Set.of("zz"), p.rejected().keySet());
             assertTrue(p.rejected().get("zz").contains("File exists"), p.rejected().toString());
             Map<String, String> kernel = elements(nft.read("refusal"));
-            Map<String, String> want = elements(NftRenderer.render(NftRenderGoldenTest.golden().build(1), c));
+            Map<String, String> want = elements(NftRender.render(NftRenderGoldenTest.golden().build(1), c));
             assertEquals(want, kernel, "every other service is programmed, zz is not");
 
             // zz changes again: still refused, and the others' incremental changes go through
@@ -135,11 +137,11 @@ class NftKernelTest {
             b.vip("web", "10.96.0.10", "http:80/tcp").scheduler("wrr");
             p.sync(b.build(3), false);
             assertTrue(p.rejected().isEmpty(), p.rejected().toString());
-            KernelState k = nft.read("refusal");
+            KernelTable k = nft.read("refusal");
             assertEquals("10.1.9.1 . 80", k.objects.get("e published_backends tcp . 8080 . 0").value());
             assertTrue(k.objects.containsKey("e vips 10.96.0.99 . tcp . 80"));
         } finally {
-            NftablesDataPlane.cleanup(c, nft);
+            NftablesDataPlane.cleanup(c, Exec.inNetns(NS));
         }
     }
 
@@ -148,7 +150,7 @@ class NftKernelTest {
         NftConfig c = NftConfig.parse(Map.of("nft-table", "cleanme", "nft-vip-device", "lo"));
         run("ip", "netns", "exec", NS, "nft", "add", "table", "ip", "someone_else");
         run("ip", "-n", NS, "addr", "add", "10.96.7.7/32", "dev", "lo");
-        try (NftPlane p = plane(c)) {
+        try (NftablesDataPlane p = plane(c)) {
             p.sync(NftRenderGoldenTest.golden().build(1), true);
             String addrs = run("ip", "-n", NS, "-4", "addr", "show", "dev", "lo");
             assertTrue(addrs.contains("10.96.0.10/32") && addrs.contains("lo:ptl"), addrs);
@@ -162,7 +164,7 @@ class NftKernelTest {
             assertFalse(addrs.contains("10.96.0.20/32"), addrs);
             assertTrue(addrs.contains("10.96.0.10/32"), addrs);
         }
-        NftablesDataPlane.cleanup(c, nft);
+        NftablesDataPlane.cleanup(c, Exec.inNetns(NS));
         String addrs = run("ip", "-n", NS, "-4", "addr", "show", "dev", "lo");
         assertFalse(addrs.contains("10.96.0.10/32"), addrs);
         assertTrue(addrs.contains("10.96.7.7/32"), "an address portolan did not add stays: " + addrs);
@@ -170,16 +172,16 @@ class NftKernelTest {
         String tables = run("ip", "netns", "exec", NS, "nft", "list", "tables");
         assertFalse(tables.contains("cleanme"), tables);
         assertTrue(tables.contains("someone_else"), tables);
-        NftablesDataPlane.cleanup(c, nft); // twice: nothing left to remove, no error
+        NftablesDataPlane.cleanup(c, Exec.inNetns(NS)); // twice: nothing left to remove, no error
     }
 
     @Test
     void apply_smallScripts_goThroughOneSessionAllOrNothing() throws Exception {
-        NftCommand own = new NftCommand(List.of("ip", "netns", "exec", NS));
+        Nft own = new Nft(Exec.inNetns(NS));
         try {
             own.apply("add table ip sess\nadd map ip sess m { type ipv4_addr : verdict; }\nadd chain ip sess c\n");
             own.apply("# a comment line\nadd element ip sess m { 10.0.0.1 : goto c }\n");
-            NftCommand.NftException refused = org.junit.jupiter.api.Assertions.assertThrows(NftCommand.NftException.class,
+            Nft.NftException refused = org.junit.jupiter.api.Assertions.assertThrows(Nft.NftException.class,
                     () -> own.apply("add element ip sess m { 10.0.0.2 : goto c }\nadd element ip sess m { 10.0.0.3 : goto nochain }\n"));
             assertTrue(refused.getMessage().contains("Error"), refused.getMessage());
             // a delete (the case a one-shot nft pays an RCU grace period for) and an add, in one transaction

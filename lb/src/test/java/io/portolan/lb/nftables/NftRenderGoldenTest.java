@@ -49,23 +49,23 @@ class NftRenderGoldenTest {
     }
 
     /** A kernel that holds {@code r} as a full plan from empty put it there. */
-    static KernelState loaded(Ruleset r) {
-        KernelState k = new KernelState();
+    static KernelTable loaded(Ruleset r) {
+        KernelTable k = new KernelTable();
         return NftIncrementalTest.applied(NftDiff.full(CONFIG, k, r), k);
     }
 
     @Test
     void fullPlan_fromEmptyKernel_matchesGolden() throws IOException {
-        Ruleset r = NftRenderer.render(golden().build(1), CONFIG);
-        assertGolden("full-from-empty.nft", NftDiff.full(CONFIG, new KernelState(), r).script());
+        Ruleset r = NftRender.render(golden().build(1), CONFIG);
+        assertGolden("full-from-empty.nft", NftDiff.full(CONFIG, new KernelTable(), r).script());
     }
 
     @Test
     void incrementalPlan_oneInstanceRemoved_rewritesOnlyThatService() throws IOException {
         Snapshots b = golden();
-        Ruleset before = NftRenderer.render(b.build(1), CONFIG);
-        KernelState k = loaded(before);
-        Ruleset after = NftRenderer.render(b.remove("web", "c").build(2), CONFIG);
+        Ruleset before = NftRender.render(b.build(1), CONFIG);
+        KernelTable k = loaded(before);
+        Ruleset after = NftRender.render(b.remove("web", "c").build(2), CONFIG);
         Plan plan = NftDiff.incremental(CONFIG, k, before, after, Set.of());
         assertEquals(1, plan.groups().size());
         assertEquals("web", plan.groups().get(0).owner());
@@ -75,27 +75,27 @@ class NftRenderGoldenTest {
     @Test
     void incrementalPlan_shInstanceAdded_keepsOtherInstancesAffinitySets() throws IOException {
         Snapshots b = golden();
-        Ruleset before = NftRenderer.render(b.build(1), CONFIG);
-        KernelState k = loaded(before);
+        Ruleset before = NftRender.render(b.build(1), CONFIG);
+        KernelTable k = loaded(before);
         b.instance("api", "z", "10.1.2.3", "https:8443/tcp");
-        Plan plan = NftDiff.incremental(CONFIG, k, before, NftRenderer.render(b.build(2), CONFIG), Set.of());
+        Plan plan = NftDiff.incremental(CONFIG, k, before, NftRender.render(b.build(2), CONFIG), Set.of());
         assertGolden("incremental-api-instance-added.nft", plan.script());
     }
 
     @Test
     void incrementalPlan_nothingChanged_isEmpty() {
-        Ruleset before = NftRenderer.render(golden().build(1), CONFIG);
-        KernelState k = loaded(before);
-        Plan plan = NftDiff.incremental(CONFIG, k, before, NftRenderer.render(golden().build(2), CONFIG), Set.of());
+        Ruleset before = NftRender.render(golden().build(1), CONFIG);
+        KernelTable k = loaded(before);
+        Plan plan = NftDiff.incremental(CONFIG, k, before, NftRender.render(golden().build(2), CONFIG), Set.of());
         assertTrue(plan.isEmpty(), plan.script());
     }
 
     @Test
     void fullPlan_afterAdoption_sendsOnlyChainRewrites() {
-        Ruleset r = NftRenderer.render(golden().build(1), CONFIG);
-        KernelState k = loaded(r);
+        Ruleset r = NftRender.render(golden().build(1), CONFIG);
+        KernelTable k = loaded(r);
         // what a restarted agent reads back: the same objects, owners and chain rules unknown
-        KernelState read = new KernelState();
+        KernelTable read = new KernelTable();
         k.objects.values().forEach(o -> read.put(o.kind() == NftObject.Kind.ELEMENT ? o
                 : new NftObject(o.kind(), o.container(), o.key(), null), null));
         read.tablePresent = true;
@@ -106,13 +106,13 @@ class NftRenderGoldenTest {
 
     @Test
     void slotCounts_weightsBecomeSlots() {
-        assertArrayEquals(new int[] {1, 1, 1}, NftRenderer.slotCounts(new int[] {100, 100, 100}, 64));
-        assertArrayEquals(new int[] {1, 2}, NftRenderer.slotCounts(new int[] {50, 100}, 64));
-        assertArrayEquals(new int[] {1, 3}, NftRenderer.slotCounts(new int[] {1, 3}, 4));
-        assertArrayEquals(new int[] {1, 15}, NftRenderer.slotCounts(new int[] {1, 10_000}, 16));
-        assertArrayEquals(new int[] {5, 11}, NftRenderer.slotCounts(new int[] {33, 67}, 16));
-        assertArrayEquals(new int[] {1, 1, 1, 1}, NftRenderer.slotCounts(new int[] {1, 2, 3, 4}, 4));
-        int[] c = NftRenderer.slotCounts(new int[] {7, 11, 13, 17, 19}, 64);
+        assertArrayEquals(new int[] {1, 1, 1}, NftRender.slotCounts(new int[] {100, 100, 100}, 64));
+        assertArrayEquals(new int[] {1, 2}, NftRender.slotCounts(new int[] {50, 100}, 64));
+        assertArrayEquals(new int[] {1, 3}, NftRender.slotCounts(new int[] {1, 3}, 4));
+        assertArrayEquals(new int[] {1, 15}, NftRender.slotCounts(new int[] {1, 10_000}, 16));
+        assertArrayEquals(new int[] {5, 11}, NftRender.slotCounts(new int[] {33, 67}, 16));
+        assertArrayEquals(new int[] {1, 1, 1, 1}, NftRender.slotCounts(new int[] {1, 2, 3, 4}, 4));
+        int[] c = NftRender.slotCounts(new int[] {7, 11, 13, 17, 19}, 64);
         int sum = 0;
         for (int x : c) {
             sum += x;

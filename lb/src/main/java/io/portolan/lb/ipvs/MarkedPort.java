@@ -8,7 +8,7 @@ import java.net.InetAddress;
  * What a firewall mark stands for: traffic to {@code vip:port/protocol}, or, when {@code vip} is
  * null, a published (routing-mesh) port: traffic to any local address on {@code port/protocol}.
  */
-record Frontend(Protocol protocol, InetAddress vip, int port) implements Comparable<Frontend> {
+record MarkedPort(Protocol protocol, InetAddress vip, int port) implements Comparable<MarkedPort> {
 
     boolean published() {
         return vip == null;
@@ -20,7 +20,7 @@ record Frontend(Protocol protocol, InetAddress vip, int port) implements Compara
     }
 
     @Override
-    public int compareTo(Frontend o) {
+    public int compareTo(MarkedPort o) {
         // published ports first, then by VIP (numerically), port, protocol; hot in render: no allocation
         if (vip != o.vip) {
             if (vip == null) {

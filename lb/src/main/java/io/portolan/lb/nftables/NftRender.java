@@ -30,14 +30,14 @@ import java.util.TreeMap;
  * an affinity set (timeout) per instance. Everything a service owns is keyed by values only it has,
  * so a change rewrites that service's elements and nothing else.
  */
-final class NftRenderer {
+final class NftRender {
     static final String VIPS = "vips";
     static final String PUBLISHED = "published";
     static final String BACKENDS = "backends";
     static final String PUBLISHED_BACKENDS = "published_backends";
     static final Set<String> AFFINITY_SCHEDULERS = Set.of("sh", "mh", "dh");
 
-    private NftRenderer() {
+    private NftRender() {
     }
 
     static Ruleset render(ClusterSnapshot snapshot, NftConfig config) {

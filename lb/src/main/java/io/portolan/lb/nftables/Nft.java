@@ -3,21 +3,18 @@ package io.portolan.lb.nftables;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
+import io.portolan.lb.host.Exec;
+
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
+import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 
 /**
- * The thin, impure half: runs {@code nft} (argv only, the script on stdin) and reads portolan's
- * table back. {@code prefix} runs it elsewhere (tests: {@code ip netns exec NS}).
+ * The nft tool, over the host's {@link Exec}: one transaction at a time (small ones through a
+ * long-lived {@link NftSession}, large ones as {@code nft -f -}), reading portolan's table back,
+ * deleting it. Argv only, the script on stdin.
  */
-final class NftCommand {
+final class Nft {
     /** The kernel (or nft) refused; the message is nft's own. */
     static final class NftException extends Exception {
         NftException(String message) {
@@ -25,53 +22,13 @@ final class NftCommand {
         }
     }
 
-    record Result(int code, String out, String err) {
-    }
-
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final long TIMEOUT_SECONDS = 300;
+    private static final Duration TIMEOUT = Duration.ofMinutes(5);
 
-    private final List<String> prefix;
+    private final Exec exec;
 
-    NftCommand(List<String> prefix) {
-        this.prefix = List.copyOf(prefix);
-    }
-
-    Result run(List<String> args, String stdin) throws IOException {
-        List<String> cmd = new ArrayList<>(prefix);
-        cmd.addAll(args);
-        Process p = new ProcessBuilder(cmd).start();
-        CompletableFuture<byte[]> err = CompletableFuture.supplyAsync(() -> readAll(p.getErrorStream()));
-        CompletableFuture<Void> in = CompletableFuture.runAsync(() -> {
-            try (OutputStream os = p.getOutputStream()) {
-                if (stdin != null) {
-                    os.write(stdin.getBytes(StandardCharsets.UTF_8));
-                }
-            } catch (IOException e) {
-                // nft exited early; its exit code and stderr say why
-            }
-        });
-        byte[] out = readAll(p.getInputStream());
-        try {
-            if (!p.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                throw new IOException(String.join(" ", cmd) + " did not finish in " + TIMEOUT_SECONDS + " s");
-            }
-            in.join();
-            return new Result(p.exitValue(), new String(out, StandardCharsets.UTF_8), new String(err.join(), StandardCharsets.UTF_8));
-        } catch (InterruptedException e) {
-            p.destroyForcibly();
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted while running " + String.join(" ", cmd), e);
-        }
-    }
-
-    private static byte[] readAll(InputStream s) {
-        try (s) {
-            return s.readAllBytes();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+    Nft(Exec exec) {
+        this.exec = exec;
     }
 
     /** Scripts up to this size (incremental syncs) go through the {@link NftSession}; larger ones through {@code nft -f -}. */
@@ -88,9 +45,9 @@ final class NftCommand {
             applyInSession(script);
             return;
         }
-        Result r = run(List.of("nft", "-f", "-"), script);
+        Exec.Result r = exec.run(List.of("nft", "-f", "-"), script, TIMEOUT);
         if (r.code() != 0) {
-            throw new NftException(firstLines(r.err().isEmpty() ? r.out() : r.err(), 6));
+            throw new NftException(Exec.firstLines(r.err().isEmpty() ? r.out() : r.err(), 6));
         }
     }
 
@@ -101,9 +58,9 @@ final class NftCommand {
         String said;
         try {
             if (session == null) {
-                session = new NftSession(prefix);
+                session = new NftSession(exec);
             }
-            said = session.run(script, TimeUnit.SECONDS.toMillis(TIMEOUT_SECONDS));
+            said = session.run(script, TIMEOUT.toMillis());
         } catch (IOException e) {
             if (session == null || session.transactions() == 0) {
                 sessionsWork = false; // e.g. nft built without its CLI: one nft -f - per transaction from now on
@@ -113,7 +70,7 @@ final class NftCommand {
         }
         for (String line : said.split("\n")) {
             if (line.startsWith("Error:")) {
-                throw new NftException(firstLines(said, 6));
+                throw new NftException(Exec.firstLines(said, 6));
             }
         }
     }
@@ -130,32 +87,22 @@ final class NftCommand {
         closeSession();
     }
 
-    static String firstLines(String s, int n) {
-        String[] lines = s.strip().split("\n");
-        StringBuilder b = new StringBuilder();
-        for (int i = 0; i < Math.min(n, lines.length); i++) {
-            String l = lines[i];
-            b.append(i == 0 ? "" : " | ").append(l.length() > 300 ? l.substring(0, 300) + "..." : l);
-        }
-        return b.toString();
-    }
-
     /** Reads table {@code ip TABLE} back (elements of our maps, chain and set names); empty if absent. */
-    KernelState read(String table) throws IOException, NftException {
-        KernelState s = new KernelState();
-        Result r = run(List.of("nft", "-j", "list", "table", "ip", table), null);
+    KernelTable read(String table) throws IOException, NftException {
+        KernelTable s = new KernelTable();
+        Exec.Result r = exec.run(List.of("nft", "-j", "list", "table", "ip", table), null, TIMEOUT);
         if (r.code() != 0) {
             if (r.err().contains("No such file or directory")) {
                 return s;
             }
-            throw new NftException(firstLines(r.err(), 6));
+            throw new NftException(Exec.firstLines(r.err(), 6));
         }
         parse(r.out(), s);
         return s;
     }
 
     /** Fills {@code s} from {@code nft -j list table} output. */
-    static void parse(String json, KernelState s) throws IOException {
+    static void parse(String json, KernelTable s) throws IOException {
         JsonNode root = JSON.readTree(json).path("nftables");
         int maps = 0;
         for (JsonNode item : root) {
@@ -173,8 +120,8 @@ final class NftCommand {
             } else if (item.has("map")) {
                 JsonNode m = item.get("map");
                 String name = m.path("name").asText();
-                if (name.equals(NftRenderer.VIPS) || name.equals(NftRenderer.PUBLISHED) || name.equals(NftRenderer.BACKENDS)
-                        || name.equals(NftRenderer.PUBLISHED_BACKENDS)) {
+                if (name.equals(NftRender.VIPS) || name.equals(NftRender.PUBLISHED) || name.equals(NftRender.BACKENDS)
+                        || name.equals(NftRender.PUBLISHED_BACKENDS)) {
                     maps++;
                 }
                 for (JsonNode e : m.path("elem")) {
@@ -220,13 +167,13 @@ final class NftCommand {
 
     /** Deletes table {@code ip TABLE}; false if there was none. */
     boolean deleteTable(String table) throws IOException, NftException {
-        Result r = run(List.of("nft", "delete", "table", "ip", table), null);
+        Exec.Result r = exec.run(List.of("nft", "delete", "table", "ip", table), null, TIMEOUT);
         if (r.code() == 0) {
             return true;
         }
         if (r.err().contains("No such file or directory")) {
             return false;
         }
-        throw new NftException(firstLines(r.err(), 6));
+        throw new NftException(Exec.firstLines(r.err(), 6));
     }
 }

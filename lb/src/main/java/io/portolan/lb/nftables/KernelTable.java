@@ -8,7 +8,7 @@ import java.util.Map;
  * each (null for objects read back from the kernel and not yet claimed). Changed only after the
  * kernel accepted a group of changes.
  */
-final class KernelState {
+final class KernelTable {
     final Map<String, NftObject> objects = new HashMap<>();
     private int elements;
     final Map<String, String> owners = new HashMap<>();
