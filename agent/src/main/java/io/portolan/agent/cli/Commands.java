@@ -99,12 +99,7 @@ public final class Commands {
         }
         if (f.has("etcd-endpoints")) {
             List<URI> eps = Flags.endpoints("--etcd-endpoints", f.all("etcd-endpoints"));
-            KeyLayout layout;
-            try {
-                layout = new KeyLayout(f.get("etcd-prefix", KeyLayout.DEFAULT_PREFIX));
-            } catch (ValidationException e) {
-                throw new ValidationException("--etcd-prefix", f.get("etcd-prefix", null), e.getMessage());
-            }
+            KeyLayout layout = AgentConfig.layout(f);
             Cidr cidr = Cidr.parse("--vip-cidr", f.get("vip-cidr", AgentConfig.DEFAULT_VIP_CIDR));
             return new Registrar.ViaEtcd(eps, layout, cidr, AgentConfig.etcdTimeout(f));
         }

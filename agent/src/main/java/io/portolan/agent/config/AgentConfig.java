@@ -57,6 +57,15 @@ public record AgentConfig(String node, List<URI> etcdEndpoints, KeyLayout layout
                 Duration.ofMinutes(1));
     }
 
+    /** {@code --etcd-prefix} (default {@value KeyLayout#DEFAULT_PREFIX}) as a key layout. */
+    public static KeyLayout layout(Flags f) {
+        try {
+            return new KeyLayout(f.get("etcd-prefix", KeyLayout.DEFAULT_PREFIX));
+        } catch (ValidationException e) {
+            throw new ValidationException("--etcd-prefix", f.get("etcd-prefix", null), e.getMessage());
+        }
+    }
+
     public static AgentConfig parse(String[] args) {
         Flags f = Flags.parse(args, FLAGS, SWITCHES);
         if (!f.command().isEmpty()) {
@@ -67,12 +76,7 @@ public record AgentConfig(String node, List<URI> etcdEndpoints, KeyLayout layout
         }
         String node = Validate.id("--node", f.get("node", Hostnames.local()));
         List<URI> endpoints = Flags.endpoints("--etcd-endpoints", f.all("etcd-endpoints"));
-        KeyLayout layout;
-        try {
-            layout = new KeyLayout(f.get("etcd-prefix", KeyLayout.DEFAULT_PREFIX));
-        } catch (ValidationException e) {
-            throw new ValidationException("--etcd-prefix", f.get("etcd-prefix", null), e.getMessage());
-        }
+        KeyLayout layout = layout(f);
         Duration timeout = etcdTimeout(f);
         Path stateDir = Path.of(f.get("state-dir", DEFAULT_STATE_DIR));
         InetSocketAddress admin = Flags.hostPort("--admin-listen", f.get("admin-listen", DEFAULT_ADMIN));

@@ -5,7 +5,6 @@ import io.portolan.lb.host.VipAddresses;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.util.List;
-import java.util.Map;
 
 /** Puts a VIP on a local interface and takes it away. The real one is {@link #on}; tests may bind nothing. */
 interface VipBinder {
@@ -31,34 +30,30 @@ interface VipBinder {
         return new VipBinder() {
             @Override
             public void add(InetAddress vip) {
-                if (vip.isLoopbackAddress()) {
-                    return;
-                }
-                Map<InetAddress, String> refused;
-                try {
-                    refused = addresses.add(List.of(vip));
-                } catch (IOException e) {
-                    refused = Map.of(vip, e.getMessage());
-                }
-                if (!refused.isEmpty()) {
+                String refused = change(vip, true);
+                if (refused != null) {
                     throw new IllegalStateException("cannot add " + vip.getHostAddress() + " to " + addresses.device() + ": "
-                            + refused.get(vip) + "; check that the device exists and the agent runs as root");
+                            + refused + "; check that the device exists and the agent runs as root");
                 }
             }
 
             @Override
             public void remove(InetAddress vip) {
+                String refused = change(vip, false);
+                if (refused != null) {
+                    UserspaceDataPlane.log.warn("cannot remove {} from {}: {}", vip.getHostAddress(), addresses.device(), refused);
+                }
+            }
+
+            /** Null when done (or a loopback VIP), else why not. */
+            private String change(InetAddress vip, boolean add) {
                 if (vip.isLoopbackAddress()) {
-                    return;
+                    return null;
                 }
-                Map<InetAddress, String> refused;
                 try {
-                    refused = addresses.remove(List.of(vip));
+                    return (add ? addresses.add(List.of(vip)) : addresses.remove(List.of(vip))).get(vip);
                 } catch (IOException e) {
-                    refused = Map.of(vip, e.getMessage());
-                }
-                if (!refused.isEmpty()) {
-                    UserspaceDataPlane.log.warn("cannot remove {} from {}: {}", vip.getHostAddress(), addresses.device(), refused.get(vip));
+                    return e.getMessage();
                 }
             }
         };
