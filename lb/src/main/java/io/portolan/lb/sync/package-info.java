@@ -1,2 +1,6 @@
-/** Coalescing, rate-limited, retrying sync of snapshots into a kernel data plane (nftables, IPVS). */
+/**
+ * {@link io.portolan.lb.sync.CoalescingSync}: the one place a kernel data plane's bursts of
+ * snapshots are coalesced (latest wins, minimum interval, retry with backoff, full resync after a
+ * failure and periodically).
+ */
 package io.portolan.lb.sync;
