@@ -1,9 +1,9 @@
 package io.portolan.lb.ipvs;
 
-import io.portolan.lb.host.Exec;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import io.portolan.lb.host.Exec;
 import io.portolan.lb.sync.CoalescingSync;
 import io.portolan.proto.ClusterSnapshot;
 import org.slf4j.Logger;
@@ -11,7 +11,6 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.net.InetAddress;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -45,7 +44,7 @@ final class IpvsSyncer implements CoalescingSync.Target, AutoCloseable {
 
     private final IpvsConfig config;
     private final IpvsHost host;
-    private final Exec shell;
+    private final Exec exec;
     private Ipvsadm ipvsadm;
     /** Set when ipvsadm died or hung mid-call: the table may differ from {@link #kernel}, so the next sync is a full one. */
     private boolean needFull;
@@ -67,19 +66,19 @@ final class IpvsSyncer implements CoalescingSync.Target, AutoCloseable {
     private List<String> lastProblems = List.of();
     private volatile Plan lastPlan;
 
-    IpvsSyncer(IpvsConfig config, Exec shell, MeterRegistry meters) {
-        this(config, shell, meters, Path.of("/proc/sys"));
+    IpvsSyncer(IpvsConfig config, Exec exec, MeterRegistry meters) {
+        this(config, exec, meters, Path.of("/proc/sys"));
     }
 
     /** {@code sysctlRoot}: where the sysctl files are ({@code /proc/sys}; a directory of files in tests). */
-    IpvsSyncer(IpvsConfig config, Exec shell, MeterRegistry meters, Path sysctlRoot) {
-        this(config, shell, meters, sysctlRoot, Exec.onPath("stdbuf") ? new IpvsadmSession(shell, TIMEOUT) : new IpvsadmOneShot(shell));
+    IpvsSyncer(IpvsConfig config, Exec exec, MeterRegistry meters, Path sysctlRoot) {
+        this(config, exec, meters, sysctlRoot, Exec.onPath("stdbuf") ? new IpvsadmSession(exec, TIMEOUT) : new IpvsadmOneShot(exec));
     }
 
-    IpvsSyncer(IpvsConfig config, Exec shell, MeterRegistry meters, Path sysctlRoot, Ipvsadm ipvsadm) {
-        this.host = new IpvsHost(config, shell, sysctlRoot);
+    IpvsSyncer(IpvsConfig config, Exec exec, MeterRegistry meters, Path sysctlRoot, Ipvsadm ipvsadm) {
+        this.host = new IpvsHost(config, exec, sysctlRoot);
         this.config = config;
-        this.shell = shell;
+        this.exec = exec;
         this.ipvsadm = ipvsadm;
         if (ipvsadm instanceof IpvsadmOneShot) {
             log.info("ipvs: stdbuf not found (coreutils): ipvsadm runs once per change instead of as one long-lived process");
@@ -337,7 +336,7 @@ final class IpvsSyncer implements CoalescingSync.Target, AutoCloseable {
             next.putAll(add);
         }
         String script = MarkRules.script(full, next, remove, add);
-        Exec.Result r = shell.run(List.of("iptables-restore", "--noflush", "-w", "5"), script, TIMEOUT);
+        Exec.Result r = exec.run(List.of("iptables-restore", "--noflush", "-w", "5"), script, TIMEOUT);
         if (r.code() != 0) {
             throw new IOException("iptables-restore of the " + MarkRules.CHAIN + " chain failed (exit " + r.code() + "): " + r.errOrOut());
         }
@@ -354,7 +353,7 @@ final class IpvsSyncer implements CoalescingSync.Target, AutoCloseable {
 
     private void readKernel() throws IOException {
         kernel = readIpvs();
-        Exec.Result m = shell.run(List.of("iptables-save", "-t", "mangle"), null, TIMEOUT);
+        Exec.Result m = exec.run(List.of("iptables-save", "-t", "mangle"), null, TIMEOUT);
         if (m.code() != 0) {
             throw new IOException("iptables-save -t mangle failed: " + m.errOrOut());
         }

@@ -15,11 +15,11 @@ import java.util.List;
  */
 final class IpvsadmOneShot implements Ipvsadm {
     private static final Duration TIMEOUT = Duration.ofMinutes(5);
-    private final Exec shell;
+    private final Exec exec;
     private int starts;
 
-    IpvsadmOneShot(Exec shell) {
-        this.shell = shell;
+    IpvsadmOneShot(Exec exec) {
+        this.exec = exec;
     }
 
     @Override
@@ -30,7 +30,7 @@ final class IpvsadmOneShot implements Ipvsadm {
             if (Ipvsadm.isListing(groups.get(i))) {
                 starts++;
                 String line = Ipvsadm.checked(groups.get(i).get(0));
-                Exec.Result r = shell.run(List.of("ipvsadm", "-R"), line + "\n", TIMEOUT);
+                Exec.Result r = exec.run(List.of("ipvsadm", "-R"), line + "\n", TIMEOUT);
                 if (r.code() != 0 || !r.err().isBlank()) {
                     throw new IOException("ipvsadm " + line + " failed (exit " + r.code() + "): " + r.errOrOut());
                 }
@@ -44,7 +44,7 @@ final class IpvsadmOneShot implements Ipvsadm {
                 groups.get(i++).forEach(l -> stdin.append(Ipvsadm.checked(l)).append('\n'));
             }
             starts++;
-            Exec.Result r = shell.run(List.of("ipvsadm", "-R"), stdin.toString(), TIMEOUT);
+            Exec.Result r = exec.run(List.of("ipvsadm", "-R"), stdin.toString(), TIMEOUT);
             List<String> errors = (r.err() + "\n" + r.out()).lines().filter(l -> !l.isBlank()).toList();
             if (r.code() != 0 && errors.isEmpty()) {
                 errors = List.of("ipvsadm -R exited with " + r.code());

@@ -48,15 +48,15 @@ final class IpvsadmSession implements Ipvsadm {
         return t;
     });
 
-    private final Exec shell;
+    private final Exec exec;
     private final Duration idle;
     private Process process;
     private OutputStream stdin;
     private LinkedBlockingQueue<String> output;
     private int starts;
 
-    IpvsadmSession(Exec shell, Duration idle) {
-        this.shell = shell;
+    IpvsadmSession(Exec exec, Duration idle) {
+        this.exec = exec;
         this.idle = idle;
     }
 
@@ -130,7 +130,7 @@ final class IpvsadmSession implements Ipvsadm {
     private void start() throws IOException {
         kill();
         starts++;
-        Process p = shell.start(ARGV);
+        Process p = exec.start(ARGV);
         LinkedBlockingQueue<String> q = new LinkedBlockingQueue<>();
         Thread reader = new Thread(() -> {
             try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
