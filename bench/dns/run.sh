@@ -125,9 +125,9 @@ UNBOUND_PID=$!; PIDS+=("$UNBOUND_PID")
 wait_ready "$UNBOUND_PORT" unbound
 
 # --- portolan ------------------------------------------------------------------------------------
-mvn -q -o -pl proto install -DskipTests
-mvn -q -o -pl dns test-compile
-mvn -q -o -pl dns dependency:build-classpath -Dmdep.outputFile="$OUT/cp.txt" > /dev/null
+mvn -q -B -ntp -pl proto install -DskipTests
+mvn -q -B -ntp -pl dns test-compile
+mvn -q -B -ntp -pl dns dependency:build-classpath -Dmdep.outputFile="$OUT/cp.txt" > /dev/null
 CP="$ROOT/dns/target/test-classes:$ROOT/dns/target/classes:$(cat "$OUT/cp.txt")"
 PORTOLAN_PORT=$(free_port)
 # the collector deploy/bin/portolan runs the agent with (Parallel measured the same here)

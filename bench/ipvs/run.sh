@@ -15,8 +15,8 @@ S=${1:-10000}
 N=${2:-10}
 WORK=$(mktemp -d "${HOME}/.cache/portolan-bench-ipvs.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
-mvn -q -o -pl proto install -DskipTests >/dev/null
-mvn -q -o -pl lb test-compile dependency:build-classpath -Dmdep.outputFile="$WORK/cp.txt" -Dmdep.includeScope=test >/dev/null
+mvn -q -B -ntp -pl proto install -DskipTests >/dev/null
+mvn -q -B -ntp -pl lb test-compile dependency:build-classpath -Dmdep.outputFile="$WORK/cp.txt" -Dmdep.includeScope=test >/dev/null
 # a private copy of the classes: a build running meanwhile cannot change what the VM reads
 cp -r lb/target/classes "$WORK/classes"
 cp -r lb/target/test-classes "$WORK/test-classes"

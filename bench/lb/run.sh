@@ -83,7 +83,8 @@ if has nginx-stream; then nginx -c "$WORK/stream.conf" -p "$WORK" & PIDS+=($!); 
 if has haproxy; then haproxy -f "$WORK/haproxy.cfg" -db & PIDS+=($!); HAPROXY_PID=$!; fi
 
 # The classes are copied so that a rebuild of lb/target during the run does not change what runs.
-mvn -q -o -pl lb test-compile dependency:build-classpath -Dmdep.outputFile="$WORK/cp.txt" -Dmdep.includeScope=test >/dev/null
+mvn -q -B -ntp -pl proto install -DskipTests >/dev/null
+mvn -q -B -ntp -pl lb test-compile dependency:build-classpath -Dmdep.outputFile="$WORK/cp.txt" -Dmdep.includeScope=test >/dev/null
 cp -r lb/target/classes "$WORK/classes"
 cp -r lb/target/test-classes "$WORK/test-classes"
 DEPS=$(cat "$WORK/cp.txt")

@@ -11,8 +11,8 @@ NS=ptl-nftbench-$$
 WORK=$(mktemp -d)
 trap 'ip netns del "$NS" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 ip netns add "$NS"
-mvn -q -o -pl proto,lb install -DskipTests >/dev/null
-mvn -q -o -pl lb test-compile dependency:build-classpath -Dmdep.outputFile="$WORK/cp.txt" -Dmdep.includeScope=test >/dev/null
+mvn -q -B -ntp -pl proto,lb install -DskipTests >/dev/null
+mvn -q -B -ntp -pl lb test-compile dependency:build-classpath -Dmdep.outputFile="$WORK/cp.txt" -Dmdep.includeScope=test >/dev/null
 CP="lb/target/test-classes:lb/target/classes:$(cat "$WORK/cp.txt")"
 java -Xmx2g ${BENCH_JAVA_OPTS:-} -cp "$CP" io.portolan.lb.nftables.NftBench "$NS" "$SERVICES" "$INSTANCES" | tee "$WORK/out.txt"
 load=$(sed -n 's/^load from empty: \([0-9.]*\) s.*/\1/p' "$WORK/out.txt")
