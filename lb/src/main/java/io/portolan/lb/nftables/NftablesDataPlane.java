@@ -352,6 +352,11 @@ public final class NftablesDataPlane implements DataPlane {
         return lastTimings;
     }
 
+    /** The plane's nft (for the benchmark: a transaction through the plane's own session). */
+    Nft nft() {
+        return nft;
+    }
+
     /** For tests: the addresses this plane believes it added. */
     Set<InetAddress> vips() {
         return vips;

@@ -89,7 +89,7 @@ public final class NftBench {
                     median(phases, NftablesDataPlane.Timings::render), median(phases, NftablesDataPlane.Timings::diff),
                     median(phases, NftablesDataPlane.Timings::script), phases.get(0).scriptChars(), median(phases, NftablesDataPlane.Timings::nft), median(phases, NftablesDataPlane.Timings::rest));
             long t2 = System.nanoTime();
-            nft.apply("add element ip portolan vips { 10.250.1.1 . tcp . 1 : goto slots_1 }\n");
+            p.nft().apply("add element ip portolan vips { 10.250.1.1 . tcp . 1 : goto slots_1 }\n");
             System.out.printf("nft alone, one element (through the plane's nft -i session): %.1f ms%n", secs(t2) * 1000);
             System.out.printf("plane heap (after GC): %.0f MB for %d services x %d instances (snapshot excluded)%n",
                     (heap1 - heap0) / 1e6, services, instances);
