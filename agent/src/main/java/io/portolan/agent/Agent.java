@@ -86,12 +86,24 @@ public final class Agent implements AutoCloseable {
                 hostPort(admin.address()), config.vipCidr(), config.dataplane() == null ? DataPlanes.NONE : config.dataplane().name());
     }
 
-    /** {@code portolan agent --cleanup}: removes the kernel state the data planes made, and nothing else. */
+    /**
+     * {@code portolan agent --cleanup}: every data plane kind removes what it made on this host, and
+     * nothing else; one kind failing does not stop the others, and the first failure is thrown at the end.
+     */
     public static void cleanup(AgentConfig config) {
+        RuntimeException failed = null;
         for (DataPlaneKind kind : DataPlanes.all()) {
-            kind.cleanup().accept(config.moduleFlags());
+            try {
+                kind.cleanup().accept(config.moduleFlags());
+            } catch (RuntimeException e) {
+                log.error("cleanup of the {} data plane failed: {}", kind.name(), e.getMessage());
+                failed = failed == null ? e : failed;
+            }
         }
-        log.info("removed the host state portolan's data planes made ({})", String.join(", ", DataPlanes.names().subList(1, DataPlanes.names().size())));
+        if (failed != null) {
+            throw failed;
+        }
+        log.info("removed what portolan's data planes made on this host");
     }
 
     public static Agent start(AgentConfig config) throws IOException {

@@ -18,16 +18,18 @@ public final class Main {
 
     static final String USAGE = String.join("\n",
             "usage:",
-            "  portolan agent      [--config FILE] [--node NAME] [--etcd-endpoints URLS] [--etcd-prefix P] [--state-dir DIR]",
+            "  portolan agent      [--config FILE] [--node NAME] [--etcd-endpoints URLS] [--etcd-prefix P] [--etcd-timeout 3s]",
+            "                      [--state-dir DIR] [--dns-listen ADDR:PORT,...|none] [--dns-* ...]",
             "                      [--admin-listen ADDR:PORT] [--vip-cidr CIDR] [--dataplane none|userspace|nftables|ipvs]",
             "                      [--lb-*|--nft-*|--ipvs-* ...] [--log-level LEVEL] [--cleanup]",
             "  portolan register   --service NAME --address IP --port [NAME:]PORT[/tcp|/udp] ... [--mode vip|dnsrr]",
-            "                      [--weight N] [--ttl SECONDS] [--id ID] [--node NAME] [--meta K=V]... [--drain-seconds N]",
+            "                      [--weight N] [--ttl SECONDS] [--id ID] [--node NAME] [--meta K=V]... [--drain 2s]",
             "                      [--scheduler NAME] [--publish PUBLISHED:TARGET[/tcp|/udp]]...",
             "                      [--agent URL | --etcd-endpoints URLS] [-- COMMAND ARGS...]",
             "  portolan deregister --service NAME --id ID [--agent URL | --etcd-endpoints URLS]",
             "  portolan delete-service --service NAME [--agent URL | --etcd-endpoints URLS]",
             "  portolan services   [--agent URL] [--json]",
+            "durations carry a unit: 250ms, 5s, 2m, 1h; TTLs are whole seconds",
             "");
 
     public static void main(String[] args) {
