@@ -101,6 +101,7 @@ class BadInputTest {
             "agent --etcd-endpoints 127.0.0.1:2379 | '127.0.0.1:2379'",
             "agent --etcd-prefix portolan | 'portolan'",
             "agent --dns-forward-timeout 5 | --dns-forward-timeout '5'",
+            "agent --dns-listen none --dns-forward-timeout 5 | --dns-forward-timeout '5'",
             "agent --lb-idle-timeout 5 | --lb-idle-timeout '5'",
             "agent --etcd-timeout 3000 | --etcd-timeout '3000'",
             "register --agent AGENT --service web --address 10.0.0.9 --port 80 --drain 2 | --drain '2'",

@@ -119,10 +119,8 @@ public record DnsConfig(List<InetSocketAddress> listen, String zone, List<InetSo
      */
     public static DnsConfig fromFlags(Map<String, String> flags) {
         String listen = flags.getOrDefault("dns-listen", DEFAULT_LISTEN);
-        if (listen.equals("none")) {
-            return null;
-        }
-        DnsConfig d = defaults(parseAddresses("--dns-listen", listen, 53));
+        boolean off = listen.equals("none"); // the other flags are still checked: a bad value is refused either way
+        DnsConfig d = defaults(parseAddresses("--dns-listen", off ? DEFAULT_LISTEN : listen, 53));
         for (String name : new java.util.TreeSet<>(flags.keySet())) {
             String v = flags.get(name);
             String f = "--" + name;
@@ -140,7 +138,7 @@ public record DnsConfig(List<InetSocketAddress> listen, String zone, List<InetSo
                 default -> d;
             };
         }
-        return d;
+        return off ? null : d;
     }
 
     /** The defaults, listening on {@code listen}. */

@@ -90,8 +90,11 @@ class DnsConfigTest {
     }
 
     @Test
-    void fromFlags_listenNone_noServer() {
+    void fromFlags_listenNone_noServer_butBadValuesStillRefused() {
         assertNull(DnsConfig.fromFlags(Map.of("dns-listen", "none", "dns-zone", "x.internal")));
+        ValidationException e = assertThrows(ValidationException.class,
+                () -> DnsConfig.fromFlags(Map.of("dns-listen", "none", "dns-forward-timeout", "5")));
+        assertEquals("--dns-forward-timeout", e.field());
     }
 
     @Test
