@@ -80,10 +80,12 @@ public final class Agent implements AutoCloseable {
         }
         closeables.add(publisher); // listener threads stop before DNS and the data plane close
         registry.start(state);
-        admin = new AdminServer(config.adminListen(), registry, state, publisher, meters, config.node());
+        admin = new AdminServer(config.adminListen(), config.registerListen(), config.advertiseAddress(), registry, state, publisher,
+                meters, config.node());
         closeables.add(admin);
-        log.info("portolan agent {} up: admin API on http://{}, VIPs from {}, data plane {}", config.node(),
-                hostPort(admin.address()), config.vipCidr(), config.dataplane() == null ? DataPlanes.NONE : config.dataplane().name());
+        log.info("portolan agent {} ({}) up: admin API on http://{}{}, VIPs from {}, data plane {}", config.node(),
+                config.advertiseAddress().getHostAddress(), hostPort(admin.address()),
+                admin.registerAddresses().isEmpty() ? "" : ", registrations on " + admin.registerAddresses(), config.vipCidr(), config.dataplane() == null ? DataPlanes.NONE : config.dataplane().name());
     }
 
     /**
@@ -125,6 +127,11 @@ public final class Agent implements AutoCloseable {
 
     public InetSocketAddress adminAddress() {
         return admin.address();
+    }
+
+    /** Where the registration listeners ({@code --register-listen}) are bound. */
+    public java.util.List<InetSocketAddress> registerAddresses() {
+        return admin.registerAddresses();
     }
 
     @Override

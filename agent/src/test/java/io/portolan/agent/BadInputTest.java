@@ -105,6 +105,12 @@ class BadInputTest {
             "agent --lb-idle-timeout 5 | --lb-idle-timeout '5'",
             "agent --etcd-timeout 3000 | --etcd-timeout '3000'",
             "register --agent AGENT --service web --address 10.0.0.9 --port 80 --drain 2 | --drain '2'",
+            "register --agent AGENT --service web --port http:80 --host-port http | 'http'",
+            "register --agent AGENT --service web --port http:80 --host-port db:30080 | 'db:30080'",
+            "register --agent AGENT --service web --port http:80 --host-port http:70000 | '70000'",
+            "register --etcd-endpoints ETCD --service web --port 80 | --address",
+            "agent --advertise-address 0.0.0.0 | '0.0.0.0'",
+            "agent --register-listen 172.17.0.1 | '172.17.0.1'",
             "services --agent AGENT --verbose | '--verbose'",
     })
     void cli_badInput_exit2_namesValue_changesNothing(String line, String named) {

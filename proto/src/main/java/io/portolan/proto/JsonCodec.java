@@ -144,8 +144,20 @@ public final class JsonCodec {
             if (r.node() != null) {
                 g.writeStringField("node", r.node());
             }
-            g.writeStringField("address", r.address().getHostAddress());
+            if (r.address() != null) {
+                g.writeStringField("address", r.address().getHostAddress());
+            }
             writePorts(g, r.ports());
+            if (!r.hostPorts().isEmpty()) {
+                g.writeArrayFieldStart("hostPorts");
+                for (Map.Entry<String, Integer> h : r.hostPorts().entrySet()) {
+                    g.writeStartObject();
+                    g.writeStringField("name", h.getKey());
+                    g.writeNumberField("port", h.getValue());
+                    g.writeEndObject();
+                }
+                g.writeEndArray();
+            }
             g.writeStringField("mode", r.mode().lower());
             g.writeNumberField("weight", r.weight());
             g.writeNumberField("ttl", r.ttlSeconds());
@@ -168,17 +180,39 @@ public final class JsonCodec {
         ObjectNode o = object(json);
         for (Iterator<String> it = o.fieldNames(); it.hasNext(); ) {
             String f = it.next();
-            if (!Set.of("service", "id", "node", "address", "ports", "mode", "weight", "ttl", "metadata", "scheduler", "published").contains(f)) {
+            if (!Set.of("service", "id", "node", "address", "ports", "hostPorts", "mode", "weight", "ttl", "metadata", "scheduler",
+                    "published").contains(f)) {
                 throw new ValidationException("field", f, "unknown registration field");
             }
         }
         String mode = text(o, "mode", false);
+        String address = text(o, "address", false);
         return new Registration(text(o, "service", true), text(o, "id", false), text(o, "node", false),
-                Validate.unicast("address", text(o, "address", true)), ports(o.get("ports")),
+                address == null ? null : Validate.unicast("address", address), ports(o.get("ports")),
                 mode == null ? Mode.VIP : Mode.parse("mode", mode),
                 o.has("weight") ? Validate.weight("weight", integer(o, "weight")) : Validate.DEFAULT_WEIGHT,
                 o.has("ttl") ? Validate.ttl("ttl", integer(o, "ttl")) : Validate.DEFAULT_TTL,
-                stringMap(o.get("metadata")), text(o, "scheduler", false), published(o.get("published")));
+                stringMap(o.get("metadata")), text(o, "scheduler", false), published(o.get("published")), hostPorts(o.get("hostPorts")));
+    }
+
+    /** {@code [{"name": "http", "port": 32768}, ...]}: a port's name and the node's port mapped to it. */
+    private static Map<String, Integer> hostPorts(JsonNode arr) {
+        Map<String, Integer> out = new java.util.LinkedHashMap<>();
+        if (arr == null || arr.isNull()) {
+            return out;
+        }
+        if (!arr.isArray()) {
+            throw new ValidationException("hostPorts", arr.toString(), "expected an array of {\"name\", \"port\"}");
+        }
+        for (JsonNode h : arr) {
+            if (!h.isObject() || text(h, "name", true).isEmpty()) {
+                throw new ValidationException("hostPorts", h.toString(), "expected {\"name\": PORT_NAME, \"port\": HOST_PORT}");
+            }
+            if (out.put(h.get("name").textValue(), Validate.port("hostPorts", integer(h, "port"))) != null) {
+                throw new ValidationException("hostPorts", h.toString(), "port '" + h.get("name").textValue() + "' is mapped twice");
+            }
+        }
+        return out;
     }
 
     // ---- Snapshot (admin API, `portolan services --json`) ----------------------------------

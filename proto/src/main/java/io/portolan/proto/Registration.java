@@ -8,14 +8,27 @@ import java.util.Map;
  * What a registrant asks for: an instance of a service (created with {@code mode} and the
  * instance's ports if it does not exist yet), kept alive for {@code ttlSeconds} after the last
  * heartbeat or lease keep-alive. {@code id} and {@code node} may be null: the registry fills them.
+ * {@code address} may be null when registering through an agent, which fills it (the request's
+ * source address, or the agent's advertise address).
+ *
+ * <p>{@code hostPorts} maps a port's name to the port the node maps to it (as {@code docker run -p
+ * HOSTPORT:PORT} does): the instance is then reached at the node's advertise address on those
+ * ports, while the service keeps the ports as given (a VIP on port 8080 reaches {@code ADVERTISE:32768}).
  */
 public record Registration(String service, String id, String node, InetAddress address, List<Port> ports, Mode mode,
                            int weight, int ttlSeconds, Map<String, String> metadata, String scheduler,
-                           List<PublishedPort> publishedPorts) {
-    /** Without a scheduler or published ports (the service's defaults). */
+                           List<PublishedPort> publishedPorts, Map<String, Integer> hostPorts) {
+    /** Without host ports. */
+    public Registration(String service, String id, String node, InetAddress address, List<Port> ports, Mode mode,
+                        int weight, int ttlSeconds, Map<String, String> metadata, String scheduler,
+                        List<PublishedPort> publishedPorts) {
+        this(service, id, node, address, ports, mode, weight, ttlSeconds, metadata, scheduler, publishedPorts, Map.of());
+    }
+
+    /** Without a scheduler, published ports or host ports (the service's defaults). */
     public Registration(String service, String id, String node, InetAddress address, List<Port> ports, Mode mode,
                         int weight, int ttlSeconds, Map<String, String> metadata) {
-        this(service, id, node, address, ports, mode, weight, ttlSeconds, metadata, null, List.of());
+        this(service, id, node, address, ports, mode, weight, ttlSeconds, metadata, null, List.of(), Map.of());
     }
 
     public Registration {
@@ -25,9 +38,6 @@ public record Registration(String service, String id, String node, InetAddress a
         }
         if (node != null) {
             Validate.id("node", node);
-        }
-        if (address == null) {
-            throw new ValidationException("address", null, "an IPv4 or IPv6 address is required");
         }
         ports = ports == null ? List.of() : List.copyOf(ports);
         if (ports.isEmpty()) {
@@ -52,14 +62,32 @@ public record Registration(String service, String id, String node, InetAddress a
             Validate.scheduler("scheduler", scheduler);
         }
         publishedPorts = publishedPorts == null ? List.of() : List.copyOf(publishedPorts);
+        hostPorts = hostPorts == null ? Map.of() : Map.copyOf(new java.util.TreeMap<>(hostPorts));
+        for (Map.Entry<String, Integer> h : hostPorts.entrySet()) {
+            String spec = h.getKey() + ":" + h.getValue();
+            Validate.port("host-port", h.getValue() == null ? 0 : h.getValue());
+            if (ports.stream().noneMatch(p -> p.name().equals(h.getKey()))) {
+                throw new ValidationException("host-port", spec, "names no port of this registration; name the port (--port "
+                        + h.getKey() + ":PORT) to map it");
+            }
+        }
+    }
+
+    /** Whether every port has a host port (the instance lives at the node's address). */
+    public boolean everyPortMapped() {
+        return !hostPorts.isEmpty() && ports.stream().allMatch(p -> hostPorts.containsKey(p.name()));
+    }
+
+    public Registration withAddress(InetAddress newAddress) {
+        return new Registration(service, id, node, newAddress, ports, mode, weight, ttlSeconds, metadata, scheduler, publishedPorts, hostPorts);
     }
 
     public Registration withId(String newId) {
-        return new Registration(service, newId, node, address, ports, mode, weight, ttlSeconds, metadata, scheduler, publishedPorts);
+        return new Registration(service, newId, node, address, ports, mode, weight, ttlSeconds, metadata, scheduler, publishedPorts, hostPorts);
     }
 
     public Registration withNode(String newNode) {
-        return new Registration(service, id, newNode, address, ports, mode, weight, ttlSeconds, metadata, scheduler, publishedPorts);
+        return new Registration(service, id, newNode, address, ports, mode, weight, ttlSeconds, metadata, scheduler, publishedPorts, hostPorts);
     }
 
     /**
@@ -71,9 +99,14 @@ public record Registration(String service, String id, String node, InetAddress a
     }
 
     public Instance toInstance(java.time.Instant now) {
-        if (id == null || node == null) {
-            throw new IllegalStateException("id and node are assigned before an instance is stored");
+        if (id == null || node == null || address == null) {
+            throw new IllegalStateException("id, node and address are assigned before an instance is stored");
         }
-        return new Instance(id, service, node, address, ports, weight, Health.HEALTHY, metadata, now, Extras.NONE);
+        List<Port> reached = ports;
+        if (!hostPorts.isEmpty()) {
+            reached = ports.stream().map(p -> hostPorts.containsKey(p.name()) ? new Port(p.name(), hostPorts.get(p.name()), p.protocol()) : p)
+                    .toList();
+        }
+        return new Instance(id, service, node, address, reached, weight, Health.HEALTHY, metadata, now, Extras.NONE);
     }
 }

@@ -24,9 +24,12 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
@@ -43,8 +46,15 @@ import java.util.concurrent.Executors;
  *   GET    /v1/snapshot                         the current snapshot
  *   GET    /healthz  /readyz  /metrics
  * </pre>
- * Errors are {@code {"error": "..."}} with 400 (bad input, naming the value), 404, 409 (conflict
- * with the stored service) or 503 (store unreachable).
+ * Errors are {@code {"error": "..."}} with 400 (bad input, naming the value), 403 (not allowed on this
+ * listener), 404, 409 (conflict with the stored service) or 503 (store unreachable).
+ *
+ * <p>The registration listeners ({@code --register-listen}, for containers on a bridge) serve only
+ * the first three, and an instance registered through them may carry only the request's source
+ * address, or this node's advertise address with a host port for every port; it is this node's, and
+ * it may be refreshed and deregistered only from the address that registered it. Anything else is
+ * 403 naming the value. A registration without an address gets the request's source address, or
+ * the advertise address when it maps host ports or came over the admin API's loopback (a host process).
  */
 public final class AdminServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(AdminServer.class);
@@ -52,7 +62,9 @@ public final class AdminServer implements AutoCloseable {
     private static final JsonFactory JSON = new JsonFactory();
 
     private final HttpServer server;
+    private final List<HttpServer> registerServers = new ArrayList<>();
     private final ExecutorService executor;
+    private final InetAddress advertise;
     private final Registry registry;
     private final RegistryState state;
     private final SnapshotPublisher publisher;
@@ -60,9 +72,19 @@ public final class AdminServer implements AutoCloseable {
     private final String node;
     /** Instances registered through this agent: their leases, kept alive by heartbeats. */
     private final Map<String, Registry.Lease> leases = new ConcurrentHashMap<>();
+    /** Where each of those registrations came from: only that address may refresh or remove it through a registration listener. */
+    private final Map<String, InetAddress> registrants = new ConcurrentHashMap<>();
 
-    public AdminServer(InetSocketAddress listen, Registry registry, RegistryState state, SnapshotPublisher publisher,
-                       PrometheusMeterRegistry meters, String node) throws IOException {
+    /** Not allowed on this listener: 403. */
+    private static final class Forbidden extends RuntimeException {
+        Forbidden(String message) {
+            super(message);
+        }
+    }
+
+    public AdminServer(InetSocketAddress listen, List<InetSocketAddress> registerListen, InetAddress advertise, Registry registry,
+                       RegistryState state, SnapshotPublisher publisher, PrometheusMeterRegistry meters, String node) throws IOException {
+        this.advertise = advertise;
         this.registry = registry;
         this.state = state;
         this.publisher = publisher;
@@ -75,20 +97,44 @@ public final class AdminServer implements AutoCloseable {
             return t;
         });
         server.setExecutor(executor);
-        server.createContext("/", this::handle);
+        server.createContext("/", ex -> handle(ex, false));
+        try {
+            for (InetSocketAddress a : registerListen) {
+                HttpServer r = HttpServer.create(a, 128);
+                r.setExecutor(executor);
+                r.createContext("/", ex -> handle(ex, true));
+                registerServers.add(r);
+            }
+        } catch (IOException e) {
+            registerServers.forEach(r -> r.stop(0));
+            executor.shutdownNow();
+            throw new IOException("--register-listen: " + e.getMessage(), e);
+        }
         server.start();
+        registerServers.forEach(HttpServer::start);
+    }
+
+    /** Where the registration listeners are bound, in the order given. */
+    public List<InetSocketAddress> registerAddresses() {
+        return registerServers.stream().map(HttpServer::getAddress).toList();
     }
 
     public InetSocketAddress address() {
         return server.getAddress();
     }
 
-    private void handle(HttpExchange ex) throws IOException {
+    private void handle(HttpExchange ex, boolean registrationOnly) throws IOException {
         try (ex) {
             String method = ex.getRequestMethod();
             String path = ex.getRequestURI().getRawPath();
             try {
-                route(ex, method, path);
+                if (registrationOnly) {
+                    routeRegistration(ex, method, path);
+                } else {
+                    route(ex, method, path);
+                }
+            } catch (Forbidden e) {
+                error(ex, 403, e.getMessage());
             } catch (ValidationException e) {
                 error(ex, e.getMessage().contains("exists in") ? 409 : 400, e.getMessage());
             } catch (RegistryUnavailableException e) {
@@ -98,6 +144,36 @@ public final class AdminServer implements AutoCloseable {
                 error(ex, 500, "internal error: " + e);
             }
         }
+    }
+
+    /** A registration listener: instance register, heartbeat and deregister, nothing else. */
+    private void routeRegistration(HttpExchange ex, String method, String path) throws IOException {
+        String[] parts = path.split("/");
+        boolean instances = parts.length >= 3 && parts[1].equals("v1") && parts[2].equals("instances");
+        boolean allowed = instances && (parts.length == 3 && method.equals("POST")
+                || parts.length == 6 && parts[5].equals("heartbeat") && method.equals("PUT")
+                || parts.length == 5 && method.equals("DELETE"));
+        if (!allowed) {
+            throw new Forbidden("the registration listener serves only POST /v1/instances, PUT /v1/instances/SERVICE/ID/heartbeat "
+                    + "and DELETE /v1/instances/SERVICE/ID, not " + method + " " + path);
+        }
+        if (parts.length == 3) {
+            register(ex, true);
+            return;
+        }
+        String service = Validate.serviceName("service", parts[3]);
+        String id = Validate.id("id", parts[4]);
+        InetAddress source = ex.getRemoteAddress().getAddress();
+        InetAddress registrant = registrants.get(key(service, id));
+        if (registrant != null && !registrant.equals(source)) {
+            throw new Forbidden("instance " + service + "/" + id + " was registered from " + registrant.getHostAddress()
+                    + ", not from " + source.getHostAddress());
+        }
+        if (registrant == null && parts.length == 5) {
+            throw new Forbidden("instance " + service + "/" + id + " was not registered through this agent from "
+                    + source.getHostAddress());
+        }
+        route(ex, method, path);
     }
 
     private void route(HttpExchange ex, String method, String path) throws IOException {
@@ -130,7 +206,7 @@ public final class AdminServer implements AutoCloseable {
             }
             case "/v1/instances" -> {
                 requireMethod(method, "POST");
-                register(ex);
+                register(ex, false);
                 return;
             }
             default -> { }
@@ -152,6 +228,7 @@ public final class AdminServer implements AutoCloseable {
             String service = Validate.serviceName("service", parts[3]);
             String id = Validate.id("id", parts[4]);
             Registry.Lease lease = leases.remove(key(service, id));
+            registrants.remove(key(service, id));
             if (lease != null) {
                 lease.close();
             }
@@ -174,6 +251,7 @@ public final class AdminServer implements AutoCloseable {
                 }
                 return false;
             });
+            registrants.keySet().removeIf(k -> k.startsWith(service + "/"));
             if (!registry.deleteService(service)) {
                 error(ex, 404, "no service " + service);
                 return;
@@ -185,8 +263,16 @@ public final class AdminServer implements AutoCloseable {
         error(ex, 404, "no such endpoint: " + method + " " + path);
     }
 
-    private void register(HttpExchange ex) throws IOException {
+    private void register(HttpExchange ex, boolean restricted) throws IOException {
         Registration r = JsonCodec.decodeRegistration(readBody(ex));
+        InetAddress source = ex.getRemoteAddress().getAddress();
+        if (r.address() == null) {
+            // host ports: the node's address; a host process over the admin API's loopback: the node's address too
+            r = r.withAddress(!r.hostPorts().isEmpty() || !restricted && source.isLoopbackAddress() ? advertise : source);
+        }
+        if (restricted) {
+            checkRestricted(r, source);
+        }
         if (r.node() == null) {
             r = r.withNode(node);
         }
@@ -198,6 +284,7 @@ public final class AdminServer implements AutoCloseable {
         String key = key(r.service(), r.id());
         Registry.Lease lease = registry.register(instance, r.ttlSeconds(), false);
         Registry.Lease old = leases.put(key, lease);
+        registrants.put(key, source);
         if (old != null) {
             old.close();
         }
@@ -215,6 +302,28 @@ public final class AdminServer implements AutoCloseable {
             g.writeEndObject();
         }
         send(ex, 201, "application/json", out.toByteArray());
+    }
+
+    /** What a registration listener allows: see the class comment. */
+    private void checkRestricted(Registration r, InetAddress source) {
+        if (r.node() != null && !r.node().equals(node)) {
+            throw new Forbidden("node '" + r.node() + "': an instance registered through this listener is this node's, " + node);
+        }
+        boolean own = r.address().equals(source) && r.hostPorts().isEmpty();
+        boolean mapped = r.address().equals(advertise) && r.everyPortMapped();
+        if (!own && !mapped) {
+            throw new Forbidden("address '" + r.address().getHostAddress() + "'" + (r.hostPorts().isEmpty() ? "" : " with host ports "
+                    + r.hostPorts()) + ": an instance registered from " + source.getHostAddress() + " carries that address, or this node's "
+                    + "advertise address " + advertise.getHostAddress() + " with a host port for every port");
+        }
+        if (r.id() != null) {
+            InetAddress registrant = registrants.get(key(r.service(), r.id()));
+            boolean exists = publisher.current().instances(r.service()).stream().anyMatch(i -> i.id().equals(r.id()));
+            if (registrant != null ? !registrant.equals(source) : exists) {
+                throw new Forbidden("id '" + r.id() + "': instance " + r.service() + "/" + r.id() + " was not registered from "
+                        + source.getHostAddress());
+            }
+        }
     }
 
     private static String key(String service, String id) {
@@ -280,6 +389,7 @@ public final class AdminServer implements AutoCloseable {
     /** Stops serving; instances registered through this agent are left to their TTL (registrants re-register). */
     @Override
     public void close() {
+        registerServers.forEach(r -> r.stop(0));
         server.stop(0);
         executor.shutdownNow();
         leases.values().forEach(Registry.Lease::close);

@@ -35,7 +35,7 @@ public final class Commands {
     static final Set<String> TARGET_FLAGS = Set.of("agent", "etcd-endpoints", "etcd-prefix", "etcd-timeout", "etcd-timeout-ms", "vip-cidr", "config",
             "log-level");
     static final Set<String> REGISTER_FLAGS = union(TARGET_FLAGS, Set.of("service", "address", "port", "mode", "weight", "ttl", "id",
-            "node", "meta", "drain", "drain-seconds", "publish", "scheduler"));
+            "node", "meta", "drain", "drain-seconds", "publish", "scheduler", "host-port"));
     static final Set<String> DEREGISTER_FLAGS = union(TARGET_FLAGS, Set.of("service", "id"));
     static final Set<String> SERVICES_FLAGS = Set.of("agent", "log-level");
 
@@ -51,7 +51,8 @@ public final class Commands {
     /** Registration from flags; every value validated, errors naming the flag. */
     static Registration registration(Flags f) {
         String service = Validate.serviceName("--service", f.required("service"));
-        var address = Validate.unicast("--address", f.required("address"));
+        // without --address, the agent fills it: the request's source address, or its advertise address
+        var address = f.has("address") ? Validate.unicast("--address", f.required("address")) : null;
         List<Port> ports = new ArrayList<>();
         for (String p : f.all("port")) {
             ports.add(Port.parse("--port", p));
@@ -77,8 +78,18 @@ public final class Commands {
             published.add(PublishedPort.parse("--publish", p));
         }
         String scheduler = f.has("scheduler") ? Validate.scheduler("--scheduler", f.get("scheduler", null)) : null;
+        Map<String, Integer> hostPorts = new LinkedHashMap<>();
+        for (String h : f.all("host-port")) {
+            int colon = h.lastIndexOf(':');
+            if (colon <= 0) {
+                throw new ValidationException("--host-port", h, "expected NAME:PORT, e.g. http:32768 (port NAME reached at the node's port)");
+            }
+            if (hostPorts.put(h.substring(0, colon), Validate.port("--host-port", Flags.number("--host-port", h.substring(colon + 1)))) != null) {
+                throw new ValidationException("--host-port", h, "port '" + h.substring(0, colon) + "' is mapped twice");
+            }
+        }
         try {
-            return new Registration(service, id, node, address, ports, mode, weight, ttl, meta, scheduler, published);
+            return new Registration(service, id, node, address, ports, mode, weight, ttl, meta, scheduler, published, hostPorts);
         } catch (ValidationException e) {
             throw new ValidationException("--" + e.field(), e.value(), e.getMessage());
         }
@@ -112,6 +123,11 @@ public final class Commands {
         long drainMillis = f.duration("drain", "drain-seconds", ChronoUnit.SECONDS, Duration.ofSeconds(2), Duration.ZERO,
                 Duration.ofHours(1)).toMillis();
         Registrar registrar = registrar(f);
+        if (registrar instanceof Registrar.ViaEtcd && r.address() == null) {
+            registrar.close();
+            throw new ValidationException("--address", null, "required with --etcd-endpoints (through an agent it may be left out: "
+                    + "the agent takes the request's source address, or its advertise address)");
+        }
         if (registrar instanceof Registrar.ViaEtcd && r.node() == null) {
             r = r.withNode(Validate.id("--node", Hostnames.local()));
         }

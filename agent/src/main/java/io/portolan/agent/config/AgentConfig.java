@@ -3,11 +3,13 @@ package io.portolan.agent.config;
 import io.portolan.dns.DnsConfig;
 import io.portolan.lb.DataPlaneKind;
 import io.portolan.lb.DataPlanes;
+import io.portolan.lb.host.Exec;
 import io.portolan.proto.Cidr;
 import io.portolan.proto.KeyLayout;
 import io.portolan.proto.ValidationException;
 import io.portolan.proto.Validate;
 
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.file.Path;
@@ -24,20 +26,24 @@ import java.util.TreeMap;
  * parsed here; the DNS server's ({@link DnsConfig#FLAGS}) and the data planes' ({@link DataPlanes})
  * are handed on by name to the module that owns them, which parses and checks them.
  *
+ * @param advertiseAddress the address other hosts reach this one at ({@code --advertise-address};
+ *                    default: the source address of the route to the default gateway)
+ * @param registerListen where containers register ({@code --register-listen ADDR:PORT,...}): instance
+ *                    register, heartbeat and deregister only, with the addresses they may claim restricted
  * @param dataplane   the plane to run, or null for {@code --dataplane none}
  * @param moduleFlags the DNS and data plane flags given, by name without dashes
  */
-public record AgentConfig(String node, List<URI> etcdEndpoints, KeyLayout layout, Duration etcdTimeout, Path stateDir,
-                          InetSocketAddress adminListen, Cidr vipCidr, DataPlaneKind dataplane, DnsConfig dns,
-                          Map<String, String> moduleFlags, boolean cleanup, Flags flags) {
+public record AgentConfig(String node, InetAddress advertiseAddress, List<URI> etcdEndpoints, KeyLayout layout, Duration etcdTimeout,
+                          Path stateDir, InetSocketAddress adminListen, List<InetSocketAddress> registerListen, Cidr vipCidr,
+                          DataPlaneKind dataplane, DnsConfig dns, Map<String, String> moduleFlags, boolean cleanup, Flags flags) {
 
     public static final String DEFAULT_ADMIN = "127.0.0.1:9190";
     public static final String DEFAULT_VIP_CIDR = "10.99.0.0/16";
     public static final String DEFAULT_STATE_DIR = "/var/lib/portolan";
 
     /** The agent's own flags that take a value ({@code etcd-timeout-ms} is the deprecated spelling of {@code etcd-timeout}). */
-    static final Set<String> OWN_FLAGS = Set.of("config", "node", "etcd-endpoints", "etcd-prefix", "etcd-timeout", "etcd-timeout-ms",
-            "state-dir", "admin-listen", "vip-cidr", "dataplane", "log-level");
+    static final Set<String> OWN_FLAGS = Set.of("config", "node", "advertise-address", "etcd-endpoints", "etcd-prefix", "etcd-timeout",
+            "etcd-timeout-ms", "state-dir", "admin-listen", "register-listen", "vip-cidr", "dataplane", "log-level");
 
     /** Every flag that takes a value: the agent's own, the DNS server's and every data plane's. */
     public static final Set<String> FLAGS = valueFlags();
@@ -80,6 +86,7 @@ public record AgentConfig(String node, List<URI> etcdEndpoints, KeyLayout layout
         Duration timeout = etcdTimeout(f);
         Path stateDir = Path.of(f.get("state-dir", DEFAULT_STATE_DIR));
         InetSocketAddress admin = Flags.hostPort("--admin-listen", f.get("admin-listen", DEFAULT_ADMIN));
+        List<InetSocketAddress> register = f.all("register-listen").stream().map(a -> Flags.hostPort("--register-listen", a)).toList();
         Cidr cidr = Cidr.parse("--vip-cidr", f.get("vip-cidr", DEFAULT_VIP_CIDR));
         DataPlaneKind dataplane = DataPlanes.named("--dataplane", f.get("dataplane", DataPlanes.NONE));
         Map<String, String> moduleFlags = new TreeMap<>();
@@ -94,7 +101,9 @@ public record AgentConfig(String node, List<URI> etcdEndpoints, KeyLayout layout
         if (!Set.of("trace", "debug", "info", "warn", "error").contains(level)) {
             throw new ValidationException("--log-level", level, "one of trace, debug, info, warn, error");
         }
-        return new AgentConfig(node, endpoints, layout, timeout, stateDir, admin, cidr, dataplane, dns, Map.copyOf(moduleFlags),
-                f.bool("cleanup"), f);
+        InetAddress advertise = f.has("advertise-address") ? Validate.unicast("--advertise-address", f.get("advertise-address", null))
+                : f.bool("cleanup") ? InetAddress.getLoopbackAddress() : AdvertiseAddress.detect(Exec.local());
+        return new AgentConfig(node, advertise, endpoints, layout, timeout, stateDir, admin, register, cidr, dataplane, dns,
+                Map.copyOf(moduleFlags), f.bool("cleanup"), f);
     }
 }

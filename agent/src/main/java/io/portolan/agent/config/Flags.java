@@ -158,6 +158,11 @@ public final class Flags {
         return v == null ? dflt : Values.integer("--" + name, v, min, max);
     }
 
+    /** A whole number without a range of its own (the caller checks it), naming {@code flag} when it is none. */
+    public static long number(String flag, String s) {
+        return Values.integer(flag, s, Long.MIN_VALUE, Long.MAX_VALUE);
+    }
+
     /** A duration in {@code [min, max]} ({@link Values#duration}), or {@code dflt} when the flag is absent. */
     public Duration duration(String name, Duration dflt, Duration min, Duration max) {
         String v = get(name, null);
