@@ -19,6 +19,7 @@ import io.portolan.dns.DnsServer;
 import io.portolan.lb.DataPlane;
 import io.portolan.lb.DataPlaneKind;
 import io.portolan.lb.DataPlanes;
+import io.portolan.proto.Node;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -80,6 +81,7 @@ public final class Agent implements AutoCloseable {
         }
         closeables.add(publisher); // listener threads stop before DNS and the data plane close
         registry.start(state);
+        closeables.add(announce(new Node(config.node(), config.advertiseAddress())));
         admin = new AdminServer(config.adminListen(), config.registerListen(), config.advertiseAddress(), registry, state, publisher,
                 meters, config.node());
         closeables.add(admin);
@@ -106,6 +108,44 @@ public final class Agent implements AutoCloseable {
             throw failed;
         }
         log.info("removed what portolan's data planes made on this host");
+    }
+
+    /**
+     * Announces this node (its advertise address) and keeps it announced; while the store is
+     * unreachable, retries every 2 s on a thread of its own. Closing it revokes the announcement.
+     */
+    private AutoCloseable announce(Node node) {
+        java.util.concurrent.atomic.AtomicReference<Registry.Lease> lease = new java.util.concurrent.atomic.AtomicReference<>();
+        java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+        Thread t = new Thread(() -> {
+            while (!closed.get()) {
+                try {
+                    lease.set(registry.announce(node));
+                    log.info("node {} announced at {}", node.name(), node.address().getHostAddress());
+                    if (closed.get()) {
+                        lease.get().revoke();
+                    }
+                    return;
+                } catch (RuntimeException e) {
+                    log.warn("cannot announce node {} yet ({}); retrying in 2 s", node.name(), e.getMessage());
+                }
+                try {
+                    Thread.sleep(2_000);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        }, "node-announce");
+        t.setDaemon(true);
+        t.start();
+        return () -> {
+            closed.set(true);
+            t.interrupt();
+            Registry.Lease l = lease.get();
+            if (l != null) {
+                l.revoke();
+            }
+        };
     }
 
     public static Agent start(AgentConfig config) throws IOException {

@@ -157,6 +157,14 @@ class RegisterListenTest {
     }
 
     @Test
+    void snapshot_listsThisNodeWithItsAdvertiseAddress() throws Exception {
+        Await.until("announced", 5_000, () -> agent.publisher().current().nodes().containsKey("host1"));
+        assertEquals(ADVERTISE, agent.publisher().current().nodes().get("host1").address());
+        Reply r = http("127.0.0.1", adminAt, "GET", "/v1/snapshot", null);
+        assertTrue(r.body().contains("\"nodes\":[{\"name\":\"host1\",\"address\":\"10.213.0.1\"}]"), r.body());
+    }
+
+    @Test
     void admin_overLoopbackWithoutAddress_getsTheAdvertiseAddress() throws Exception {
         Reply r = http("127.0.0.1", adminAt, "POST", "/v1/instances",
                 "{\"service\":\"local\",\"id\":\"l1\",\"ports\":[{\"port\":9000}],\"ttl\":30}");

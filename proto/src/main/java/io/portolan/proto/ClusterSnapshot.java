@@ -51,10 +51,11 @@ public final class ClusterSnapshot {
     private final Map<String, List<Instance>> instances;
     private final Map<String, List<Instance>> serving;
     private final int instanceCount;
+    private final Map<String, Node> nodes;
     private volatile Map<InetAddress, List<AddressOwner>> byAddress;
 
     public ClusterSnapshot(long revision, Map<String, Service> services, Map<String, ? extends Collection<Instance>> instances) {
-        this(null, revision, services, instances, null);
+        this(null, revision, services, instances, null, Map.of());
     }
 
     /**
@@ -64,12 +65,19 @@ public final class ClusterSnapshot {
      */
     public static ClusterSnapshot next(ClusterSnapshot previous, long revision, Map<String, Service> services,
                                        Map<String, ? extends Collection<Instance>> instances, Set<String> changed) {
-        return new ClusterSnapshot(previous, revision, services, instances, changed);
+        return new ClusterSnapshot(previous, revision, services, instances, changed, previous == null ? Map.of() : previous.nodes);
+    }
+
+    /** {@link #next}, with the nodes (agents) known at this revision. */
+    public static ClusterSnapshot next(ClusterSnapshot previous, long revision, Map<String, Service> services,
+                                       Map<String, ? extends Collection<Instance>> instances, Set<String> changed, Map<String, Node> nodes) {
+        return new ClusterSnapshot(previous, revision, services, instances, changed, nodes);
     }
 
     private ClusterSnapshot(ClusterSnapshot previous, long revision, Map<String, Service> services,
-                            Map<String, ? extends Collection<Instance>> instances, Set<String> changed) {
+                            Map<String, ? extends Collection<Instance>> instances, Set<String> changed, Map<String, Node> nodes) {
         this.revision = revision;
+        this.nodes = previous != null && previous.nodes.equals(nodes) ? previous.nodes : Collections.unmodifiableMap(new TreeMap<>(nodes));
         if (previous != null && changed != null) {
             Delta older = previous.delta;
             int depth = older == null ? 0 : older.depth + 1;
@@ -114,6 +122,11 @@ public final class ClusterSnapshot {
 
     public long revision() {
         return revision;
+    }
+
+    /** The hosts whose agents are up, by name, with their advertise addresses. */
+    public Map<String, Node> nodes() {
+        return nodes;
     }
 
     public Map<String, Service> services() {

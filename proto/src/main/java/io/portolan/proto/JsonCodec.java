@@ -34,7 +34,36 @@ public final class JsonCodec {
     private static final Set<String> INSTANCE_FIELDS = Set.of("schema", "id", "service", "node", "address", "ports", "weight",
             "health", "metadata", "registered");
 
+    private static final Set<String> NODE_FIELDS = Set.of("schema", "name", "address");
+
     private JsonCodec() {
+    }
+
+    // ---- Node -----------------------------------------------------------------------------
+
+    public static byte[] encode(Node n) {
+        return write(g -> writeNode(g, n, true));
+    }
+
+    public static Node decodeNode(byte[] json) {
+        return node(object(json));
+    }
+
+    static Node node(ObjectNode o) {
+        schema(o);
+        return new Node(Validate.id("name", text(o, "name", true)), Validate.unicast("address", text(o, "address", true)),
+                extras(o, NODE_FIELDS));
+    }
+
+    private static void writeNode(JsonGenerator g, Node n, boolean withSchema) throws IOException {
+        g.writeStartObject();
+        if (withSchema) {
+            g.writeNumberField("schema", SCHEMA);
+        }
+        g.writeStringField("name", n.name());
+        g.writeStringField("address", n.address().getHostAddress());
+        writeExtras(g, n.extras());
+        g.writeEndObject();
     }
 
     // ---- Service --------------------------------------------------------------------------
@@ -227,6 +256,11 @@ public final class JsonCodec {
                 writeService(g, svc, false);
             }
             g.writeEndArray();
+            g.writeArrayFieldStart("nodes");
+            for (Node n : s.nodes().values()) {
+                writeNode(g, n, false);
+            }
+            g.writeEndArray();
             g.writeArrayFieldStart("instances");
             for (List<Instance> list : s.instancesByService().values()) {
                 for (Instance i : list) {
@@ -255,7 +289,14 @@ public final class JsonCodec {
             Instance i = instance(io);
             instances.computeIfAbsent(i.service(), k -> new ArrayList<>()).add(i);
         }
-        return new ClusterSnapshot(revision, services, instances);
+        Map<String, Node> nodes = new LinkedHashMap<>();
+        for (JsonNode n : o.path("nodes")) {
+            ObjectNode no = ((ObjectNode) n).deepCopy();
+            no.put("schema", SCHEMA);
+            Node node = node(no);
+            nodes.put(node.name(), node);
+        }
+        return ClusterSnapshot.next(null, revision, services, instances, null, nodes);
     }
 
     // ---- helpers --------------------------------------------------------------------------

@@ -6,14 +6,15 @@ package io.portolan.proto;
  *   PREFIX services/NAME          Service JSON (plain key)
  *   PREFIX instances/NAME/ID      Instance JSON (under the registrant's lease)
  *   PREFIX vips/ADDRESS           the owning service's name (VIP allocation, create-if-absent)
+ *   PREFIX nodes/NAME             Node JSON: a host's agent and its advertise address (under the agent's lease)
  * </pre>
  */
 public final class KeyLayout {
     public static final String DEFAULT_PREFIX = "/portolan/";
 
-    public enum Kind { SERVICE, INSTANCE, VIP }
+    public enum Kind { SERVICE, INSTANCE, VIP, NODE }
 
-    /** A parsed key: for SERVICE {@code service} is set; for INSTANCE both; for VIP {@code vip}. */
+    /** A parsed key: for SERVICE {@code service} is set; for INSTANCE both; for VIP {@code vip}; for NODE {@code id} (the node's name). */
     public record Key(Kind kind, String service, String id, String vip) {
     }
 
@@ -52,6 +53,14 @@ public final class KeyLayout {
         return prefix + "vips/";
     }
 
+    public String nodesPrefix() {
+        return prefix + "nodes/";
+    }
+
+    public String nodeKey(String name) {
+        return nodesPrefix() + Validate.id("node", name);
+    }
+
     public String serviceKey(String name) {
         return servicesPrefix() + Validate.serviceName("service", name);
     }
@@ -84,6 +93,9 @@ public final class KeyLayout {
                 return new Key(Kind.INSTANCE, Validate.serviceName("service", tail.substring(0, slash)),
                         Validate.id("id", tail.substring(slash + 1)), null);
             }
+            if (rest.startsWith("nodes/")) {
+                return new Key(Kind.NODE, null, Validate.id("node", rest.substring("nodes/".length())), null);
+            }
             if (rest.startsWith("vips/")) {
                 String vip = rest.substring("vips/".length());
                 Validate.address("vip", vip);
@@ -92,6 +104,6 @@ public final class KeyLayout {
         } catch (ValidationException e) {
             throw new ValidationException("key", key, e.getMessage());
         }
-        throw new ValidationException("key", key, "unknown key kind (expected services/, instances/ or vips/)");
+        throw new ValidationException("key", key, "unknown key kind (expected services/, instances/, nodes/ or vips/)");
     }
 }

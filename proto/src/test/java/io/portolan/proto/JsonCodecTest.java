@@ -77,4 +77,16 @@ class JsonCodecTest {
         assertEquals(s.services(), d.services());
         assertEquals(s.instancesByService(), d.instancesByService());
     }
+
+    @Test
+    void snapshot_withNodes_roundTrip_andANodeKeepsUnknownFields() throws Exception {
+        Node n = new Node("host-1", Validate.address("a", "10.213.0.1"));
+        ClusterSnapshot s = ClusterSnapshot.next(null, 7, Map.of("web", web()), Map.of("web", List.of(inst())), null, Map.of("host-1", n));
+        assertEquals(Map.of("host-1", n), JsonCodec.decodeSnapshot(JsonCodec.encode(s)).nodes());
+        Node later = JsonCodec.decodeNode("{\"schema\":1,\"name\":\"h2\",\"address\":\"10.0.0.2\",\"zone\":\"eu-1\"}".getBytes());
+        assertTrue(new String(JsonCodec.encode(later)).contains("\"zone\":\"eu-1\""));
+        ValidationException e = assertThrows(ValidationException.class,
+                () -> JsonCodec.decodeNode("{\"schema\":1,\"name\":\"h3\",\"address\":\"ten\"}".getBytes()));
+        assertTrue(e.getMessage().contains("'ten'"), e.getMessage());
+    }
 }

@@ -221,6 +221,18 @@ public final class Commands {
                 first = false;
             }
         }
+        StringBuilder b = new StringBuilder(columns(rows));
+        if (!s.nodes().isEmpty()) {
+            List<String[]> nodes = new ArrayList<>();
+            nodes.add(new String[] {"NODE", "ADVERTISE ADDRESS"});
+            s.nodes().values().forEach(n -> nodes.add(new String[] {n.name(), n.address().getHostAddress()}));
+            b.append('\n').append(columns(nodes));
+        }
+        return b.toString();
+    }
+
+    /** Rows as aligned columns, two spaces apart. */
+    private static String columns(List<String[]> rows) {
         int[] width = new int[rows.get(0).length];
         for (String[] r : rows) {
             for (int c = 0; c < r.length; c++) {

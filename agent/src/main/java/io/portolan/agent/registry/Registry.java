@@ -1,6 +1,7 @@
 package io.portolan.agent.registry;
 
 import io.portolan.proto.Instance;
+import io.portolan.proto.Node;
 import io.portolan.proto.Service;
 
 /**
@@ -29,6 +30,13 @@ public interface Registry extends AutoCloseable {
      */
     Lease register(Instance instance, int ttlSeconds, boolean keepAliveStream);
 
+    /**
+     * Announces this host's agent ({@code nodes/NAME}): under a lease the registry keeps alive until
+     * the returned lease is revoked (etcd: a crashed agent's node goes with its TTL); the embedded
+     * store keeps it as a plain key.
+     */
+    Lease announce(Node node);
+
     /** Removes an instance; false when it did not exist. */
     boolean deregister(String service, String id);
 
@@ -43,6 +51,7 @@ public interface Registry extends AutoCloseable {
 
     /** An instance's hold on the store. */
     interface Lease extends AutoCloseable {
+        /** The instance held, or null for a node's announcement. */
         Instance instance();
 
         /**

@@ -8,6 +8,7 @@ import io.portolan.proto.ClusterSnapshot;
 import io.portolan.proto.Instance;
 import io.portolan.proto.JsonCodec;
 import io.portolan.proto.KeyLayout;
+import io.portolan.proto.Node;
 import io.portolan.proto.Service;
 import io.portolan.proto.ValidationException;
 import org.slf4j.Logger;
@@ -41,6 +42,7 @@ public final class RegistryState implements AutoCloseable {
     private final SnapshotPublisher publisher;
     private final Map<String, Service> services = new HashMap<>();
     private final Map<String, Map<String, Instance>> instances = new HashMap<>();
+    private final Map<String, Node> nodes = new HashMap<>();
     /** Raw values of the keys we accepted, to drop no-op puts and to diff on re-list. */
     private final Map<String, byte[]> accepted = new HashMap<>();
     private final Set<String> rejected = new HashSet<>();
@@ -165,6 +167,7 @@ public final class RegistryState implements AutoCloseable {
                         }
                     }
                 }
+                case NODE -> nodes.remove(k.id());
                 case VIP -> { }
             }
             return;
@@ -189,6 +192,13 @@ public final class RegistryState implements AutoCloseable {
                                 "does not match the key's " + k.service() + "/" + k.id());
                     }
                     instances.computeIfAbsent(i.service(), x -> new HashMap<>()).put(i.id(), i);
+                }
+                case NODE -> {
+                    Node n = JsonCodec.decodeNode(e.value());
+                    if (!n.name().equals(k.id())) {
+                        throw new ValidationException("name", n.name(), "does not match the key's node '" + k.id() + "'");
+                    }
+                    nodes.put(n.name(), n);
                 }
                 case VIP -> {
                     String owner = new String(e.value(), StandardCharsets.UTF_8);
@@ -232,9 +242,7 @@ public final class RegistryState implements AutoCloseable {
             for (Map.Entry<String, Map<String, Instance>> e : instances.entrySet()) {
                 view.put(e.getKey(), e.getValue().values());
             }
-            snapshot = last == null
-                    ? new ClusterSnapshot(revision, services, view)
-                    : ClusterSnapshot.next(last, revision, services, view, dirty);
+            snapshot = ClusterSnapshot.next(last, revision, services, view, last == null ? null : dirty, nodes);
             dirty.clear();
             last = snapshot;
         }

@@ -15,7 +15,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * An instance key held by an etcd lease. The key is only ever written together with a live lease:
+ * A key held by an etcd lease: an instance's, or a node's announcement (then {@link #instance()} is null). The key is only ever written together with a live lease:
  * when the keep-alive stream ends (jetcd completes it, or the lease is gone after an outage longer
  * than the TTL), a new lease is granted and the key put again, with backoff while etcd is down.
  */
@@ -26,6 +26,9 @@ final class EtcdLease implements Registry.Lease {
     private final Instance instance;
     private final int ttlSeconds;
     private final String key;
+    private final byte[] value;
+    /** How the log names what is held: {@code instance web/a1}, {@code node host1}. */
+    private final String what;
     private final AtomicInteger failures = new AtomicInteger();
     private final java.util.concurrent.atomic.AtomicBoolean regrantScheduled = new java.util.concurrent.atomic.AtomicBoolean();
     private volatile long leaseId;
@@ -34,10 +37,17 @@ final class EtcdLease implements Registry.Lease {
     private volatile CloseableClient keepAlive;
 
     EtcdLease(EtcdRegistry registry, Instance instance, int ttlSeconds) {
+        this(registry, instance, registry.layout().instanceKey(instance.service(), instance.id()), JsonCodec.encode(instance),
+                "instance " + instance.service() + "/" + instance.id(), ttlSeconds);
+    }
+
+    EtcdLease(EtcdRegistry registry, Instance instance, String key, byte[] value, String what, int ttlSeconds) {
         this.registry = registry;
         this.instance = instance;
         this.ttlSeconds = ttlSeconds;
-        this.key = registry.layout().instanceKey(instance.service(), instance.id());
+        this.key = key;
+        this.value = value;
+        this.what = what;
     }
 
     @Override
@@ -48,7 +58,7 @@ final class EtcdLease implements Registry.Lease {
     synchronized void grantAndPut() {
         long id = registry.call(registry.client().getLeaseClient().grant(ttlSeconds), "grant lease").getID();
         registry.call(registry.client().getKVClient().put(EtcdRegistry.bytes(key),
-                io.etcd.jetcd.ByteSequence.from(JsonCodec.encode(instance)),
+                io.etcd.jetcd.ByteSequence.from(value),
                 PutOption.builder().withLeaseId(id).build()), "put " + key);
         // The key now hangs on the new lease. An old lease, if it still exists, holds nothing and
         // expires with its TTL: revoking it here would only wake its keep-alive stream again.
@@ -102,8 +112,7 @@ final class EtcdLease implements Registry.Lease {
             k.close();
         }
         long wait = registry.backoff().apply(Math.min(failures.incrementAndGet(), 10));
-        log.warn("instance {}/{}: {}; granting a new lease and putting the key again in {} ms",
-                instance.service(), instance.id(), why, wait);
+        log.warn("{}: {}; granting a new lease and putting the key again in {} ms", what, why, wait);
         registry.scheduler().schedule(() -> {
             regrantScheduled.set(false);
             if (closed || registry.isClosed()) {
@@ -111,7 +120,7 @@ final class EtcdLease implements Registry.Lease {
             }
             try {
                 grantAndPut();
-                log.info("instance {}/{} is registered again under lease {}", instance.service(), instance.id(), Long.toHexString(leaseId));
+                log.info("{} is registered again under lease {}", what, Long.toHexString(leaseId));
                 if (stream) {
                     openStream();
                 }
@@ -134,7 +143,7 @@ final class EtcdLease implements Registry.Lease {
             r = null;
         }
         if (r == null || r.getTTL() <= 0) {
-            log.info("lease of {}/{} was lost; granting a new one and putting the key again", instance.service(), instance.id());
+            log.info("lease of {} was lost; granting a new one and putting the key again", what);
             grantAndPut();
         }
     }

@@ -32,6 +32,7 @@ import io.portolan.agent.registry.Services;
 import io.portolan.proto.Cidr;
 import io.portolan.proto.Instance;
 import io.portolan.proto.JsonCodec;
+import io.portolan.proto.Node;
 import io.portolan.proto.KeyLayout;
 import io.portolan.proto.Mode;
 import io.portolan.proto.Service;
@@ -412,6 +413,18 @@ public final class EtcdRegistry implements Registry {
         if (keepAliveStream) {
             lease.startStream();
         }
+        return lease;
+    }
+
+    /** A node's lease: short, so that a crashed agent's node leaves the others' snapshots soon. */
+    static final int NODE_TTL_SECONDS = 10;
+
+    @Override
+    public Lease announce(Node node) {
+        EtcdLease lease = new EtcdLease(this, null, layout.nodeKey(node.name()), JsonCodec.encode(node), "node " + node.name(),
+                NODE_TTL_SECONDS);
+        lease.grantAndPut();
+        lease.startStream();
         return lease;
     }
 

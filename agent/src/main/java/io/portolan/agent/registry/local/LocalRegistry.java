@@ -12,6 +12,7 @@ import io.portolan.proto.Cidr;
 import io.portolan.proto.Instance;
 import io.portolan.proto.JsonCodec;
 import io.portolan.proto.KeyLayout;
+import io.portolan.proto.Node;
 import io.portolan.proto.Mode;
 import io.portolan.proto.Service;
 import io.portolan.proto.ValidationException;
@@ -264,6 +265,17 @@ public final class LocalRegistry implements Registry {
         return lease;
     }
 
+    /** The single host's node, as a plain key (no lease: it is this store's only host). */
+    @Override
+    public synchronized Lease announce(Node node) {
+        String key = layout.nodeKey(node.name());
+        byte[] value = JsonCodec.encode(node);
+        if (!java.util.Arrays.equals(kv.get(key), value)) {
+            emit(List.of(put(key, value)));
+        }
+        return new LocalLease(key, null, 0, value);
+    }
+
     @Override
     public synchronized boolean deregister(String service, String id) {
         String key = layout.instanceKey(service, id);
@@ -308,6 +320,7 @@ public final class LocalRegistry implements Registry {
         reaper.shutdownNow();
     }
 
+    /** An instance's lease; with {@code ttlSeconds} 0 and no instance, a node's plain key. */
     private final class LocalLease implements Lease {
         private final String key;
         private final Instance instance;
@@ -330,6 +343,12 @@ public final class LocalRegistry implements Registry {
         @Override
         public void keepAliveOnce() {
             synchronized (LocalRegistry.this) {
+                if (ttlSeconds == 0) { // a plain key: put again if gone
+                    if (!kv.containsKey(key)) {
+                        emit(List.of(put(key, value)));
+                    }
+                    return;
+                }
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(ttlSeconds);
                 if (kv.containsKey(key) && leases.containsKey(key)) {
                     leases.get(key)[1] = deadline;
