@@ -157,6 +157,27 @@ class RegisterListenTest {
     }
 
     @Test
+    void afterAnAgentRestart_theSameContainerTakesItsInstanceBack_anotherCannot() throws Exception {
+        java.nio.file.Path state = Files.createTempDirectory("reg-restart");
+        String[] flags = {"--state-dir", state.toString(), "--admin-listen", "127.0.0.1:0", "--register-listen", "127.0.0.21:0",
+                "--advertise-address", "10.213.0.1", "--dns-listen", "none", "--node", "host1"};
+        String body = "{\"service\":\"again\",\"id\":\"a1\",\"ports\":[{\"name\":\"http\",\"port\":8080}],\"ttl\":60}";
+        try (Agent first = Agent.start(AgentConfig.parse(flags))) {
+            Await.until("loaded", 5_000, () -> first.state().loaded());
+            assertEquals(201, http("127.0.0.41", first.registerAddresses().get(0), "POST", "/v1/instances", body).status());
+        }
+        try (Agent second = Agent.start(AgentConfig.parse(flags))) {
+            Await.until("restored", 5_000, () -> second.publisher().current().instances("again").size() == 1);
+            InetSocketAddress at = second.registerAddresses().get(0);
+            assertEquals(404, http("127.0.0.41", at, "PUT", "/v1/instances/again/a1/heartbeat", null).status(), "unknown since the restart");
+            Reply other = http("127.0.0.42", at, "POST", "/v1/instances", body);
+            assertEquals(403, other.status(), other.body());
+            assertEquals(201, http("127.0.0.41", at, "POST", "/v1/instances", body).status(), "the same container registers again");
+            assertEquals(200, http("127.0.0.41", at, "PUT", "/v1/instances/again/a1/heartbeat", null).status());
+        }
+    }
+
+    @Test
     void snapshot_listsThisNodeWithItsAdvertiseAddress() throws Exception {
         Await.until("announced", 5_000, () -> agent.publisher().current().nodes().containsKey("host1"));
         assertEquals(ADVERTISE, agent.publisher().current().nodes().get("host1").address());

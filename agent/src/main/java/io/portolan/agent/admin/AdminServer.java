@@ -318,8 +318,12 @@ public final class AdminServer implements AutoCloseable {
         }
         if (r.id() != null) {
             InetAddress registrant = registrants.get(key(r.service(), r.id()));
-            boolean exists = publisher.current().instances(r.service()).stream().anyMatch(i -> i.id().equals(r.id()));
-            if (registrant != null ? !registrant.equals(source) : exists) {
+            // not registered through this agent since it started: a stored instance of that id may be taken
+            // back only by the same claim (this node, same address and ports), as after an agent restart
+            Instance claim = r.withNode(node).toInstance(Instant.EPOCH);
+            boolean othersClaim = publisher.current().instances(r.service()).stream().anyMatch(i -> i.id().equals(r.id())
+                    && !(i.node().equals(node) && i.address().equals(claim.address()) && i.ports().equals(claim.ports())));
+            if (registrant != null ? !registrant.equals(source) : othersClaim) {
                 throw new Forbidden("id '" + r.id() + "': instance " + r.service() + "/" + r.id() + " was not registered from "
                         + source.getHostAddress());
             }
