@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs portolan on this host: the jar, the launcher, the systemd unit and an example config.
+# Installs portolan on this host: the jar, the launcher, the systemd units and an example config.
 # Usage: deploy/install.sh [--prefix /usr] [--no-build]     (as root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +24,7 @@ install -D -m 0644 agent/target/portolan.jar "$prefix/lib/portolan/portolan.jar"
 install -D -m 0755 deploy/bin/portolan "$prefix/lib/portolan/bin/portolan"
 ln -sf "$prefix/lib/portolan/bin/portolan" "$prefix/bin/portolan"
 install -D -m 0644 deploy/systemd/portolan.service /etc/systemd/system/portolan.service
+install -D -m 0644 deploy/systemd/portolan.socket /etc/systemd/system/portolan.socket
 if [[ "$prefix" != /usr ]]; then
   sed -i "s|/usr/bin/portolan|$prefix/bin/portolan|" /etc/systemd/system/portolan.service
 fi

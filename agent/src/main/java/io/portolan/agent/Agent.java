@@ -44,7 +44,7 @@ public final class Agent implements AutoCloseable {
     private final Registry registry;
     private final AdminServer admin;
 
-    private Agent(AgentConfig config) throws IOException {
+    private Agent(AgentConfig config, List<Integer> inheritedFds) throws IOException {
         new ClassLoaderMetrics().bindTo(meters);
         new JvmMemoryMetrics().bindTo(meters);
         JvmGcMetrics gc = new JvmGcMetrics();
@@ -74,10 +74,12 @@ public final class Agent implements AutoCloseable {
             }
         }
         if (config.dns() != null) {
-            DnsServer dns = DnsServer.start(config.dns(), meters);
+            DnsServer dns = DnsServer.start(config.dns(), meters, inheritedFds);
             closeables.add(dns);
             publisher.addListener("dns", dns::update);
             log.info("DNS for zone {} on {}", config.dns().zone(), dns.boundAddresses());
+        } else if (!inheritedFds.isEmpty()) {
+            log.warn("inherited fds {} not used: DNS is off (--dns-listen none)", inheritedFds);
         }
         closeables.add(publisher); // listener threads stop before DNS and the data plane close
         registry.start(state);
@@ -149,7 +151,15 @@ public final class Agent implements AutoCloseable {
     }
 
     public static Agent start(AgentConfig config) throws IOException {
-        return new Agent(config);
+        return new Agent(config, List.of());
+    }
+
+    /**
+     * Starts the agent with sockets handed to the process (socket activation): the DNS server serves
+     * the ones bound to its listen addresses instead of binding those ({@link DnsServer#start}).
+     */
+    public static Agent start(AgentConfig config, List<Integer> inheritedFds) throws IOException {
+        return new Agent(config, inheritedFds);
     }
 
     static String hostPort(InetSocketAddress a) {

@@ -6,6 +6,8 @@ import io.portolan.agent.registry.RegistryUnavailableException;
 import io.portolan.proto.ValidationException;
 
 import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 
 /**
@@ -83,7 +85,9 @@ public final class Main {
             Agent.cleanup(config);
             return 0;
         }
-        Agent agent = Agent.start(config);
+        // Socket activation: the DNS sockets systemd holds across restarts (deploy/systemd/portolan.socket).
+        Map<Integer, String> inherited = Systemd.listenFds(System.getenv(), ProcessHandle.current().pid());
+        Agent agent = Agent.start(config, List.copyOf(inherited.keySet()));
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             agent.close();

@@ -12,8 +12,10 @@ import java.net.BindException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -49,11 +51,38 @@ public final class DnsServer implements AutoCloseable {
     }
 
     /**
+     * How long inherited sockets wait for the first {@link #update} before they are read anyway (and
+     * answered from the empty table: names outside the zone still work when no snapshot comes, e.g.
+     * etcd is unreachable). A query that waited longer has been given up by most resolvers (glibc
+     * waits 5 s per try).
+     */
+    public static final Duration INHERITED_HOLD = Duration.ofSeconds(5);
+
+    /**
      * Binds every listen address (UDP and TCP) and starts answering from an empty snapshot.
      *
      * @throws IllegalStateException when an address cannot be bound (the message names it)
      */
     public static DnsServer start(DnsConfig config, MeterRegistry registry) {
+        return start(config, registry, List.of());
+    }
+
+    /**
+     * Like {@link #start(DnsConfig, MeterRegistry)}, serving the inherited sockets among
+     * {@code inheritedFds} (file descriptors this process was handed bound, e.g. by systemd's socket
+     * activation) instead of binding their addresses: each UDP socket and listening TCP socket whose
+     * bound address and port equal a listen address serves that address and protocol; a listen
+     * address and protocol without one is bound as usual; an inherited socket matching no listen
+     * address is not served (a warning names its fd and address). Inherited sockets start reading
+     * at the first {@link #update} (at the latest after {@link #INHERITED_HOLD}): queries that
+     * arrived while no process served them wait in the socket until a snapshot can answer them.
+     * They need Netty's epoll transport and O_NONBLOCK (systemd: {@code NonBlocking=yes}); UDP ones
+     * are served on the event loops in both {@link DnsConfig.UdpIo} modes.
+     *
+     * @throws IllegalStateException when an address cannot be bound, or a matching inherited
+     *                               socket cannot be served (the message names it)
+     */
+    public static DnsServer start(DnsConfig config, MeterRegistry registry, List<Integer> inheritedFds) {
         List<InetSocketAddress> upstreams = new ArrayList<>();
         List<InetSocketAddress> wanted = config.upstreams().isEmpty()
                 ? ResolvConf.upstreams(RESOLV_CONF, config.listen()) : config.upstreams();
@@ -83,10 +112,13 @@ public final class DnsServer implements AutoCloseable {
             ZoneCompiler compiler = new ZoneCompiler(config.zone(), config.ttl(), own);
             ZoneTable empty = compiler.compile(ClusterSnapshot.EMPTY);
             QueryHandler handler = new QueryHandler(empty, forwarder, config.recursionClients(), config.rateLimit(), registry);
-            transports.bind(config.listen(), handler, config.udpSockets(), config.udpIo());
+            transports.bind(config.listen(), inheritedFds, handler, config.udpSockets(), config.udpIo());
             LOG.info("DNS on {} (zone {}, UDP {} x{}, {} transport, upstreams {})", transports.bound(), config.zone(),
                     config.udpIo() == DnsConfig.UdpIo.BLOCKING ? "blocking" : "event loop", config.udpSockets(),
                     transports.nativeEpoll() ? "epoll" : "nio", upstreams);
+            if (transports.hasInherited()) {
+                transports.group().schedule(transports::serveInherited, INHERITED_HOLD.toMillis(), TimeUnit.MILLISECONDS);
+            }
             return new DnsServer(config, transports, forwarder, handler, compiler);
         } catch (BindException e) {
             close(forwarder, transports);
@@ -116,6 +148,7 @@ public final class DnsServer implements AutoCloseable {
      */
     public synchronized void update(ClusterSnapshot snapshot) {
         handler.update(compiler.compile(snapshot));
+        transports.serveInherited();
     }
 
     /** The addresses actually bound (a port 0 in the config replaced by the one chosen). */

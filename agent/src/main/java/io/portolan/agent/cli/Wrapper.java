@@ -62,7 +62,11 @@ final class Wrapper {
                 return 0;
             }
             try {
-                child = new ProcessBuilder(withParentDeathSignal(command)).inheritIO().start();
+                ProcessBuilder pb = new ProcessBuilder(withParentDeathSignal(command)).inheritIO();
+                // Socket activation's variables name this process's pid and fds, never the child's
+                // (the JDK closes fds above 2 in the child): Java cannot unset them, so drop them here.
+                pb.environment().keySet().removeAll(List.of("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"));
+                child = pb.start();
             } catch (IOException e) {
                 deregisterOnce();
                 System.err.println("portolan: cannot run " + command.get(0) + ": " + e.getMessage());
