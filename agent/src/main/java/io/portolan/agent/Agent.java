@@ -167,6 +167,11 @@ public final class Agent implements AutoCloseable {
         return (h.contains(":") ? "[" + h + "]" : h) + ":" + a.getPort();
     }
 
+    /** Ready: the registry's first listing is loaded and DNS answers from it (what {@code /readyz} says). */
+    public boolean ready() {
+        return state.loaded() && publisher.listenersCaughtUp();
+    }
+
     public SnapshotPublisher publisher() {
         return publisher;
     }

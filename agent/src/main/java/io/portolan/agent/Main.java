@@ -9,6 +9,9 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+import org.slf4j.LoggerFactory;
 
 /**
  * {@code portolan agent|register|deregister|services|delete-service ...}. Exit codes: 0 ok, 1 the
@@ -93,9 +96,26 @@ public final class Main {
             agent.close();
             stopped.countDown();
         }, "shutdown"));
+        awaitReady(agent);
         Systemd.notifyReady();
         stopped.await();
         return 0;
+    }
+
+    /**
+     * Tells systemd the agent is up only once it answers from the registry (its first listing loaded,
+     * DNS compiled), so that a restart under socket activation hands the queued queries to an agent
+     * that knows the names; after 30 s without the store it reports ready anyway (DNS forwarding
+     * works, and a service that never becomes ready would be restarted in a loop).
+     */
+    private static void awaitReady(Agent agent) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!agent.ready() && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        if (!agent.ready()) {
+            LoggerFactory.getLogger(Main.class).warn("the registry is not loaded after 30 s; reporting ready to serve what can be served");
+        }
     }
 
     /** slf4j-simple reads its settings once, at the first logger: set them before anything logs. */

@@ -185,9 +185,10 @@ public final class AdminServer implements AutoCloseable {
                 return;
             }
             case "/readyz" -> {
-                boolean ready = state.loaded();
-                send(ex, ready ? 200 : 503, "text/plain", (ready ? "ready\n" : "waiting for the first registry listing\n")
-                        .getBytes(StandardCharsets.UTF_8));
+                boolean loaded = state.loaded();
+                boolean ready = loaded && publisher.listenersCaughtUp();
+                send(ex, ready ? 200 : 503, "text/plain", (ready ? "ready\n" : loaded ? "waiting for DNS to take the first snapshot\n"
+                        : "waiting for the first registry listing\n").getBytes(StandardCharsets.UTF_8));
                 return;
             }
             case "/metrics" -> {

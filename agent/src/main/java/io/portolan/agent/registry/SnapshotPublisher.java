@@ -78,6 +78,16 @@ public final class SnapshotPublisher implements AutoCloseable {
         }
     }
 
+    /** Whether every listener on a thread of its own has taken at least one snapshot (DNS answers from the registry). */
+    public boolean listenersCaughtUp() {
+        for (Mailbox m : listeners) {
+            if (!m.tookOne) {
+                return false;
+            }
+        }
+        return current.get() != ClusterSnapshot.EMPTY;
+    }
+
     /** Waits until a snapshot at or past {@code revision} is published; false on timeout. */
     public boolean awaitRevision(long revision, long timeoutMillis) throws InterruptedException {
         long deadline = System.nanoTime() + timeoutMillis * 1_000_000L;
@@ -105,6 +115,8 @@ public final class SnapshotPublisher implements AutoCloseable {
         private final AtomicReference<ClusterSnapshot> pending = new AtomicReference<>();
         private final Thread thread;
         private volatile boolean closed;
+        /** Set once the listener has taken a snapshot (whether it applied or refused it). */
+        volatile boolean tookOne;
 
         Mailbox(String name, Consumer<ClusterSnapshot> listener) {
             this.name = name;
@@ -141,6 +153,8 @@ public final class SnapshotPublisher implements AutoCloseable {
                     listener.accept(s);
                 } catch (RuntimeException e) {
                     log.error("{} failed on snapshot revision {}; it keeps its previous state", name, s.revision(), e);
+                } finally {
+                    tookOne = true;
                 }
             }
         }

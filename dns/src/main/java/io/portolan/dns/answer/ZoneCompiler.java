@@ -93,7 +93,7 @@ public final class ZoneCompiler {
                 incremental(snapshot);
             }
             last = snapshot;
-            return table(snapshot.revision());
+            return table(snapshot.revision(), snapshot == ClusterSnapshot.EMPTY);
         } catch (RuntimeException | Error e) {
             last = null;
             names = null;
@@ -296,7 +296,11 @@ public final class ZoneCompiler {
         }
     }
 
-    private ZoneTable table(long revision) {
+    /**
+     * {@code unloaded}: the placeholder before the registry is read; a name it lacks may well exist, so
+     * it gets SERVFAIL (try again, not cached as NXDOMAIN with the SOA minimum by resolvers).
+     */
+    private ZoneTable table(long revision, boolean unloaded) {
         String nsName = "ns.dns." + zone;
         byte[] soa = new Wire().bytes(Wire.name(nsName)).bytes(Wire.name("hostmaster." + zone))
                 .u32(revision & 0xFFFFFFFFL).u32(3600).u32(600).u32(86400).u32(ttl).toArray();
@@ -308,7 +312,7 @@ public final class ZoneCompiler {
         apex.compileInto(keys, entries);
         byte[] soaRecord = new Wire().record(zoneWire, ZoneTable.SOA, ttl, soa).toArray();
         Answer nodata = new Answer(Answer.NOERROR, true, soaRecord, 0, 1, 0, 0);
-        Answer nxdomain = new Answer(Answer.NXDOMAIN, true, soaRecord, 0, 1, 0, 0);
+        Answer nxdomain = unloaded ? Answer.SERVFAIL_EMPTY : new Answer(Answer.NXDOMAIN, true, soaRecord, 0, 1, 0, 0);
         return new ZoneTable(names, zoneWire, zone, entries.get(0), nodata, nxdomain, revision);
     }
 

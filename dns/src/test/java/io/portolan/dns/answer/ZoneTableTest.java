@@ -13,6 +13,7 @@ import io.portolan.proto.Health;
 import io.portolan.proto.testing.Snapshots;
 import java.util.List;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.xbill.DNS.DClass;
@@ -168,5 +169,24 @@ class ZoneTableTest {
         assertEquals(Dns.texts(tc.answer()), Dns.section(m, Section.ANSWER), "answer");
         assertEquals(Dns.texts(tc.authority()), Dns.section(m, Section.AUTHORITY), "authority");
         assertEquals(Dns.texts(tc.additional()), Dns.section(m, Section.ADDITIONAL), "additional");
+    }
+
+    static int rcode(ZoneTable table, String name) {
+        byte[] query = Dns.query(name, Type.A, DClass.IN, -1);
+        WireQuery q = new WireQuery();
+        System.arraycopy(query, 0, q.buffer(query.length), 0, query.length);
+        assertEquals(WireQuery.OK, q.parse(query.length));
+        ByteBuf out = Responses.write(UnpooledByteBufAllocator.DEFAULT, q, table.answer(q), 65535, false);
+        int rcode = Dns.parse(ByteBufUtil.getBytes(out)).getRcode();
+        out.release();
+        return rcode;
+    }
+
+    @Test
+    void beforeTheRegistryIsRead_aZoneNameIsServfailNotNxdomain() {
+        ZoneCompiler compiler = new ZoneCompiler(Z, 5, List.of());
+        assertEquals(Rcode.SERVFAIL, rcode(compiler.compile(ClusterSnapshot.EMPTY), "web." + Z), "may exist: try again");
+        assertEquals(Rcode.NXDOMAIN, rcode(compiler.compile(SNAPSHOT), "nope." + Z));
+        assertEquals(Rcode.NOERROR, rcode(compiler.compile(SNAPSHOT), "web." + Z));
     }
 }
