@@ -108,7 +108,7 @@ class InheritedSocketsTest {
             long t0 = System.nanoTime();
             Message m = udp(client, held.port(), (int) DnsServer.INHERITED_HOLD.toMillis() + 3000);
             long waited = (System.nanoTime() - t0) / 1_000_000;
-            assertEquals(Rcode.NXDOMAIN, m.getRcode(), "the empty table answers after the hold");
+            assertEquals(Rcode.SERVFAIL, m.getRcode(), "the empty table answers after the hold: SERVFAIL, the name may exist");
             assertTrue(waited >= DnsServer.INHERITED_HOLD.toMillis() - 1000, "answered after " + waited + " ms");
         }
     }
