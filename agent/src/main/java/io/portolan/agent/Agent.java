@@ -10,6 +10,7 @@ import io.micrometer.prometheus.PrometheusConfig;
 import io.micrometer.prometheus.PrometheusMeterRegistry;
 import io.portolan.agent.admin.AdminServer;
 import io.portolan.agent.config.AgentConfig;
+import io.portolan.agent.health.HealthChecker;
 import io.portolan.agent.registry.Registry;
 import io.portolan.agent.registry.RegistryState;
 import io.portolan.agent.registry.SnapshotPublisher;
@@ -36,6 +37,9 @@ import java.util.List;
  */
 public final class Agent implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Agent.class);
+
+    /** Health checks running at once, at most (each a blocking probe bounded by its timeout). */
+    static final int MAX_CHECKS_IN_FLIGHT = 32;
 
     private final List<AutoCloseable> closeables = new ArrayList<>();
     private final SnapshotPublisher publisher = new SnapshotPublisher();
@@ -81,6 +85,9 @@ public final class Agent implements AutoCloseable {
         } else if (!inheritedFds.isEmpty()) {
             log.warn("inherited fds {} not used: DNS is off (--dns-listen none)", inheritedFds);
         }
+        HealthChecker checker = new HealthChecker(config.node(), registry, meters, MAX_CHECKS_IN_FLIGHT);
+        closeables.add(checker);
+        publisher.addDirectListener("health", checker::update);
         closeables.add(publisher); // listener threads stop before DNS and the data plane close
         registry.start(state);
         closeables.add(announce(new Node(config.node(), config.advertiseAddress())));

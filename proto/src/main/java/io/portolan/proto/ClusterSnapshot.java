@@ -109,6 +109,15 @@ public final class ClusterSnapshot {
                         u.add(i);
                     }
                 }
+                if (u.isEmpty()) {
+                    // panic threshold: every instance with traffic allowed is unhealthy, so a check is more
+                    // likely wrong than all of them: serve them all rather than none
+                    for (Instance i : frozen) {
+                        if (i.weight() > 0) {
+                            u.add(i);
+                        }
+                    }
+                }
                 up = u.size() == frozen.size() ? frozen : List.copyOf(u);
             }
             byService.put(name, frozen);
@@ -143,6 +152,20 @@ public final class ClusterSnapshot {
     }
 
     /** The instances that get traffic and DNS answers: healthy and weight above zero, sorted by id. */
+    /**
+     * Whether every instance of {@code service} with a weight above zero is unhealthy: then all of
+     * them are served (a panic threshold, as Envoy's), so that a wrong check cannot take a whole
+     * service down.
+     */
+    public boolean panicking(String service) {
+        List<Instance> up = serving.get(service);
+        return up != null && !up.isEmpty() && !up.get(0).serving();
+    }
+
+    /**
+     * The instances answered and given traffic: healthy with a weight above zero, or, when every
+     * instance with a weight above zero is unhealthy, all of those ({@link #panicking}).
+     */
     public List<Instance> servingInstances(String service) {
         return serving.getOrDefault(service, List.of());
     }

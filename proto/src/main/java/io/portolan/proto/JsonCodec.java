@@ -32,7 +32,8 @@ public final class JsonCodec {
     private static final JsonFactory FACTORY = MAPPER.getFactory();
     private static final Set<String> SERVICE_FIELDS = Set.of("schema", "name", "mode", "ports", "vip", "scheduler", "published");
     private static final Set<String> INSTANCE_FIELDS = Set.of("schema", "id", "service", "node", "address", "ports", "weight",
-            "health", "metadata", "registered");
+            "health", "reason", "metadata", "registered", "check");
+    private static final Set<String> CHECK_FIELDS = Set.of("kind", "path", "interval", "timeout", "rise", "fall", "startPeriod");
 
     private static final Set<String> NODE_FIELDS = Set.of("schema", "name", "address");
 
@@ -134,7 +135,8 @@ public final class JsonCodec {
                 throw new ValidationException("registered", reg, "expected an ISO-8601 instant, e.g. 2026-01-01T00:00:00Z");
             }
         }
-        return new Instance(id, service, node, address, ports, weight, health, metadata, registered, extras(o, INSTANCE_FIELDS));
+        return new Instance(id, service, node, address, ports, weight, health, metadata, registered, extras(o, INSTANCE_FIELDS),
+                check(o.get("check")), text(o, "reason", false));
     }
 
     private static void writeInstance(JsonGenerator g, Instance i, boolean withSchema) throws IOException {
@@ -149,6 +151,10 @@ public final class JsonCodec {
         writePorts(g, i.ports());
         g.writeNumberField("weight", i.weight());
         g.writeStringField("health", i.health().lower());
+        if (i.healthReason() != null) {
+            g.writeStringField("reason", i.healthReason());
+        }
+        writeCheck(g, i.check());
         if (!i.metadata().isEmpty()) {
             g.writeObjectFieldStart("metadata");
             for (Map.Entry<String, String> e : new java.util.TreeMap<>(i.metadata()).entrySet()) {
@@ -194,6 +200,7 @@ public final class JsonCodec {
                 g.writeStringField("scheduler", r.scheduler());
             }
             writePublished(g, r.publishedPorts());
+            writeCheck(g, r.check());
             if (!r.metadata().isEmpty()) {
                 g.writeObjectFieldStart("metadata");
                 for (Map.Entry<String, String> e : r.metadata().entrySet()) {
@@ -210,7 +217,7 @@ public final class JsonCodec {
         for (Iterator<String> it = o.fieldNames(); it.hasNext(); ) {
             String f = it.next();
             if (!Set.of("service", "id", "node", "address", "ports", "hostPorts", "mode", "weight", "ttl", "metadata", "scheduler",
-                    "published").contains(f)) {
+                    "published", "check").contains(f)) {
                 throw new ValidationException("field", f, "unknown registration field");
             }
         }
@@ -221,7 +228,55 @@ public final class JsonCodec {
                 mode == null ? Mode.VIP : Mode.parse("mode", mode),
                 o.has("weight") ? Validate.weight("weight", integer(o, "weight")) : Validate.DEFAULT_WEIGHT,
                 o.has("ttl") ? Validate.ttl("ttl", integer(o, "ttl")) : Validate.DEFAULT_TTL,
-                stringMap(o.get("metadata")), text(o, "scheduler", false), published(o.get("published")), hostPorts(o.get("hostPorts")));
+                stringMap(o.get("metadata")), text(o, "scheduler", false), published(o.get("published")), hostPorts(o.get("hostPorts")),
+                check(o.get("check")));
+    }
+
+    /**
+     * {@code {"kind":"http","path":"/healthz","interval":"5s","timeout":"2s","rise":1,"fall":3,"startPeriod":"0"}}:
+     * durations in the value grammar; everything but {@code kind} (and an http check's path) has its default.
+     */
+    private static Check check(JsonNode c) {
+        if (c == null || c.isNull()) {
+            return null;
+        }
+        if (!c.isObject()) {
+            throw new ValidationException("check", c.toString(), "expected an object such as {\"kind\":\"tcp\"}");
+        }
+        for (Iterator<String> it = c.fieldNames(); it.hasNext(); ) {
+            String f = it.next();
+            if (!CHECK_FIELDS.contains(f)) {
+                throw new ValidationException("check", f, "unknown check field; known: " + new java.util.TreeSet<>(CHECK_FIELDS));
+            }
+        }
+        String kind = text(c, "kind", true);
+        String spec = kind.equals("http") ? "http:" + text(c, "path", true) : kind;
+        Check base = Check.parse("check", spec);
+        return base.withTimings(duration(c, "interval", Check.DEFAULT_INTERVAL), duration(c, "timeout", Check.DEFAULT_TIMEOUT),
+                c.has("rise") ? (int) integer(c, "rise") : Check.DEFAULT_RISE, c.has("fall") ? (int) integer(c, "fall") : Check.DEFAULT_FALL,
+                duration(c, "startPeriod", Check.DEFAULT_START_PERIOD));
+    }
+
+    private static java.time.Duration duration(JsonNode o, String field, java.time.Duration dflt) {
+        String v = text(o, field, false);
+        return v == null ? dflt : Values.duration("check." + field, v, java.time.Duration.ZERO, java.time.Duration.ofDays(1));
+    }
+
+    private static void writeCheck(JsonGenerator g, Check c) throws IOException {
+        if (c == null) {
+            return;
+        }
+        g.writeObjectFieldStart("check");
+        g.writeStringField("kind", c.kind().lower());
+        if (c.path() != null) {
+            g.writeStringField("path", c.path());
+        }
+        g.writeStringField("interval", Values.text(c.interval()));
+        g.writeStringField("timeout", Values.text(c.timeout()));
+        g.writeNumberField("rise", c.rise());
+        g.writeNumberField("fall", c.fall());
+        g.writeStringField("startPeriod", Values.text(c.startPeriod()));
+        g.writeEndObject();
     }
 
     /** {@code [{"name": "http", "port": 32768}, ...]}: a port's name and the node's port mapped to it. */

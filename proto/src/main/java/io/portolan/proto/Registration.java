@@ -17,7 +17,14 @@ import java.util.Map;
  */
 public record Registration(String service, String id, String node, InetAddress address, List<Port> ports, Mode mode,
                            int weight, int ttlSeconds, Map<String, String> metadata, String scheduler,
-                           List<PublishedPort> publishedPorts, Map<String, Integer> hostPorts) {
+                           List<PublishedPort> publishedPorts, Map<String, Integer> hostPorts, Check check) {
+    /** Without a check. */
+    public Registration(String service, String id, String node, InetAddress address, List<Port> ports, Mode mode,
+                        int weight, int ttlSeconds, Map<String, String> metadata, String scheduler,
+                        List<PublishedPort> publishedPorts, Map<String, Integer> hostPorts) {
+        this(service, id, node, address, ports, mode, weight, ttlSeconds, metadata, scheduler, publishedPorts, hostPorts, null);
+    }
+
     /** Without host ports. */
     public Registration(String service, String id, String node, InetAddress address, List<Port> ports, Mode mode,
                         int weight, int ttlSeconds, Map<String, String> metadata, String scheduler,
@@ -79,15 +86,15 @@ public record Registration(String service, String id, String node, InetAddress a
     }
 
     public Registration withAddress(InetAddress newAddress) {
-        return new Registration(service, id, node, newAddress, ports, mode, weight, ttlSeconds, metadata, scheduler, publishedPorts, hostPorts);
+        return new Registration(service, id, node, newAddress, ports, mode, weight, ttlSeconds, metadata, scheduler, publishedPorts, hostPorts, check);
     }
 
     public Registration withId(String newId) {
-        return new Registration(service, newId, node, address, ports, mode, weight, ttlSeconds, metadata, scheduler, publishedPorts, hostPorts);
+        return new Registration(service, newId, node, address, ports, mode, weight, ttlSeconds, metadata, scheduler, publishedPorts, hostPorts, check);
     }
 
     public Registration withNode(String newNode) {
-        return new Registration(service, id, newNode, address, ports, mode, weight, ttlSeconds, metadata, scheduler, publishedPorts, hostPorts);
+        return new Registration(service, id, newNode, address, ports, mode, weight, ttlSeconds, metadata, scheduler, publishedPorts, hostPorts, check);
     }
 
     /**
@@ -107,6 +114,6 @@ public record Registration(String service, String id, String node, InetAddress a
             reached = ports.stream().map(p -> hostPorts.containsKey(p.name()) ? new Port(p.name(), hostPorts.get(p.name()), p.protocol()) : p)
                     .toList();
         }
-        return new Instance(id, service, node, address, reached, weight, Health.HEALTHY, metadata, now, Extras.NONE);
+        return new Instance(id, service, node, address, reached, weight, Health.HEALTHY, metadata, now, Extras.NONE, check, null);
     }
 }

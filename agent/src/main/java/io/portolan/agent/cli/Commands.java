@@ -4,6 +4,7 @@ import io.portolan.agent.config.AgentConfig;
 import io.portolan.agent.config.Flags;
 import io.portolan.agent.config.Hostnames;
 import io.portolan.agent.registry.Ids;
+import io.portolan.proto.Check;
 import io.portolan.proto.Cidr;
 import io.portolan.proto.ClusterSnapshot;
 import io.portolan.proto.Instance;
@@ -35,7 +36,8 @@ public final class Commands {
     static final Set<String> TARGET_FLAGS = Set.of("agent", "etcd-endpoints", "etcd-prefix", "etcd-timeout", "etcd-timeout-ms", "vip-cidr", "config",
             "log-level");
     static final Set<String> REGISTER_FLAGS = union(TARGET_FLAGS, Set.of("service", "address", "port", "mode", "weight", "ttl", "id",
-            "node", "meta", "drain", "drain-seconds", "publish", "scheduler", "host-port"));
+            "node", "meta", "drain", "drain-seconds", "publish", "scheduler", "host-port", "check", "check-interval", "check-timeout",
+            "check-rise", "check-fall", "check-start-period"));
     static final Set<String> DEREGISTER_FLAGS = union(TARGET_FLAGS, Set.of("service", "id"));
     static final Set<String> SERVICES_FLAGS = Set.of("agent", "log-level");
 
@@ -88,10 +90,32 @@ public final class Commands {
                 throw new ValidationException("--host-port", h, "port '" + h.substring(0, colon) + "' is mapped twice");
             }
         }
+        Check check = check(f);
         try {
-            return new Registration(service, id, node, address, ports, mode, weight, ttl, meta, scheduler, published, hostPorts);
+            return new Registration(service, id, node, address, ports, mode, weight, ttl, meta, scheduler, published, hostPorts, check);
         } catch (ValidationException e) {
             throw new ValidationException("--" + e.field(), e.value(), e.getMessage());
+        }
+    }
+
+    /** {@code --check tcp|http:PATH|grpc} and its timings; a timing without {@code --check} is refused. */
+    static Check check(Flags f) {
+        if (!f.has("check")) {
+            for (String t : List.of("check-interval", "check-timeout", "check-rise", "check-fall", "check-start-period")) {
+                if (f.has(t)) {
+                    throw new ValidationException("--" + t, f.get(t, null), "goes with --check tcp|http:PATH|grpc");
+                }
+            }
+            return null;
+        }
+        Check c = Check.parse("--check", f.get("check", null));
+        try {
+            return c.withTimings(f.duration("check-interval", Check.DEFAULT_INTERVAL, Duration.ofMillis(100), Duration.ofHours(1)),
+                    f.duration("check-timeout", Check.DEFAULT_TIMEOUT, Duration.ofMillis(10), Duration.ofMinutes(5)),
+                    (int) f.number("check-rise", Check.DEFAULT_RISE, 1, 100), (int) f.number("check-fall", Check.DEFAULT_FALL, 1, 100),
+                    f.duration("check-start-period", Check.DEFAULT_START_PERIOD, Duration.ZERO, Duration.ofHours(1)));
+        } catch (ValidationException e) {
+            throw e.field().startsWith("--") ? e : new ValidationException("--" + e.field(), e.value(), e.getMessage());
         }
     }
 

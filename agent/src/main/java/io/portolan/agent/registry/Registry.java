@@ -1,5 +1,6 @@
 package io.portolan.agent.registry;
 
+import io.portolan.proto.Health;
 import io.portolan.proto.Instance;
 import io.portolan.proto.Node;
 import io.portolan.proto.Service;
@@ -36,6 +37,13 @@ public interface Registry extends AutoCloseable {
      * store keeps it as a plain key.
      */
     Lease announce(Node node);
+
+    /**
+     * Writes a check's outcome to the stored instance {@code service/id}, keeping its lease, only if
+     * its health or reason differs; false when the instance is gone (or changed under us: the next
+     * check writes again).
+     */
+    boolean setHealth(String service, String id, Health health, String reason);
 
     /** Removes an instance; false when it did not exist. */
     boolean deregister(String service, String id);

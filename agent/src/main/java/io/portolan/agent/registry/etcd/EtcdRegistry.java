@@ -30,6 +30,7 @@ import io.portolan.agent.registry.RegistryState;
 import io.portolan.agent.registry.RegistryUnavailableException;
 import io.portolan.agent.registry.Services;
 import io.portolan.proto.Cidr;
+import io.portolan.proto.Health;
 import io.portolan.proto.Instance;
 import io.portolan.proto.JsonCodec;
 import io.portolan.proto.Node;
@@ -429,6 +430,29 @@ public final class EtcdRegistry implements Registry {
         lease.grantAndPut();
         lease.startStream();
         return lease;
+    }
+
+    @Override
+    public boolean setHealth(String service, String id, Health health, String reason) {
+        String key = layout.instanceKey(service, id);
+        GetResponse got = call(kv.get(bytes(key)), "get " + key);
+        if (got.getKvs().isEmpty()) {
+            return false;
+        }
+        KeyValue stored = got.getKvs().get(0);
+        Instance now = JsonCodec.decodeInstance(stored.getValue().getBytes());
+        Instance next = now.withHealth(health, reason);
+        if (next.equals(now)) {
+            return true;
+        }
+        // the same lease (a put without one would detach the key from its registrant's lease), and only
+        // if nobody wrote the key since it was read
+        TxnResponse r = call(kv.txn()
+                .If(new Cmp(bytes(key), Cmp.Op.EQUAL, CmpTarget.modRevision(stored.getModRevision())))
+                .Then(Op.put(bytes(key), ByteSequence.from(JsonCodec.encode(next)),
+                        stored.getLease() == 0 ? PutOption.DEFAULT : PutOption.builder().withLeaseId(stored.getLease()).build()))
+                .commit(), "health of " + key);
+        return r.isSucceeded();
     }
 
     @Override

@@ -9,6 +9,7 @@ import io.portolan.agent.registry.Registry;
 import io.portolan.agent.registry.RegistryState;
 import io.portolan.agent.registry.Services;
 import io.portolan.proto.Cidr;
+import io.portolan.proto.Health;
 import io.portolan.proto.Instance;
 import io.portolan.proto.JsonCodec;
 import io.portolan.proto.KeyLayout;
@@ -263,6 +264,21 @@ public final class LocalRegistry implements Registry {
             }, ttlSeconds * 1000L / 3, ttlSeconds * 1000L / 3, TimeUnit.MILLISECONDS);
         }
         return lease;
+    }
+
+    @Override
+    public synchronized boolean setHealth(String service, String id, Health health, String reason) {
+        String key = layout.instanceKey(service, id);
+        byte[] value = kv.get(key);
+        if (value == null) {
+            return false;
+        }
+        Instance now = JsonCodec.decodeInstance(value);
+        Instance next = now.withHealth(health, reason);
+        if (!next.equals(now)) {
+            emit(List.of(put(key, JsonCodec.encode(next)))); // the lease (a deadline by key) stays as it is
+        }
+        return true;
     }
 
     /** The single host's node, as a plain key (no lease: it is this store's only host). */
