@@ -85,7 +85,7 @@ public final class HealthChecker implements AutoCloseable {
         this.failed = Counter.builder("portolan_health_checks").tag("result", "failed").register(meters);
         this.skipped = Counter.builder("portolan_health_checks").tag("result", "skipped")
                 .description("rounds skipped because every check slot was busy").register(meters);
-        this.duration = Timer.builder("portolan_health_check_duration").register(meters);
+        this.duration = Timer.builder("portolan_health_check_duration").publishPercentiles(0.5, 0.99).register(meters);
         Gauge.builder("portolan_health_checked_instances", this, c -> c.size()).register(meters);
         Gauge.builder("portolan_services_panicking", this, c -> c.panickingCount())
                 .description("services whose instances are all unhealthy, so all are served").register(meters);
