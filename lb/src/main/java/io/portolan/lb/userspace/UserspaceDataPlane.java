@@ -10,6 +10,7 @@ import io.portolan.proto.ClusterSnapshot;
 import io.portolan.proto.Mode;
 import io.portolan.proto.Port;
 import io.portolan.proto.Protocol;
+import io.portolan.proto.PublishedPort;
 import io.portolan.proto.Service;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -28,8 +29,9 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The userspace data plane: a proxy on every port of every {@code vip}-mode service (TCP through
- * portolan's own epoll relay by default, or Netty's; UDP through Netty). {@link #update} diffs the snapshot against what runs: it adds VIPs to the device, opens
+ * The userspace data plane: a proxy on every port of every {@code vip}-mode service, and on every
+ * local address for each published port (the routing mesh); TCP through portolan's own epoll relay
+ * by default, or Netty's; UDP through Netty. {@link #update} diffs the snapshot against what runs: it adds VIPs to the device, opens
  * and closes listeners, and swaps each port's precomputed plan; removed instances and services
  * drain. Nothing in {@code update} waits for traffic; it runs {@code ip} at most once per VIP change.
  */
@@ -40,8 +42,11 @@ public final class UserspaceDataPlane implements DataPlane {
     public static final DataPlaneKind KIND = new DataPlaneKind("userspace", UserspaceConfig.FLAGS, UserspaceConfig::fromFlags,
             (flags, meters) -> create(UserspaceConfig.fromFlags(flags), meters), flags -> cleanup(UserspaceConfig.fromFlags(flags)));
 
+    /** A listener: a VIP's port, or a published port on every local address ({@link #ANY}). */
     private record Key(InetAddress vip, int port, Protocol protocol) {
     }
+
+    private static final InetAddress ANY = io.portolan.proto.Validate.address("published", "0.0.0.0");
 
     private final ProxyContext ctx;
     private final VipBinder binder;
@@ -139,6 +144,20 @@ public final class UserspaceDataPlane implements DataPlane {
                 desired.put(k, s);
                 ports.put(k, p);
             }
+            // the routing mesh: a published port answers on every local address, reaching the target port's instances
+            for (PublishedPort pp : s.publishedPorts()) {
+                Port target = s.ports().stream().filter(p -> p.number() == pp.target() && p.protocol() == pp.protocol()).findFirst()
+                        .orElse(null);
+                Key k = new Key(ANY, pp.published(), pp.protocol());
+                if (target == null) {
+                    log.warn("{}: published port {} names no port of the service; ignored", s.name(), pp);
+                } else if (desired.containsKey(k)) {
+                    log.warn("{}: published port {} is already served by {}; ignored", s.name(), pp, desired.get(k).name());
+                } else {
+                    desired.put(k, s);
+                    ports.put(k, target);
+                }
+            }
         }
         // Listeners that go away, or whose VIP:port now belongs to another service or port spec.
         for (var it = frontends.entrySet().iterator(); it.hasNext(); ) {
@@ -154,7 +173,7 @@ public final class UserspaceDataPlane implements DataPlane {
             Key k = e.getKey();
             Service s = e.getValue();
             try {
-                if (!vips.contains(k.vip) && !failedVips.contains(k.vip)) {
+                if (!k.vip.isAnyLocalAddress() && !vips.contains(k.vip) && !failedVips.contains(k.vip)) {
                     binder.add(k.vip);
                     vips.add(k.vip);
                 }
@@ -188,7 +207,9 @@ public final class UserspaceDataPlane implements DataPlane {
         // VIPs no longer used: removed after the drain timeout, unless wanted again by then.
         Set<InetAddress> wanted = new HashSet<>();
         for (Key k : desired.keySet()) {
-            wanted.add(k.vip);
+            if (!k.vip.isAnyLocalAddress()) {
+                wanted.add(k.vip);
+            }
         }
         for (InetAddress vip : Set.copyOf(vips)) {
             if (!wanted.contains(vip)) {

@@ -7,6 +7,7 @@ import io.portolan.proto.Service;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
+import java.io.IOException;
 import java.net.InetAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -25,6 +26,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Real HTTP servers behind a VIP, real HTTP clients through it: reach, exact rr, proportional wrr. */
@@ -110,6 +112,33 @@ class HttpThroughVipTest {
             seen.add(r.body());
         }
         assertEquals(Set.of("i0", "i1", "i2"), seen);
+    }
+
+    @Test
+    void publishedPort_answersOnEveryLocalAddress_reachingEveryInstance_andGoesWithTheService() throws Exception {
+        List<HttpInstance> hs = instances(2);
+        UserspaceDataPlane plane = Fixtures.plane(fastConfig().build());
+        cleanup.add(0, plane);
+        InetAddress vip = Fixtures.freshVip();
+        int published;
+        try (java.net.ServerSocket free = new java.net.ServerSocket(0)) {
+            published = free.getLocalPort();
+        }
+        Service svc = new Service("web", io.portolan.proto.Mode.VIP, List.of(new Port("http", 80, null)), vip, "rr",
+                List.of(new io.portolan.proto.PublishedPort(published, 80, null)), null);
+        List<Instance> is = List.of(Fixtures.instance("i0", "web", InetAddress.getLoopbackAddress(), hs.get(0).servicePort(), 100),
+                Fixtures.instance("i1", "web", InetAddress.getLoopbackAddress(), hs.get(1).servicePort(), 100));
+        plane.update(Fixtures.snapshot(1, svc, is));
+        Set<String> seen = new TreeSet<>();
+        for (String local : List.of("127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4")) {
+            seen.add(Fixtures.get(Fixtures.addr(local), published, Duration.ofSeconds(5)));
+        }
+        assertEquals(Set.of("i0", "i1"), seen, "any local address on the published port, round robin over both instances");
+        assertTrue(Fixtures.get(vip, 80, Duration.ofSeconds(5)).startsWith("i"), "the VIP still answers");
+
+        plane.update(Fixtures.snapshot(2, Fixtures.service("web", vip, "rr", new Port("http", 80, null)), is));
+        assertThrows(IOException.class, () -> Fixtures.get(Fixtures.addr("127.0.0.1"), published, Duration.ofSeconds(2)),
+                "unpublished: the listener is gone");
     }
 
     @Test
