@@ -3,7 +3,8 @@ package io.portolan.agent.fleet;
 import io.portolan.agent.fleet.Fleet.Container;
 import io.portolan.agent.fleet.Fleet.Host;
 import io.portolan.agent.fleet.Fleet.Registration;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -17,17 +18,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Fleet scenario 2 (seeds 002 and 004: Swarm's routing mesh), ROUTED layout: {@code vote} is
  * published on port 8080 ({@code --publish 8080:8000}) with instances in containers on hosts 1 and
  * 2; from the outside client on the underlay, {@code http://HOST:8080/} reaches both instances
- * through every host, host 3 (which runs none) included, with no failure.
- *
- * <p>nftables only: the userspace plane proxies VIP ports and has no published ports (lb/README.md
- * describes published ports for the nftables and ipvs planes only; ipvs needs the test VM).
+ * through every host, host 3 (which runs none) included, with no failure. With the nftables plane
+ * and the userspace plane (a listener on every local address per published port); ipvs runs the
+ * routing mesh in the test VM (IpvsScenario).
  */
 class FleetRoutingMeshTest {
 
-    @Test
-    void publishedPort_reachesInstancesOnEveryHost_throughEveryHost() {
+    @ParameterizedTest
+    @EnumSource(value = Fleet.Plane.class, names = {"NFTABLES", "USERSPACE"})
+    void publishedPort_reachesInstancesOnEveryHost_throughEveryHost(Fleet.Plane plane) {
         long t0 = System.nanoTime();
-        try (Fleet fleet = Fleet.start(Fleet.Layout.ROUTED, Fleet.Plane.NFTABLES)) {
+        try (Fleet fleet = Fleet.start(Fleet.Layout.ROUTED, plane)) {
             long started = System.nanoTime();
             Host h1 = fleet.host(1);
             Host h2 = fleet.host(2);
@@ -68,10 +69,10 @@ class FleetRoutingMeshTest {
             assertEquals(0, viaVip.failures(), viaVip.toString());
             assertEquals(Set.of("vote1", "vote2"), viaVip.answers().keySet(), viaVip.toString());
 
-            System.out.printf("fleet scenario 2 (NFTABLES): fleet up %d ms, containers+registrations %d ms, convergence %d ms, checks %d ms%n",
+            System.out.printf("fleet scenario 2 (" + plane + "): fleet up %d ms, containers+registrations %d ms, convergence %d ms, checks %d ms%n",
                     ms(started - t0), ms(registered - started), ms(converged - registered), ms(System.nanoTime() - converged));
         }
-        System.out.printf("fleet scenario 2 (NFTABLES): %d ms with teardown%n", ms(System.nanoTime() - t0));
+        System.out.printf("fleet scenario 2 (" + plane + "): %d ms with teardown%n", ms(System.nanoTime() - t0));
     }
 
     static long ms(long nanos) {
