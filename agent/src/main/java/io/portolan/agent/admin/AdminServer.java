@@ -59,6 +59,15 @@ import java.util.concurrent.Executors;
 public final class AdminServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(AdminServer.class);
     private static final int MAX_BODY = 64 * 1024;
+
+    static {
+        // The JDK's server leaves Nagle's algorithm on for accepted sockets: on a kept-alive connection
+        // each answer then waits for the client's delayed ACK, about 40 ms (heartbeats, scrapes and the
+        // Java client all keep connections alive). Read once, when the server classes first load.
+        if (System.getProperty("sun.net.httpserver.nodelay") == null) {
+            System.setProperty("sun.net.httpserver.nodelay", "true");
+        }
+    }
     private static final JsonFactory JSON = new JsonFactory();
 
     private final HttpServer server;
