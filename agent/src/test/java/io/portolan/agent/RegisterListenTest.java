@@ -190,7 +190,15 @@ class RegisterListenTest {
         Reply r = http("127.0.0.1", adminAt, "POST", "/v1/instances",
                 "{\"service\":\"local\",\"id\":\"l1\",\"ports\":[{\"port\":9000}],\"ttl\":30}");
         assertEquals(201, r.status(), r.body());
+        assertTrue(r.body().contains("\"address\":\"10.213.0.1\""), "the reply names the address stored: " + r.body());
         Await.until("registered", 5_000, () -> instance("local", "l1") != null);
         assertEquals(ADVERTISE, instance("local", "l1").address());
+    }
+
+    @Test
+    void admin_wrongMethod_405() throws Exception {
+        Reply r = http("127.0.0.1", adminAt, "PUT", "/v1/snapshot", "{}");
+        assertEquals(405, r.status(), r.body());
+        assertTrue(r.body().contains("GET"), r.body());
     }
 }

@@ -144,6 +144,9 @@ public final class AdminServer implements AutoCloseable {
                 }
             } catch (Forbidden e) {
                 error(ex, 403, e.getMessage());
+            } catch (MethodNotAllowed e) {
+                ex.getResponseHeaders().set("Allow", e.allow);
+                error(ex, 405, e.getMessage());
             } catch (ValidationException e) {
                 error(ex, e.getMessage().contains("exists in") ? 409 : 400, e.getMessage());
             } catch (RegistryUnavailableException e) {
@@ -305,6 +308,7 @@ public final class AdminServer implements AutoCloseable {
             g.writeStringField("service", r.service());
             g.writeStringField("id", r.id());
             g.writeStringField("node", r.node());
+            g.writeStringField("address", r.address().getHostAddress());
             if (service.vip() != null) {
                 g.writeStringField("vip", service.vip().getHostAddress());
             }
@@ -366,7 +370,17 @@ public final class AdminServer implements AutoCloseable {
 
     private static void requireMethod(String method, String wanted) {
         if (!method.equals(wanted)) {
-            throw new ValidationException("method", method, "this endpoint takes " + wanted);
+            throw new MethodNotAllowed("method " + method + ": this endpoint takes " + wanted, wanted);
+        }
+    }
+
+    /** 405, with the method the endpoint takes in {@code Allow}. */
+    private static final class MethodNotAllowed extends RuntimeException {
+        final String allow;
+
+        MethodNotAllowed(String message, String allow) {
+            super(message);
+            this.allow = allow;
         }
     }
 

@@ -98,6 +98,12 @@ public final class Commands {
         }
     }
 
+    /** {@code $PORTOLAN_AGENT} (as the Java client reads it), else the local agent's admin API. */
+    static String defaultAgent() {
+        String env = System.getenv("PORTOLAN_AGENT");
+        return env == null || env.isBlank() ? "http://" + AgentConfig.DEFAULT_ADMIN : env.strip();
+    }
+
     /** {@code --check tcp|http:PATH|grpc} and its timings; a timing without {@code --check} is refused. */
     static Check check(Flags f) {
         if (!f.has("check")) {
@@ -138,7 +144,7 @@ public final class Commands {
             Cidr cidr = Cidr.parse("--vip-cidr", f.get("vip-cidr", AgentConfig.DEFAULT_VIP_CIDR));
             return new Registrar.ViaEtcd(eps, layout, cidr, AgentConfig.etcdTimeout(f));
         }
-        return new Registrar.ViaAgent(Flags.agentUrl("--agent", f.get("agent", "http://" + AgentConfig.DEFAULT_ADMIN)));
+        return new Registrar.ViaAgent(Flags.agentUrl("--agent", f.get("agent", defaultAgent())));
     }
 
     public static int register(String[] args) throws Exception {
@@ -167,7 +173,7 @@ public final class Commands {
             if (registrar instanceof Registrar.ViaEtcd e) {
                 removed = e.registry().deregister(service, id);
             } else {
-                AgentClient.Reply reply = new AgentClient(Flags.agentUrl("--agent", f.get("agent", "http://" + AgentConfig.DEFAULT_ADMIN)))
+                AgentClient.Reply reply = new AgentClient(Flags.agentUrl("--agent", f.get("agent", defaultAgent())))
                         .send("DELETE", "/v1/instances/" + service + "/" + id, null);
                 if (reply.status() != 200 && reply.status() != 404) {
                     AgentClient.raise(reply, "deregister");
@@ -191,7 +197,7 @@ public final class Commands {
             if (registrar instanceof Registrar.ViaEtcd e) {
                 removed = e.registry().deleteService(service);
             } else {
-                AgentClient.Reply reply = new AgentClient(Flags.agentUrl("--agent", f.get("agent", "http://" + AgentConfig.DEFAULT_ADMIN)))
+                AgentClient.Reply reply = new AgentClient(Flags.agentUrl("--agent", f.get("agent", defaultAgent())))
                         .send("DELETE", "/v1/services/" + service, null);
                 if (reply.status() != 200 && reply.status() != 404) {
                     AgentClient.raise(reply, "delete-service");
@@ -209,7 +215,7 @@ public final class Commands {
 
     public static int services(String[] args, PrintStream out) {
         Flags f = Flags.parse(args, SERVICES_FLAGS, Set.of("json"));
-        AgentClient client = new AgentClient(Flags.agentUrl("--agent", f.get("agent", "http://" + AgentConfig.DEFAULT_ADMIN)));
+        AgentClient client = new AgentClient(Flags.agentUrl("--agent", f.get("agent", defaultAgent())));
         AgentClient.Reply reply = client.send("GET", "/v1/snapshot", null);
         if (reply.status() != 200) {
             AgentClient.raise(reply, "services");
