@@ -30,6 +30,10 @@ public final class Service {
     private record Published(int published, int target) {
     }
 
+    /** A health check the agent runs: kind {@code tcp}, {@code http} (with a path) or {@code grpc}. */
+    private record HealthCheck(String kind, String path, Duration interval, Duration timeout, int rise, int fall, Duration startPeriod) {
+    }
+
     private final String name;
     private final String id;
     private final String address;
@@ -41,9 +45,11 @@ public final class Service {
     private final Map<String, String> metadata;
     private final String scheduler;
     private final List<Published> published;
+    private final HealthCheck check;
 
     private Service(String name, String id, String address, List<Port> ports, Map<String, Integer> hostPorts, boolean dnsrr,
-                    int weight, int ttlSeconds, Map<String, String> metadata, String scheduler, List<Published> published) {
+                    int weight, int ttlSeconds, Map<String, String> metadata, String scheduler, List<Published> published,
+                    HealthCheck check) {
         this.name = name;
         this.id = id;
         this.address = address;
@@ -55,6 +61,7 @@ public final class Service {
         this.metadata = metadata;
         this.scheduler = scheduler;
         this.published = published;
+        this.check = check;
     }
 
     /**
@@ -64,7 +71,7 @@ public final class Service {
      * by the agent.
      */
     public static Service named(String name) {
-        return new Service(Check.serviceName(name), null, null, List.of(), Map.of(), false, 100, 10, Map.of(), null, List.of());
+        return new Service(Check.serviceName(name), null, null, List.of(), Map.of(), false, 100, 10, Map.of(), null, List.of(), null);
     }
 
     /**
@@ -90,7 +97,7 @@ public final class Service {
         }
         List<Port> more = new ArrayList<>(ports);
         more.add(new Port(portName, port, protocol));
-        return new Service(name, id, address, List.copyOf(more), hostPorts, dnsrr, weight, ttlSeconds, metadata, scheduler, published);
+        return new Service(name, id, address, List.copyOf(more), hostPorts, dnsrr, weight, ttlSeconds, metadata, scheduler, published, check);
     }
 
     /**
@@ -112,7 +119,7 @@ public final class Service {
         Map<String, Integer> more = new LinkedHashMap<>(hostPorts);
         more.put(name, hostPort);
         return new Service(this.name, id, address, ports, Collections.unmodifiableMap(more), dnsrr, weight, ttlSeconds, metadata,
-                scheduler, published);
+                scheduler, published, check);
     }
 
     /**
@@ -120,7 +127,7 @@ public final class Service {
      * random one. Registering an id again replaces that instance: give each process its own.
      */
     public Service id(String id) {
-        return new Service(name, Check.id(id), address, ports, hostPorts, dnsrr, weight, ttlSeconds, metadata, scheduler, published);
+        return new Service(name, Check.id(id), address, ports, hostPorts, dnsrr, weight, ttlSeconds, metadata, scheduler, published, check);
     }
 
     /**
@@ -130,7 +137,7 @@ public final class Service {
      * {@code --register-listen}.
      */
     public Service address(String address) {
-        return new Service(name, id, Check.address(address), ports, hostPorts, dnsrr, weight, ttlSeconds, metadata, scheduler, published);
+        return new Service(name, id, Check.address(address), ports, hostPorts, dnsrr, weight, ttlSeconds, metadata, scheduler, published, check);
     }
 
     /**
@@ -139,12 +146,12 @@ public final class Service {
      * after. Heartbeats go every third of it.
      */
     public Service ttl(Duration ttl) {
-        return new Service(name, id, address, ports, hostPorts, dnsrr, weight, Check.ttlSeconds(ttl), metadata, scheduler, published);
+        return new Service(name, id, address, ports, hostPorts, dnsrr, weight, Check.ttlSeconds(ttl), metadata, scheduler, published, check);
     }
 
     /** This instance's share of new connections, 0-10000 (default 100); 0 drains it (no DNS answer, no new connections). */
     public Service weight(int weight) {
-        return new Service(name, id, address, ports, hostPorts, dnsrr, Check.weight(weight), ttlSeconds, metadata, scheduler, published);
+        return new Service(name, id, address, ports, hostPorts, dnsrr, Check.weight(weight), ttlSeconds, metadata, scheduler, published, check);
     }
 
     /**
@@ -152,7 +159,7 @@ public final class Service {
      * instead of VIP mode. An existing service keeps its mode; registering with another is refused.
      */
     public Service dnsrr() {
-        return new Service(name, id, address, ports, hostPorts, true, weight, ttlSeconds, metadata, scheduler, published);
+        return new Service(name, id, address, ports, hostPorts, true, weight, ttlSeconds, metadata, scheduler, published, check);
     }
 
     /** A key and value stored with the instance (at most 64; keys {@code [A-Za-z0-9._/-]{1,63}}, values at most 1024 characters). */
@@ -165,21 +172,57 @@ public final class Service {
             throw Check.bad("metadata key", key, "at most " + Check.MAX_METADATA + " entries");
         }
         return new Service(name, id, address, ports, hostPorts, dnsrr, weight, ttlSeconds, Collections.unmodifiableMap(more), scheduler,
-                published);
+                published, check);
     }
 
     /** The VIP's scheduler when this registration creates the service: {@code rr}, {@code wrr} (default), {@code lc}, {@code p2c}, {@code sh}. */
     public Service scheduler(String scheduler) {
-        return new Service(name, id, address, ports, hostPorts, dnsrr, weight, ttlSeconds, metadata, Check.scheduler(scheduler), published);
+        return new Service(name, id, address, ports, hostPorts, dnsrr, weight, ttlSeconds, metadata, Check.scheduler(scheduler), published, check);
     }
 
     /** Publishes TCP port {@code target} of the service on {@code published} of every node (the routing mesh), when this registration creates the service. */
+    /**
+     * A health check the agent on this instance's node runs against its first TCP port: {@code tcp}
+     * (a connect), {@code http:PATH} (a GET answered 2xx or 3xx) or {@code grpc} (gRPC's standard
+     * health service), with the agent's defaults: every 5 s, 2 s timeout, unhealthy after 3
+     * failures, healthy again after 1 success. An unhealthy instance leaves DNS and the VIPs
+     * (unless all of the service's instances are unhealthy: then all are served).
+     */
+    public Service check(String spec) {
+        return check(spec, Duration.ofSeconds(5), Duration.ofSeconds(2), 1, 3, Duration.ZERO);
+    }
+
+    /** {@link #check(String)} with its timings: failures in the first {@code startPeriod} do not count. */
+    public Service check(String spec, Duration interval, Duration timeout, int rise, int fall, Duration startPeriod) {
+        String kind;
+        String path = null;
+        if ("tcp".equals(spec) || "grpc".equals(spec)) {
+            kind = spec;
+        } else if (spec != null && spec.startsWith("http:/") && spec.chars().allMatch(c -> c > 0x20 && c < 0x7f)) {
+            kind = "http";
+            path = spec.substring(5);
+        } else {
+            throw Check.bad("check", spec, "tcp, http:PATH (e.g. http:/healthz) or grpc");
+        }
+        if (interval == null || interval.toMillis() < 100 || timeout == null || timeout.toMillis() < 10 || timeout.compareTo(interval) > 0) {
+            throw Check.bad("check timings", interval + "/" + timeout, "an interval of at least 100 ms and a timeout of 10 ms up to it");
+        }
+        if (rise < 1 || rise > 100 || fall < 1 || fall > 100) {
+            throw Check.bad("check rise/fall", rise + "/" + fall, "each 1-100");
+        }
+        if (startPeriod == null || startPeriod.isNegative()) {
+            throw Check.bad("check start period", startPeriod, "zero or more");
+        }
+        return new Service(name, id, address, ports, hostPorts, dnsrr, weight, ttlSeconds, metadata, scheduler, published,
+                new HealthCheck(kind, path, interval, timeout, rise, fall, startPeriod));
+    }
+
     public Service publish(int published, int target) {
         Check.port("published port", published);
         Check.port("published target", target);
         List<Published> more = new ArrayList<>(this.published);
         more.add(new Published(published, target));
-        return new Service(name, id, address, ports, hostPorts, dnsrr, weight, ttlSeconds, metadata, scheduler, List.copyOf(more));
+        return new Service(name, id, address, ports, hostPorts, dnsrr, weight, ttlSeconds, metadata, scheduler, List.copyOf(more), check);
     }
 
     /** The service's name. */
@@ -252,6 +295,15 @@ public final class Service {
                         .append(",\"protocol\":\"tcp\"}");
             }
             b.append(']');
+        }
+        if (check != null) {
+            Json.quote(b.append(",\"check\":{\"kind\":"), check.kind());
+            if (check.path() != null) {
+                Json.quote(b.append(",\"path\":"), check.path());
+            }
+            b.append(",\"interval\":\"").append(check.interval().toMillis()).append("ms\",\"timeout\":\"")
+                    .append(check.timeout().toMillis()).append("ms\",\"rise\":").append(check.rise()).append(",\"fall\":")
+                    .append(check.fall()).append(",\"startPeriod\":\"").append(check.startPeriod().toMillis()).append("ms\"}");
         }
         return b.append('}').toString();
     }

@@ -124,6 +124,23 @@ class ServiceTest {
     }
 
     @Test
+    void json_healthCheck() {
+        assertEquals("{\"service\":\"web\",\"ports\":[{\"name\":\"http\",\"port\":8080,\"protocol\":\"tcp\"}],\"mode\":\"vip\","
+                        + "\"weight\":100,\"ttl\":10,\"check\":{\"kind\":\"http\",\"path\":\"/healthz\",\"interval\":\"1500ms\","
+                        + "\"timeout\":\"250ms\",\"rise\":2,\"fall\":4,\"startPeriod\":\"30000ms\"}}",
+                Service.named("web").port("http", 8080).check("http:/healthz", Duration.ofMillis(1500), Duration.ofMillis(250), 2, 4,
+                        Duration.ofSeconds(30)).json(null));
+        assertTrue(Service.named("web").port("http", 8080).check("grpc").json(null).contains("\"check\":{\"kind\":\"grpc\",\"interval\":\"5000ms\""));
+        for (String bad : new String[]{"http:", "http:healthz", "udp", "http:/a b"}) {
+            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> Service.named("web").check(bad));
+            assertTrue(e.getMessage().contains("'" + bad + "'"), e.getMessage());
+        }
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> Service.named("web").check("tcp", Duration.ofSeconds(1), Duration.ofSeconds(2), 1, 3, Duration.ZERO));
+    }
+
+    @Test
     void json_readBackByTheReader_givesTheSameValues() {
         String tricky = "\u0000\u001f \\ \" / \u2028 \ud83d\ude00 \ud800";
         Service s = WEB.metadata("k", tricky);
