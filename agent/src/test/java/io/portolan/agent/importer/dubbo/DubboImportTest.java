@@ -239,6 +239,14 @@ class DubboImportTest {
         assertEquals(List.of("0 0 50051 demo-provider.portolan.internal."), dig("SRV", "_tri._tcp.demo-provider.portolan.internal"));
         assertEquals(List.of("10.20.0.5", "10.20.0.7"), dig("A", "tasks.demo-provider.portolan.internal"));
 
+        // an operator deletes the service while Dubbo's keys remain: the agent defines it again
+        java.net.http.HttpResponse<String> del = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+                java.net.URI.create("http://127.0.0.1:" + agent.adminAddress().getPort() + "/v1/services/demo-provider")).DELETE().build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, del.statusCode(), del.body());
+        Await.until("defined again with both ports", 15_000, () -> snap().service("demo-provider")
+                .map(s -> s.vip() != null && DubboImporter.hasPorts(s, java.util.Set.of("dubbo", "tri"))).orElse(false));
+
         // an instance stays while any of its interfaces' keys stays
         delete(k1);
         Await.until("DemoService gone from the metadata", 10_000,
