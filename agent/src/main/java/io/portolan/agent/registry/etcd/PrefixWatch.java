@@ -160,9 +160,9 @@ public final class PrefixWatch implements AutoCloseable {
                 .withRequireLeader(true)
                 .build();
         watcher = registry.client().getWatchClient().watch(EtcdRegistry.bytes(prefix), option, Watch.listener(
-                r -> scheduler.execute(() -> onWatch(gen, r)),
-                t -> scheduler.execute(() -> onError(gen, t)),
-                () -> scheduler.execute(() -> onClosed(gen))));
+                r -> later(() -> onWatch(gen, r)),
+                t -> later(() -> onError(gen, t)),
+                () -> later(() -> onClosed(gen))));
         log.debug("{}: watching {} from revision {}", name, prefix, fromRevision);
     }
 
@@ -226,6 +226,15 @@ public final class PrefixWatch implements AutoCloseable {
         generation.incrementAndGet();
         log.info("{}: watch of {} closed by the client; resuming from revision {}", name, prefix, lastRevision + 1);
         schedule(() -> subscribe(lastRevision + 1), 100);
+    }
+
+    /** Runs {@code r} on this watch's thread (jetcd calls back on its own); nothing once closed. */
+    private void later(Runnable r) {
+        try {
+            scheduler.execute(r);
+        } catch (RejectedExecutionException closing) {
+            // closed meanwhile
+        }
     }
 
     private void schedule(Runnable r, long millis) {
