@@ -11,6 +11,8 @@ import io.micrometer.prometheus.PrometheusMeterRegistry;
 import io.portolan.agent.admin.AdminServer;
 import io.portolan.agent.config.AgentConfig;
 import io.portolan.agent.health.HealthChecker;
+import io.portolan.agent.importer.dubbo.DubboImporter;
+import io.portolan.agent.importer.dubbo.DubboSettings;
 import io.portolan.agent.registry.Registry;
 import io.portolan.agent.registry.RegistryState;
 import io.portolan.agent.registry.SnapshotPublisher;
@@ -89,6 +91,10 @@ public final class Agent implements AutoCloseable {
         closeables.add(checker);
         publisher.addDirectListener("health", checker::update);
         closeables.add(publisher); // listener threads stop before DNS and the data plane close
+        DubboSettings dubbo = config.dubboImport();
+        if (dubbo != null) { // before the registry starts: the first snapshot waits for Dubbo's keys too
+            closeables.add(DubboImporter.start((EtcdRegistry) registry, state, publisher, dubbo, meters));
+        }
         registry.start(state);
         closeables.add(announce(new Node(config.node(), config.advertiseAddress())));
         admin = new AdminServer(config.adminListen(), config.registerListen(), config.advertiseAddress(), registry, state, publisher,

@@ -26,7 +26,7 @@ public final class Main {
             "  portolan agent      [--config FILE] [--node NAME] [--etcd-endpoints URLS] [--etcd-prefix P] [--etcd-timeout 3s]",
             "                      [--state-dir DIR] [--dns-listen ADDR:PORT,...|none] [--dns-* ...]",
             "                      [--admin-listen ADDR:PORT] [--vip-cidr CIDR] [--dataplane none|userspace|nftables|ipvs]",
-            "                      [--lb-*|--nft-*|--ipvs-* ...] [--log-level LEVEL] [--cleanup]",
+            "                      [--lb-*|--nft-*|--ipvs-* ...] [--import dubbo [--dubbo-root dubbo]] [--log-level LEVEL] [--cleanup]",
             "  portolan register   --service NAME --address IP --port [NAME:]PORT[/tcp|/udp] ... [--mode vip|dnsrr]",
             "                      [--weight N] [--ttl SECONDS] [--id ID] [--node NAME] [--meta K=V]... [--drain 2s]",
             "                      [--scheduler NAME] [--publish PUBLISHED:TARGET[/tcp|/udp]]...",

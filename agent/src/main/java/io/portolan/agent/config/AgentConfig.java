@@ -1,5 +1,6 @@
 package io.portolan.agent.config;
 
+import io.portolan.agent.importer.dubbo.DubboSettings;
 import io.portolan.dns.DnsConfig;
 import io.portolan.lb.DataPlaneKind;
 import io.portolan.lb.DataPlanes;
@@ -43,7 +44,8 @@ public record AgentConfig(String node, InetAddress advertiseAddress, List<URI> e
 
     /** The agent's own flags that take a value ({@code etcd-timeout-ms} is the deprecated spelling of {@code etcd-timeout}). */
     static final Set<String> OWN_FLAGS = Set.of("config", "node", "advertise-address", "etcd-endpoints", "etcd-prefix", "etcd-timeout",
-            "etcd-timeout-ms", "state-dir", "admin-listen", "register-listen", "vip-cidr", "dataplane", "log-level");
+            "etcd-timeout-ms", "state-dir", "admin-listen", "register-listen", "vip-cidr", "dataplane", "log-level",
+            "import", "dubbo-root");
 
     /** Every flag that takes a value: the agent's own, the DNS server's and every data plane's. */
     public static final Set<String> FLAGS = valueFlags();
@@ -70,6 +72,11 @@ public record AgentConfig(String node, InetAddress advertiseAddress, List<URI> e
         } catch (ValidationException e) {
             throw new ValidationException("--etcd-prefix", f.get("etcd-prefix", null), e.getMessage());
         }
+    }
+
+    /** {@code --import dubbo [--dubbo-root ROOT]}: Apache Dubbo's etcd3 keys to serve, or null. */
+    public DubboSettings dubboImport() {
+        return DubboSettings.fromFlags(flags, !etcdEndpoints.isEmpty(), layout.prefix());
     }
 
     public static AgentConfig parse(String[] args) {
@@ -101,6 +108,7 @@ public record AgentConfig(String node, InetAddress advertiseAddress, List<URI> e
         if (!Set.of("trace", "debug", "info", "warn", "error").contains(level)) {
             throw new ValidationException("--log-level", level, "one of trace, debug, info, warn, error");
         }
+        DubboSettings.fromFlags(f, !endpoints.isEmpty(), layout.prefix()); // --import dubbo: refused here when bad, read by dubboImport()
         InetAddress advertise = f.has("advertise-address") ? Validate.unicast("--advertise-address", f.get("advertise-address", null))
                 : f.bool("cleanup") ? InetAddress.getLoopbackAddress() : AdvertiseAddress.detect(Exec.local());
         return new AgentConfig(node, advertise, endpoints, layout, timeout, stateDir, admin, register, cidr, dataplane, dns,

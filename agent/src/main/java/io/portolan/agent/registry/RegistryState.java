@@ -43,6 +43,12 @@ public final class RegistryState implements AutoCloseable {
     private final Map<String, Service> services = new HashMap<>();
     private final Map<String, Map<String, Instance>> instances = new HashMap<>();
     private final Map<String, Node> nodes = new HashMap<>();
+    /** Imported instances by service and id, as the importer gave them (see {@link #importInstances}). */
+    private final Map<String, Map<String, Instance>> imported = new HashMap<>();
+    /** The same with each node resolved from the nodes' advertise addresses: what snapshots carry. */
+    private final Map<String, Map<String, Instance>> importedView = new HashMap<>();
+    private final Set<String> pendingImports = new HashSet<>();
+    private boolean nodesChanged;
     /** Raw values of the keys we accepted, to drop no-op puts and to diff on re-list. */
     private final Map<String, byte[]> accepted = new HashMap<>();
     private final Set<String> rejected = new HashSet<>();
@@ -76,9 +82,9 @@ public final class RegistryState implements AutoCloseable {
         Gauge.builder("portolan_snapshot_instances", publisher, p -> p.current().instanceCount()).register(meters);
     }
 
-    /** True once a full listing has been applied. */
+    /** True once a full listing has been applied (and every importer expected has loaded its own). */
     public synchronized boolean loaded() {
-        return loaded;
+        return loaded && pendingImports.isEmpty();
     }
 
     public synchronized long revision() {
@@ -167,7 +173,10 @@ public final class RegistryState implements AutoCloseable {
                         }
                     }
                 }
-                case NODE -> nodes.remove(k.id());
+                case NODE -> {
+                    nodes.remove(k.id());
+                    nodesChanged = true;
+                }
                 case VIP -> { }
             }
             return;
@@ -199,6 +208,7 @@ public final class RegistryState implements AutoCloseable {
                         throw new ValidationException("name", n.name(), "does not match the key's node '" + k.id() + "'");
                     }
                     nodes.put(n.name(), n);
+                    nodesChanged = true;
                 }
                 case VIP -> {
                     String owner = new String(e.value(), StandardCharsets.UTF_8);
@@ -236,11 +246,36 @@ public final class RegistryState implements AutoCloseable {
         long t0 = System.nanoTime();
         ClusterSnapshot snapshot;
         synchronized (this) {
+            if (!loaded || !pendingImports.isEmpty()) {
+                return; // the first snapshot waits for every source: a name not yet listed is not "absent"
+            }
+            if (nodesChanged) {
+                nodesChanged = false;
+                for (String service : imported.keySet()) {
+                    if (resolveImported(service)) {
+                        dirty.add(service);
+                    }
+                }
+            }
             // Only the dirty services' instances are copied and sorted; the others are shared
             // with the previous snapshot (consumers see them unchanged by identity).
             Map<String, java.util.Collection<Instance>> view = new HashMap<>(instances.size() * 2);
             for (Map.Entry<String, Map<String, Instance>> e : instances.entrySet()) {
                 view.put(e.getKey(), e.getValue().values());
+            }
+            for (Map.Entry<String, Map<String, Instance>> e : importedView.entrySet()) {
+                java.util.Collection<Instance> own = view.get(e.getKey());
+                if (own == null) {
+                    view.put(e.getKey(), e.getValue().values());
+                } else {
+                    List<Instance> both = new java.util.ArrayList<>(own);
+                    for (Instance i : e.getValue().values()) {
+                        if (!instances.get(e.getKey()).containsKey(i.id())) { // a registered instance wins over an imported one of the same id
+                            both.add(i);
+                        }
+                    }
+                    view.put(e.getKey(), both);
+                }
             }
             snapshot = ClusterSnapshot.next(last, revision, services, view, last == null ? null : dirty, nodes);
             dirty.clear();
@@ -248,6 +283,88 @@ public final class RegistryState implements AutoCloseable {
         }
         publisher.publish(snapshot);
         buildTimer.record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
+    }
+
+    // ---- imported instances (importers: Dubbo's keys) ------------------------------------
+
+    /**
+     * An importer that will feed {@link #importInstances}: {@link #loaded()} stays false, and no snapshot is
+     * published, until it calls {@link #importLoaded} after its first listing.
+     */
+    public synchronized void expectImport(String name) {
+        pendingImports.add(name);
+    }
+
+    /** The importer {@code name} has applied its first listing. */
+    public void importLoaded(String name) {
+        synchronized (this) {
+            if (!pendingImports.remove(name)) {
+                return;
+            }
+        }
+        scheduleBuild();
+    }
+
+    /**
+     * Replaces the imported instances of each service named in {@code byService} (an empty collection
+     * removes them). They exist in the snapshot only, merged with the registered ones (a registered
+     * instance of the same id wins); each instance's node becomes the node whose advertise address is
+     * the instance's address, when one is known, and stays as given otherwise.
+     */
+    public void importInstances(Map<String, ? extends java.util.Collection<Instance>> byService) {
+        synchronized (this) {
+            for (Map.Entry<String, ? extends java.util.Collection<Instance>> e : byService.entrySet()) {
+                String service = e.getKey();
+                if (e.getValue().isEmpty()) {
+                    imported.remove(service);
+                } else {
+                    Map<String, Instance> byId = new HashMap<>();
+                    for (Instance i : e.getValue()) {
+                        byId.put(i.id(), i);
+                    }
+                    imported.put(service, byId);
+                }
+                resolveImported(service);
+                dirty.add(service);
+            }
+        }
+        scheduleBuild();
+    }
+
+    /** Recomputes one service's imported view from the nodes known now; true when it changed. */
+    private boolean resolveImported(String service) {
+        Map<String, Instance> given = imported.get(service);
+        Map<String, Instance> before = importedView.get(service);
+        if (given == null) {
+            return importedView.remove(service) != null;
+        }
+        Map<java.net.InetAddress, String> nodeByAddress = new HashMap<>();
+        for (Node n : nodes.values()) {
+            nodeByAddress.merge(n.address(), n.name(), (a, b) -> a.compareTo(b) <= 0 ? a : b); // one address, two names: the first
+        }
+        Map<String, Instance> view = new HashMap<>(given.size() * 2);
+        boolean changed = before == null || before.size() != given.size();
+        for (Instance i : given.values()) {
+            String node = nodeByAddress.getOrDefault(i.address(), i.node());
+            Instance prev = before == null ? null : before.get(i.id());
+            Instance v;
+            if (prev != null && prev.node().equals(node) && sameButNode(prev, i)) {
+                v = prev;
+            } else {
+                v = node.equals(i.node()) ? i : new Instance(i.id(), i.service(), node, i.address(), i.ports(), i.weight(), i.health(),
+                        i.metadata(), i.registeredAt(), i.extras(), i.check(), i.healthReason());
+                changed = true;
+            }
+            view.put(i.id(), v);
+        }
+        importedView.put(service, view);
+        return changed;
+    }
+
+    private static boolean sameButNode(Instance a, Instance b) {
+        return a.service().equals(b.service()) && a.address().equals(b.address()) && a.ports().equals(b.ports()) && a.weight() == b.weight()
+                && a.health() == b.health() && a.metadata().equals(b.metadata()) && a.registeredAt().equals(b.registeredAt())
+                && java.util.Objects.equals(a.healthReason(), b.healthReason());
     }
 
     /** Raw values by key, as accepted (for tests and diagnostics). */

@@ -295,6 +295,18 @@ public final class EtcdRegistry implements Registry {
         }
     }
 
+    // ---- imported prefixes (an importer's keys in this etcd: Dubbo's) ----------------------
+
+    /**
+     * Starts the same never-miss-an-event watch as the registry's own on another prefix of this etcd,
+     * feeding {@code sink} (reads only; closing the returned watch stops it).
+     */
+    public PrefixWatch watchPrefix(String name, String prefix, PrefixWatch.Sink sink, MeterRegistry meters) {
+        PrefixWatch w = new PrefixWatch(this, name, prefix, sink, meters);
+        w.start();
+        return w;
+    }
+
     // ---- writing ------------------------------------------------------------------------
 
     @Override
