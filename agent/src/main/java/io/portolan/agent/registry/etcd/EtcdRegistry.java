@@ -101,9 +101,6 @@ public final class EtcdRegistry implements Registry {
                 .connectTimeout(timeout)
                 .keepaliveTime(Duration.ofSeconds(10))
                 .keepaliveTimeout(Duration.ofSeconds(5))
-                // ping only connections that carry a call (the watch, lease keep-alives): etcd refuses pings on
-                // idle connections (permit-without-stream is off) and answers them with GOAWAY too_many_pings
-                .keepaliveWithoutCalls(false)
                 .maxInboundMessageSize(64 * 1024 * 1024)
                 .build();
         this.kv = client.getKVClient();
