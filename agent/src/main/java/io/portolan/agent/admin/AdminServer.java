@@ -61,6 +61,16 @@ public final class AdminServer implements AutoCloseable {
     private static final int MAX_BODY = 64 * 1024;
     private static final JsonFactory JSON = new JsonFactory();
 
+    static {
+        // The JDK's server writes a response's headers and its body in two segments without TCP_NODELAY:
+        // on a kept-alive connection (the CLI's heartbeats and deregistration, any HTTP/1.1 client) Nagle
+        // holds the body until the client's delayed ACK, so every answer came ~40 ms late. The JDK reads
+        // this once, when its server classes load, i.e. at the first HttpServer.create below.
+        if (System.getProperty("sun.net.httpserver.nodelay") == null) {
+            System.setProperty("sun.net.httpserver.nodelay", "true");
+        }
+    }
+
     private final HttpServer server;
     private final List<HttpServer> registerServers = new ArrayList<>();
     private final ExecutorService executor;
