@@ -159,8 +159,11 @@ class FleetRollingRestartTest {
                 assertTrue(r.count(n) > 0, n + " answered\n" + report);
             }
             for (Step s : steps) {
-                assertEquals(143, s.exitCode, "the old register exits with its server's 128+SIGTERM: " + s.describe(loadStartSeen));
-                assertTrue(s.serverTerm - s.agentDeregistered >= 1900, "the server got SIGTERM after the 2 s drain: " + s.describe(loadStartSeen));
+                String d = s.describe(loadStartSeen);
+                assertTrue(s.agentRegistered > 0 && s.listening > 0 && s.agentDeregistered > 0 && s.serverTerm > 0, "every moment seen: " + d);
+                assertTrue(s.listening <= s.agentRegistered, "--wait-listen: the new server listened before its agent stored it: " + d);
+                assertEquals(143, s.exitCode, "the old register exits with its server's 128+SIGTERM: " + d);
+                assertTrue(s.serverTerm - s.agentDeregistered >= 1900, "the server got SIGTERM after the 2 s drain: " + d);
             }
             Set<String> want = new TreeSet<>(names.subList(3, 6));
             fleet.await("host4 serves the three new instances only", Duration.ofSeconds(10),
