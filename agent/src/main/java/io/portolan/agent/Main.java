@@ -28,7 +28,7 @@ public final class Main {
             "                      [--admin-listen ADDR:PORT] [--vip-cidr CIDR] [--dataplane none|userspace|nftables|ipvs]",
             "                      [--lb-*|--nft-*|--ipvs-* ...] [--import dubbo [--dubbo-root dubbo]] [--log-level LEVEL] [--cleanup]",
             "  portolan register   --service NAME --address IP --port [NAME:]PORT[/tcp|/udp] ... [--mode vip|dnsrr]",
-            "                      [--weight N] [--ttl SECONDS] [--id ID] [--node NAME] [--meta K=V]... [--drain 2s]",
+            "                      [--weight N] [--ttl SECONDS] [--id ID] [--node NAME] [--meta K=V]... [--drain 2s] [--wait-listen 10s]",
             "                      [--scheduler NAME] [--publish PUBLISHED:TARGET[/tcp|/udp]]...",
             "                      [--agent URL | --etcd-endpoints URLS] [-- COMMAND ARGS...]",
             "  portolan deregister --service NAME --id ID [--agent URL | --etcd-endpoints URLS]",

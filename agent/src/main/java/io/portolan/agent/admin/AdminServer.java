@@ -68,6 +68,7 @@ public final class AdminServer implements AutoCloseable {
             System.setProperty("sun.net.httpserver.nodelay", "true");
         }
     }
+
     private static final JsonFactory JSON = new JsonFactory();
 
     private final HttpServer server;

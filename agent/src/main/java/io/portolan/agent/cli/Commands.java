@@ -36,8 +36,8 @@ public final class Commands {
     static final Set<String> TARGET_FLAGS = Set.of("agent", "etcd-endpoints", "etcd-prefix", "etcd-timeout", "etcd-timeout-ms", "vip-cidr", "config",
             "log-level");
     static final Set<String> REGISTER_FLAGS = union(TARGET_FLAGS, Set.of("service", "address", "port", "mode", "weight", "ttl", "id",
-            "node", "meta", "drain", "drain-seconds", "publish", "scheduler", "host-port", "check", "check-interval", "check-timeout",
-            "check-rise", "check-fall", "check-start-period"));
+            "node", "meta", "drain", "drain-seconds", "publish", "scheduler", "host-port", "wait-listen", "check", "check-interval",
+            "check-timeout", "check-rise", "check-fall", "check-start-period"));
     static final Set<String> DEREGISTER_FLAGS = union(TARGET_FLAGS, Set.of("service", "id"));
     static final Set<String> SERVICES_FLAGS = Set.of("agent", "log-level");
 
@@ -152,6 +152,10 @@ public final class Commands {
         Registration r = registration(f);
         long drainMillis = f.duration("drain", "drain-seconds", ChronoUnit.SECONDS, Duration.ofSeconds(2), Duration.ZERO,
                 Duration.ofHours(1)).toMillis();
+        long waitListenMillis = f.duration("wait-listen", Duration.ZERO, Duration.ZERO, Duration.ofHours(1)).toMillis();
+        if (waitListenMillis > 0 && f.command().isEmpty()) {
+            throw new ValidationException("--wait-listen", f.get("wait-listen", null), "waits for the command after '--' to listen; there is none");
+        }
         Registrar registrar = registrar(f);
         if (registrar instanceof Registrar.ViaEtcd && r.address() == null) {
             registrar.close();
@@ -161,7 +165,7 @@ public final class Commands {
         if (registrar instanceof Registrar.ViaEtcd && r.node() == null) {
             r = r.withNode(Validate.id("--node", Hostnames.local()));
         }
-        return new Wrapper(registrar, r, f.command(), drainMillis).run();
+        return new Wrapper(registrar, r, f.command(), drainMillis, waitListenMillis).run();
     }
 
     public static int deregister(String[] args) {

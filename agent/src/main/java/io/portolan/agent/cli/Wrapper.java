@@ -19,6 +19,11 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * Dubbo graceful-shutdown order: consumers stop sending before the provider stops). It exits with
  * the child's code; if the child exits on its own, the instance is deregistered then.
  * Without a command it holds the registration until SIGTERM or SIGINT.
+ *
+ * <p>With {@code --wait-listen} the start-up order is the provider's too (Dubbo exports, then
+ * registers): the command starts first and the instance is registered once the command listens on
+ * every port (in this network namespace, see {@link Listening}); a command that exits first, or does
+ * not listen in time, is never registered.
  */
 final class Wrapper {
     private static final Logger log = LoggerFactory.getLogger(Wrapper.class);
@@ -28,15 +33,24 @@ final class Wrapper {
     private final Registration registration;
     private final List<String> command;
     private final long drainMillis;
+    private final long waitListenMillis;
     private final AtomicBoolean deregistered = new AtomicBoolean();
+    /** Held while registering and deregistering, so a stop signal during the registration deregisters after it. */
+    private final Object registering = new Object();
+    private volatile boolean registered;
     private final CountDownLatch stop = new CountDownLatch(1);
     private volatile Process child;
 
     Wrapper(Registrar registrar, Registration registration, List<String> command, long drainMillis) {
+        this(registrar, registration, command, drainMillis, 0);
+    }
+
+    Wrapper(Registrar registrar, Registration registration, List<String> command, long drainMillis, long waitListenMillis) {
         this.registrar = registrar;
         this.registration = registration;
         this.command = command;
         this.drainMillis = drainMillis;
+        this.waitListenMillis = waitListenMillis;
     }
 
     int run() throws IOException, InterruptedException {
@@ -46,27 +60,20 @@ final class Wrapper {
             return 127;
         }
         try (registrar) {
-            String[] got = registrar.register(registration);
-            System.out.println("registered " + registration.service() + "/" + got[0] + (got[1] == null ? "" : " vip " + got[1]));
-            System.out.flush();
-            for (String name : FORWARDED) {
-                try {
-                    Signal.handle(new Signal(name), this::onSignal);
-                } catch (IllegalArgumentException reserved) {
-                    log.debug("signal {} cannot be forwarded from the JVM", name);
-                }
+            if (waitListenMillis > 0 && !command.isEmpty()) {
+                return startThenRegister();
             }
+            String[] got = registrar.register(registration);
+            registered = true;
+            printRegistered(got);
+            handleSignals();
             if (command.isEmpty()) {
                 stop.await();
                 deregisterOnce();
                 return 0;
             }
             try {
-                ProcessBuilder pb = new ProcessBuilder(withParentDeathSignal(command)).inheritIO();
-                // Socket activation's variables name this process's pid and fds, never the child's
-                // (the JDK closes fds above 2 in the child): Java cannot unset them, so drop them here.
-                pb.environment().keySet().removeAll(List.of("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"));
-                child = pb.start();
+                child = startChild();
             } catch (IOException e) {
                 deregisterOnce();
                 System.err.println("portolan: cannot run " + command.get(0) + ": " + e.getMessage());
@@ -75,6 +82,89 @@ final class Wrapper {
             int code = child.waitFor();
             deregisterOnce();
             return code;
+        }
+    }
+
+    /**
+     * {@code --wait-listen}: the command first; the registration once it listens on every port, at
+     * most {@link #waitListenMillis} after it started. A command that exits first is not registered
+     * (its code is returned); one that does not listen in time gets SIGTERM, and the result is 1.
+     */
+    private int startThenRegister() throws InterruptedException {
+        try {
+            child = startChild();
+        } catch (IOException e) {
+            System.err.println("portolan: cannot run " + command.get(0) + ": " + e.getMessage() + " (nothing registered)");
+            return 127;
+        }
+        handleSignals();
+        Listening listening = Listening.here();
+        long deadline = System.nanoTime() + waitListenMillis * 1_000_000L;
+        while (true) {
+            List<io.portolan.proto.Port> missing = listening.missing(registration.ports());
+            if (missing.isEmpty()) {
+                break;
+            }
+            if (!child.isAlive()) {
+                System.err.println("portolan: " + command.get(0) + " exited with " + child.exitValue() + " before listening on " + missing
+                        + " (nothing registered)");
+                return child.exitValue();
+            }
+            if (deregistered.get()) {
+                return child.waitFor(); // stopped while waiting: the signal went on to the command
+            }
+            if (System.nanoTime() > deadline) {
+                System.err.println("portolan: --wait-listen " + io.portolan.proto.Values.text(java.time.Duration.ofMillis(waitListenMillis)) + ": " + command.get(0) + " does not listen on " + missing
+                        + " in this network namespace; stopping it (nothing registered)");
+                child.destroy();
+                if (!child.waitFor(10, TimeUnit.SECONDS)) {
+                    child.destroyForcibly();
+                    child.waitFor();
+                }
+                return 1;
+            }
+            Thread.sleep(20);
+        }
+        String[] got;
+        synchronized (registering) {
+            if (deregistered.get()) {
+                return child.waitFor();
+            }
+            try {
+                got = registrar.register(registration);
+            } catch (RuntimeException e) {
+                child.destroy();
+                child.waitFor(10, TimeUnit.SECONDS);
+                throw e;
+            }
+            registered = true;
+        }
+        printRegistered(got);
+        int code = child.waitFor();
+        deregisterOnce();
+        return code;
+    }
+
+    private Process startChild() throws IOException {
+        ProcessBuilder pb = new ProcessBuilder(withParentDeathSignal(command)).inheritIO();
+        // Socket activation's variables name this process's pid and fds, never the child's
+        // (the JDK closes fds above 2 in the child): Java cannot unset them, so drop them here.
+        pb.environment().keySet().removeAll(List.of("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"));
+        return pb.start();
+    }
+
+    private void printRegistered(String[] got) {
+        System.out.println("registered " + registration.service() + "/" + got[0] + (got[1] == null ? "" : " vip " + got[1]));
+        System.out.flush();
+    }
+
+    private void handleSignals() {
+        for (String name : FORWARDED) {
+            try {
+                Signal.handle(new Signal(name), this::onSignal);
+            } catch (IllegalArgumentException reserved) {
+                log.debug("signal {} cannot be forwarded from the JVM", name);
+            }
         }
     }
 
@@ -149,18 +239,21 @@ final class Wrapper {
         }
     }
 
+    /** Deregisters the first time it is called; true if that removed a registered instance (then drain). */
     private boolean deregisterOnce() {
-        if (!deregistered.compareAndSet(false, true)) {
-            return false;
+        synchronized (registering) {
+            if (!deregistered.compareAndSet(false, true) || !registered) {
+                return false;
+            }
+            try {
+                registrar.deregister();
+                log.info("deregistered {}/{}", registration.service(), registration.id());
+            } catch (RuntimeException e) {
+                System.err.println("portolan: deregistering " + registration.service() + "/" + registration.id() + " failed: "
+                        + e.getMessage() + " (it expires with its TTL)");
+            }
+            return true;
         }
-        try {
-            registrar.deregister();
-            log.info("deregistered {}/{}", registration.service(), registration.id());
-        } catch (RuntimeException e) {
-            System.err.println("portolan: deregistering " + registration.service() + "/" + registration.id() + " failed: "
-                    + e.getMessage() + " (it expires with its TTL)");
-        }
-        return true;
     }
 
     private static void sleep(long ms) {

@@ -80,6 +80,7 @@ public final class Fleet implements AutoCloseable {
         Layout layout = Layout.ROUTED;
         Plane plane = Plane.NFTABLES;
         final List<String> agentFlags = new ArrayList<>();
+        final List<String> hostAgentFlags = new ArrayList<>();
         String javaOpts = "";
         Duration startTimeout = Duration.ofSeconds(120);
 
@@ -104,6 +105,16 @@ public final class Fleet implements AutoCloseable {
         /** Extra flags for every agent (e.g. {@code --nft-min-sync-interval 50ms}). */
         public Options agentFlags(String... flags) {
             agentFlags.addAll(List.of(flags));
+            return this;
+        }
+
+        /**
+         * Extra flags for every agent in which {@code {node}}, {@code {underlay}}, {@code {gateway}} and
+         * {@code {subnet}} are replaced by that host's values, e.g.
+         * {@code hostAgentFlags("--advertise-address", "{underlay}", "--register-listen", "{gateway}:9191")}.
+         */
+        public Options hostAgentFlags(String... flags) {
+            hostAgentFlags.addAll(List.of(flags));
             return this;
         }
 
@@ -754,6 +765,9 @@ public final class Fleet implements AutoCloseable {
                     "--dns-listen", gateway + ":53", "--dns-zone", ZONE, "--dns-recursion-clients", subnet + ",127.0.0.0/8",
                     "--vip-cidr", VIP_CIDR, "--dataplane", fleet.options.plane.flag));
             a.addAll(fleet.options.agentFlags);
+            for (String f : fleet.options.hostAgentFlags) {
+                a.add(f.replace("{node}", node).replace("{underlay}", underlay).replace("{gateway}", gateway).replace("{subnet}", subnet));
+            }
             return a;
         }
 
@@ -948,6 +962,21 @@ public final class Fleet implements AutoCloseable {
                 throw new IllegalStateException(e);
             }
         }
+
+        /**
+         * Starts {@code deploy/bin/portolan register --agent AGENT ARGS} inside this container (as a
+         * container's entrypoint would: {@code AGENT} is typically its host's registration listener,
+         * {@code http://GATEWAY:9191}); returns at once. {@link Registration#await()} waits for its
+         * "registered" line; {@link Registration#close()} sends SIGTERM.
+         */
+        public Registration startRegistration(String agent, String... args) {
+            Path log = fleet.dir.resolve("register-" + name + "-" + REGISTRATIONS.incrementAndGet() + ".log");
+            List<String> cmd = new ArrayList<>(List.of(fleet.launcher.toString(), "register", "--agent", agent));
+            cmd.addAll(List.of(args));
+            return new Registration(host, spawn(log, cmd.toArray(String[]::new)), log);
+        }
+
+        private static final AtomicInteger REGISTRATIONS = new AtomicInteger();
 
         /**
          * Starts an HTTP server on {@code address:port} in this container that answers every GET with
