@@ -25,6 +25,7 @@ cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; sleep
 trap cleanup EXIT
 BACKEND=18180 ADMIN=18190
 : > "$WORK/health"
+chmod 755 "$WORK"; chmod 644 "$WORK/health"   # nginx's workers run as www-data
 cat > "$WORK/nginx.conf" <<CONF
 daemon off; worker_processes 1; pid $WORK/nginx.pid; error_log $WORK/nginx.err;
 events { worker_connections 4096; }
@@ -71,8 +72,9 @@ kill "$AGENT" 2>/dev/null || true
 
 # --- HAProxy
 {
-  echo "global"; echo "  nbthread 1"; echo "  maxconn 10000"
+  echo "global"; echo "  nbthread 1"; echo "  maxconn 4000"
   echo "defaults"; echo "  mode http"; echo "  timeout connect 500ms"; echo "  timeout client 5s"; echo "  timeout server 5s"
+  echo "frontend idle"; echo "  bind 127.0.0.1:18181"; echo "  default_backend checked"   # haproxy starts only with a listener
   echo "backend checked"; echo "  option httpchk GET /health"; echo "  default-server inter 1s fall 3 rise 1"
   for i in $(seq 1 "$N"); do echo "  server s$i 127.0.0.1:$BACKEND check"; done
 } > "$WORK/haproxy.cfg"
