@@ -56,8 +56,8 @@ final class EtcdLease implements Registry.Lease {
     }
 
     synchronized void grantAndPut() {
-        long id = registry.call(registry.client().getLeaseClient().grant(ttlSeconds), "grant lease").getID();
-        registry.call(registry.client().getKVClient().put(EtcdRegistry.bytes(key),
+        long id = attempts(() -> registry.client().getLeaseClient().grant(ttlSeconds), "grant lease").getID();
+        attempts(() -> registry.client().getKVClient().put(EtcdRegistry.bytes(key),
                 io.etcd.jetcd.ByteSequence.from(value),
                 PutOption.builder().withLeaseId(id).build()), "put " + key);
         // The key now hangs on the new lease. An old lease, if it still exists, holds nothing and
@@ -135,7 +135,7 @@ final class EtcdLease implements Registry.Lease {
         long id = leaseId;
         LeaseKeepAliveResponse r;
         try {
-            r = registry.call(registry.client().getLeaseClient().keepAliveOnce(id), "keep-alive " + key);
+            r = attempts(() -> registry.client().getLeaseClient().keepAliveOnce(id), "keep-alive " + key);
         } catch (RegistryUnavailableException e) {
             if (!String.valueOf(e.getMessage()).contains("lease not found")) {
                 throw e;
@@ -146,6 +146,47 @@ final class EtcdLease implements Registry.Lease {
             log.info("lease of {} was lost; granting a new one and putting the key again", what);
             grantAndPut();
         }
+    }
+
+    /**
+     * A lease call within --etcd-timeout, in attempts of a quarter of the TTL (at most half the
+     * timeout, at least 500 ms) while time is left. jetcd spreads calls over every member
+     * (round robin), and a member cut off from us keeps a connection that looks ready until gRPC's
+     * keepalive gives up on it (10 s + 5 s): a call sent there waits for the whole timeout. With a
+     * registrant heartbeating every TTL/3, one such keep-alive of 3 s let a 5 s lease expire (the
+     * fleet drill 5d: a host cut off made the other hosts' instances vanish). The next attempt goes
+     * to the next member. "lease not found" is an answer, not a failure: it is not retried.
+     */
+    private <T> T attempts(java.util.function.Supplier<java.util.concurrent.CompletableFuture<T>> call, String what) {
+        long total = registry.timeout().toMillis();
+        long each = Math.min(total, Math.max(500, Math.min(total / 2, ttlSeconds * 250L)));
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(total);
+        RegistryUnavailableException last = null;
+        for (int attempt = 1; attempt <= 4; attempt++) {
+            long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+            if (last != null && left < 50) {
+                break;
+            }
+            long started = System.nanoTime();
+            try {
+                return registry.call(call.get(), what, Math.max(50, Math.min(each, left)));
+            } catch (RegistryUnavailableException e) {
+                if (String.valueOf(e.getMessage()).contains("lease not found") || Thread.currentThread().isInterrupted()) {
+                    throw e;
+                }
+                last = e;
+                long took = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+                if (took < each) { // refused at once (no leader, say): a short pause, not a burst
+                    try {
+                        Thread.sleep(Math.min(100, Math.max(0, left - took)));
+                    } catch (InterruptedException ie) {
+                        Thread.currentThread().interrupt();
+                        throw e;
+                    }
+                }
+            }
+        }
+        throw last;
     }
 
     @Override

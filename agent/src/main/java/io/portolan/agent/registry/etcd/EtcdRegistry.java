@@ -538,11 +538,16 @@ public final class EtcdRegistry implements Registry {
 
     /** Waits for an etcd call within the timeout, turning every failure into one exception type. */
     <T> T call(CompletableFuture<T> f, String what) {
+        return call(f, what, timeout.toMillis());
+    }
+
+    /** {@link #call(CompletableFuture, String)} with a bound of its own (at most the timeout: see {@link EtcdLease}). */
+    <T> T call(CompletableFuture<T> f, String what, long timeoutMillis) {
         try {
-            return f.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            return f.get(timeoutMillis, TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
             f.cancel(true);
-            throw new RegistryUnavailableException("etcd did not answer '" + what + "' within " + timeout.toMillis() + " ms", e);
+            throw new RegistryUnavailableException("etcd did not answer '" + what + "' within " + timeoutMillis + " ms", e);
         } catch (ExecutionException e) {
             throw new RegistryUnavailableException("etcd call '" + what + "' failed: " + e.getCause(), e.getCause());
         } catch (InterruptedException e) {
