@@ -1,7 +1,13 @@
 #!/usr/bin/env python3
-"""Holds sockets for a process the way systemd's socket activation does, and restarts it.
+"""Holds sockets for a process the way systemd's socket activation does, and restarts it: it stands
+in for portolan.socket (ListenDatagram/ListenStream, NonBlocking=yes) and for portolan.service's
+Restart=always with RestartSec, for SocketActivationTest (a loopback address) and for an agent in a
+fleet host (its container bridge's gateway).
 
-socket_holder.py --mode MODE --addr ADDR --port PORT --log FILE --restarts N -- COMMAND ARGS...
+socket_holder.py --mode MODE --addr ADDR --port PORT --log FILE --restarts N [--restart-sec S] -- COMMAND ARGS...
+
+ADDR: a loopback address or a fleet container gateway (172.30.0.0/15), only ever inside the
+fleet's host namespaces.
 
 MODE: held       bind UDP and a listening TCP socket on ADDR:PORT, non-blocking (a service with
                  NonBlocking=yes), and pass them as fds 3 and 4 with LISTEN_FDS=2,
@@ -10,7 +16,8 @@ MODE: held       bind UDP and a listening TCP socket on ADDR:PORT, non-blocking 
       none       no sockets, no variables (the command binds for itself)
 
 The command runs in a child (fork, then execve with the fds at 3.. and its stdout and stderr
-appended to FILE); when it ends it is started again, at most N more times (Restart=always).
+appended to FILE); when it ends it is started again after S seconds (default 0.01; systemd's
+RestartSec), at most N more times (Restart=always).
 Prints 'started PID' and 'exited PID CODE' (CODE negative: killed by that signal) on stdout.
 SIGTERM or SIGINT: passed to the running child, waited for (10 s, then SIGKILL), then exit.
 """
@@ -28,10 +35,11 @@ p.add_argument("--addr", required=True)
 p.add_argument("--port", type=int, required=True)
 p.add_argument("--log", required=True)
 p.add_argument("--restarts", type=int, default=0)
+p.add_argument("--restart-sec", type=float, default=0.01)
 p.add_argument("command", nargs="+")
 args = p.parse_args()
-if not args.addr.startswith("127."):
-    sys.exit("socket_holder: loopback addresses (127.0.0.0/8) only, not " + args.addr)
+if not (args.addr.startswith("127.") or args.addr.startswith("172.30.") or args.addr.startswith("172.31.")):
+    sys.exit("socket_holder: loopback (127.0.0.0/8) or a fleet gateway (172.30.0.0/15) only, not " + args.addr)
 
 socks = []
 if args.mode != "none":
@@ -93,18 +101,23 @@ while not stopping and starts <= args.restarts:
             os._exit(127)
     child = pid
     print("started", pid, flush=True)
-    while True:
+    stop_at = None
+    while True:  # polled, so that a child that ignores the stop is killed 10 s after it (as described above)
         try:
-            _, status = os.waitpid(pid, 0)
-            break
-        except InterruptedError:
-            continue
+            done, status = os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
             status = 0
             break
+        if done:
+            break
+        if stopping:
+            stop_at = stop_at or time.monotonic()
+            if time.monotonic() - stop_at > 10:
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.02)
     child = None
     print("exited", pid, os.waitstatus_to_exitcode(status), flush=True)
     if stopping:
         break
-    time.sleep(0.01)
+    time.sleep(args.restart_sec)
 sys.exit(0)

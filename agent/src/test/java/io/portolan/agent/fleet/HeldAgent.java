@@ -12,7 +12,7 @@ import java.util.regex.Pattern;
 
 /**
  * A host's agent run the way systemd runs it with portolan.socket: the fleet's socket holder
- * (src/test/resources/io/portolan/agent/fleet/socket_holder.py, the socket-activation test's holder
+ * (src/test/resources/io/portolan/agent/socket_holder.py, the socket-activation test's holder
  * allowed to bind the fleet's gateways) binds the DNS sockets, UDP and TCP on the host's gateway:53,
  * outside the agent, and runs {@code deploy/bin/portolan agent} with the host's usual arguments and
  * the sockets at fds 3 and 4 (LISTEN_FDS/LISTEN_PID), starting it again after {@code restartSec}
@@ -71,9 +71,9 @@ final class HeldAgent implements AutoCloseable {
 
     static Path script() {
         try {
-            return Path.of(HeldAgent.class.getResource("socket_holder.py").toURI());
+            return Path.of(HeldAgent.class.getResource("/io/portolan/agent/socket_holder.py").toURI());
         } catch (URISyntaxException | NullPointerException e) {
-            throw new IllegalStateException("test resource io/portolan/agent/fleet/socket_holder.py", e);
+            throw new IllegalStateException("test resource io/portolan/agent/socket_holder.py", e);
         }
     }
 
