@@ -87,11 +87,15 @@ public final class EtcdRegistry implements Registry {
     private volatile Watch.Watcher watcher;
     private volatile long lastRevision;
     private volatile boolean closed;
+    private final List<String> endpoints;
+    /** The last listing succeeded and the watch has not failed since (for the status page). */
+    private volatile boolean connected;
     /** Bumped on every (re)subscription so that callbacks of an abandoned watcher are ignored. */
     private final AtomicInteger generation = new AtomicInteger();
 
     public EtcdRegistry(List<URI> endpoints, KeyLayout layout, Cidr vipCidr, Duration timeout, MeterRegistry meters) {
         this.layout = layout;
+        this.endpoints = endpoints.stream().map(URI::toString).toList();
         this.vipCidr = vipCidr;
         this.timeout = timeout;
         this.prefix = bytes(layout.prefix());
@@ -128,6 +132,16 @@ public final class EtcdRegistry implements Registry {
         return "etcd";
     }
 
+    @Override
+    public List<String> endpoints() {
+        return endpoints;
+    }
+
+    @Override
+    public boolean connected() {
+        return connected && !closed;
+    }
+
     // ---- reading ------------------------------------------------------------------------
 
     @Override
@@ -146,8 +160,10 @@ public final class EtcdRegistry implements Registry {
             state.reset(listing.values(), rev);
             lastRevision = rev;
             failures.set(0);
+            connected = true;
             subscribe(rev + 1);
         } catch (Exception e) {
+            connected = false;
             long wait = backoff.apply(Math.min(failures.incrementAndGet(), 20));
             log.warn("listing {} failed ({}); keeping the last snapshot, retrying in {} ms", layout.prefix(), e.toString(), wait);
             schedule(this::relist, wait);
@@ -223,6 +239,7 @@ public final class EtcdRegistry implements Registry {
             return;
         }
         failures.set(0);
+        connected = true;
         long rev = r.getHeader().getRevision();
         List<WatchEvent> events = r.getEvents();
         if (events.isEmpty()) {
@@ -265,6 +282,7 @@ public final class EtcdRegistry implements Registry {
             scheduler.execute(this::relist);
             return;
         }
+        connected = false;
         watchRestarts.increment();
         long wait = backoff.apply(Math.min(failures.incrementAndGet(), 20));
         log.warn("watch failed ({}); resuming from revision {} in {} ms", t.toString(), lastRevision + 1, wait);
