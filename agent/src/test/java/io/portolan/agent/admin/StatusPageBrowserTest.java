@@ -141,6 +141,37 @@ class StatusPageBrowserTest {
         }
     }
 
+    @Test
+    void page_atScale_drawsOnlyTheRowsInView_scrollsToTheEnd_andFilters() throws Exception {
+        try (StatusFixture fx = new StatusFixture(10_000, 10);
+             Chromium chrome = new Chromium(1400, 860, Path.of("target", "chromium-status-page-scale.log"))) {
+            chrome.navigate(fx.url("/"));
+            Await.until("10,000 services loaded", 120_000, () ->
+                    chrome.evalQuietly("document.getElementById('count').innerText").asText().equals("10000 services, 100000 instances"));
+            int drawn = chrome.eval("document.querySelectorAll('#window .r').length").asInt();
+            assertTrue(drawn > 10 && drawn < 200, "virtual scrolling draws the rows in view, not 110,000: " + drawn);
+            assertEquals("svc-0", chrome.eval("document.querySelector('#window .svc').dataset.service").asText());
+            // the spacer holds every row's height; scrolled to the end, the last service's rows are drawn
+            chrome.eval("(() => { const s = document.getElementById('scroll'); s.scrollTop = s.scrollHeight; s.dispatchEvent(new Event('scroll')); })()");
+            Await.until("the last rows drawn", 10_000, () ->
+                    chrome.evalQuietly("!!document.querySelector('[data-instance=\"svc-9999/i-9\"]')").asBoolean());
+            chrome.screenshot(Path.of("target", "status-page-10000x10.png"));
+            chrome.type("#filter", "svc-4242 unhealthy");
+            Await.until("only svc-4242's unhealthy instance", 30_000, () -> {
+                try {
+                    return texts(chrome, "#window .svc", "data-service").equals(List.of("svc-4242"))
+                            && texts(chrome, "#window .inst", "data-instance").equals(List.of("svc-4242/i-3"));
+                } catch (Exception e) {
+                    return false;
+                }
+            });
+            assertEquals("1 of 10000 services, 1 of 100000 instances", chrome.eval("document.getElementById('count').innerText").asText());
+            JsonNode timings = chrome.eval("window.portolanTimings");
+            System.out.println("10,000 x 10 in Chromium: " + timings);
+            assertEquals(1, timings.path("loads").asInt(), "the document was loaded once: later polls got 304");
+        }
+    }
+
     static String dig(int port, String name) throws Exception {
         Process p = new ProcessBuilder(List.of("dig", "@127.0.0.1", "-p", Integer.toString(port), "+time=2", "+tries=1", name, "A"))
                 .redirectErrorStream(true).start();
