@@ -150,7 +150,13 @@ final class IpvsSyncer implements CoalescingSync.Target, AutoCloseable {
 
     private void publishRejected() {
         Map<String, String> view = new java.util.TreeMap<>();
-        rejected.values().forEach(v -> view.put(v.service(), "the kernel refused " + v.frontend() + " (scheduler " + v.scheduler() + ")"));
+        Plan plan = lastPlan;
+        // an entry stays in `rejected` after its service changed (it only stops an identical retry): show it only while it is planned
+        rejected.forEach((mark, v) -> {
+            if (plan != null && v.equals(plan.services().get(mark))) {
+                view.put(v.service(), "the kernel refused " + v.frontend() + " (scheduler " + v.scheduler() + ")");
+            }
+        });
         rejectedView = Map.copyOf(view);
     }
 
