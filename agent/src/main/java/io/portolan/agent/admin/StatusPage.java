@@ -205,6 +205,7 @@ final class StatusPage {
             writeTime(g, "lastEvent", state.lastEvent());
             g.writeNumberField("events", count("portolan_registry_events", null, null));
             g.writeNumberField("watchRestarts", count("portolan_etcd_watch_restarts", null, null));
+            g.writeNumberField("importWatchRestarts", count("portolan_import_watch_restarts", null, null));
             g.writeNumberField("relists", count("portolan_registry_relists", null, null));
             g.writeNumberField("compactions", count("portolan_etcd_compactions", null, null));
             g.writeNumberField("invalidValues", count("portolan_registry_invalid_values", null, null));

@@ -47,6 +47,7 @@ class StatusEtcdTest {
             assertTrue(r.path("connected").asBoolean(), r.toString());
             assertTrue(r.path("lastEvent").isNumber(), "the first listing counts as the last event: " + r);
             assertEquals(0, r.path("watchRestarts").asLong());
+            assertEquals(0, r.path("importWatchRestarts").asLong(), "no imports here");
             long revision = r.path("revision").asLong();
             assertTrue(revision > 0, r.toString());
 
