@@ -49,6 +49,8 @@ public final class Agent implements AutoCloseable {
     private final RegistryState state;
     private final Registry registry;
     private final AdminServer admin;
+    /** The data plane {@code --dataplane} came to ({@code none}, or a kind's name). */
+    private String planeName;
 
     private Agent(AgentConfig config, List<Integer> inheritedFds) throws IOException {
         new ClassLoaderMetrics().bindTo(meters);
@@ -70,9 +72,16 @@ public final class Agent implements AutoCloseable {
             log.info("registry: etcd at {} under {}", config.etcdEndpoints(), config.layout().prefix());
         }
         closeables.add(registry);
+        DataPlanes.Choice choice = DataPlanes.choose(config.dataplane(), config.moduleFlags(), config.vipCidr());
+        if (choice.warning()) {
+            log.warn("data plane none: {}", choice.reason());
+        } else {
+            log.info("data plane {}: {}", choice.name(), choice.reason());
+        }
+        planeName = choice.name();
         DataPlane plane = null;
-        if (config.dataplane() != null) {
-            plane = config.dataplane().create().apply(config.moduleFlags(), meters);
+        if (choice.kind() != null) {
+            plane = choice.kind().create().apply(config.moduleFlags(), meters);
             closeables.add(plane);
             if (plane.coalesces()) {
                 publisher.addDirectListener(plane.name(), plane::update); // its CoalescingSync is the one place bursts coalesce
@@ -104,7 +113,12 @@ public final class Agent implements AutoCloseable {
         closeables.add(admin);
         log.info("portolan agent {} ({}) up: admin API on http://{}{}, VIPs from {}, data plane {}", config.node(),
                 config.advertiseAddress().getHostAddress(), hostPort(admin.address()),
-                admin.registerAddresses().isEmpty() ? "" : ", registrations on " + admin.registerAddresses(), config.vipCidr(), config.dataplane() == null ? DataPlanes.NONE : config.dataplane().name());
+                admin.registerAddresses().isEmpty() ? "" : ", registrations on " + admin.registerAddresses(), config.vipCidr(), planeName);
+    }
+
+    /** The data plane running: {@code none} or a kind's name (what {@code --dataplane auto} chose). */
+    public String dataplane() {
+        return planeName;
     }
 
     /**

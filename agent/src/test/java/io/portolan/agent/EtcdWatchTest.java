@@ -53,7 +53,7 @@ class EtcdWatchTest {
         etcd = new EtcdServer();
         proxy = new TcpProxy(etcd.clientPort());
         client = EtcdClients.client(etcd.endpoint());
-        agent = Agent.start(AgentConfig.parse(new String[] {"--etcd-endpoints", "http://127.0.0.1:" + proxy.port(),
+        agent = Agent.start(AgentConfig.parse(new String[] {"--dataplane", "none", "--etcd-endpoints", "http://127.0.0.1:" + proxy.port(),
                 "--admin-listen", "127.0.0.1:0", "--dns-listen", "none", "--state-dir", Files.createTempDirectory("agent-state").toString(),
                 "--etcd-timeout", "1s"}));
         Await.until("agent loaded", 10_000, () -> agent.state().loaded());
@@ -191,7 +191,7 @@ class EtcdWatchTest {
                     .whenComplete((r, t) -> inFlight.release()));
         }
         CompletableFuture.allOf(all.toArray(new CompletableFuture[0])).get(120, TimeUnit.SECONDS);
-        try (Agent fresh = Agent.start(AgentConfig.parse(new String[] {"--etcd-endpoints", etcd.endpoint().toString(),
+        try (Agent fresh = Agent.start(AgentConfig.parse(new String[] {"--dataplane", "none", "--etcd-endpoints", etcd.endpoint().toString(),
                 "--admin-listen", "127.0.0.1:0", "--dns-listen", "none", "--state-dir", Files.createTempDirectory("agent-state").toString()}))) {
             Await.until("fresh agent loaded", 20_000, () -> fresh.state().loaded());
             EtcdClients.Listing want = EtcdClients.list(client, PREFIX);

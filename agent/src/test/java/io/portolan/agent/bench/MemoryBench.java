@@ -60,7 +60,7 @@ public final class MemoryBench {
             Process agent = new ProcessBuilder(System.getProperty("java.home") + File.separator + "bin" + File.separator + "java",
                     "-XX:+UseG1GC", "-jar", jar, "agent", "--etcd-endpoints", etcd.endpoint().toString(),
                     "--admin-listen", "127.0.0.1:" + admin, "--state-dir", state.toString(), "--log-level", "warn",
-                    "--dns-listen", "127.0.0.1:" + EtcdServer.freePort())
+                    "--dns-listen", "127.0.0.1:" + EtcdServer.freePort(), "--dataplane", "none")
                     .inheritIO().start();
             try {
                 HttpClient http = HttpClient.newHttpClient();

@@ -45,7 +45,7 @@ class HealthCheckTest {
 
     @BeforeAll
     static void up() throws Exception {
-        agent = Agent.start(AgentConfig.parse(new String[]{"--state-dir", Files.createTempDirectory("health").toString(),
+        agent = Agent.start(AgentConfig.parse(new String[]{"--dataplane", "none", "--state-dir", Files.createTempDirectory("health").toString(),
                 "--admin-listen", "127.0.0.1:0", "--dns-listen", "none", "--node", "n1", "--advertise-address", "127.0.0.1"}));
         Await.until("loaded", 5_000, () -> agent.state().loaded());
     }
