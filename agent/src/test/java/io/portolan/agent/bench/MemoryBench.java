@@ -57,11 +57,15 @@ public final class MemoryBench {
 
             int admin = EtcdServer.freePort();
             Path state = Files.createTempDirectory("membench");
-            Process agent = new ProcessBuilder(System.getProperty("java.home") + File.separator + "bin" + File.separator + "java",
-                    "-XX:+UseG1GC", "-jar", jar, "agent", "--etcd-endpoints", etcd.endpoint().toString(),
+            List<String> cmd = new ArrayList<>(List.of(System.getProperty("java.home") + File.separator + "bin" + File.separator + "java",
+                    "-XX:+UseG1GC", "-XX:NativeMemoryTracking=summary"));
+            cmd.addAll(words(System.getProperty("membench.jvm", "")));
+            cmd.addAll(List.of("-jar", jar, "agent", "--etcd-endpoints", etcd.endpoint().toString(),
                     "--admin-listen", "127.0.0.1:" + admin, "--state-dir", state.toString(), "--log-level", "warn",
-                    "--dns-listen", "127.0.0.1:" + EtcdServer.freePort())
-                    .inheritIO().start();
+                    "--dns-listen", "127.0.0.1:" + EtcdServer.freePort()));
+            cmd.addAll(words(System.getProperty("membench.agent", "--dataplane none")));
+            System.out.println("agent: " + String.join(" ", cmd));
+            Process agent = new ProcessBuilder(cmd).inheritIO().start();
             try {
                 HttpClient http = HttpClient.newHttpClient();
                 long t1 = System.nanoTime();
@@ -94,11 +98,26 @@ public final class MemoryBench {
                 long rssK = rss.find() ? Long.parseLong(rss.group(1)) : -1;
                 System.out.printf("agent memory with %d services x %d instances: RSS %.0f MiB, heap used after GC %.0f MiB%n",
                         services, per, rssK / 1024.0, usedK / 1024.0);
+                if (Boolean.getBoolean("membench.detail")) {
+                    String histo = run("jcmd", pid, "GC.class_histogram");
+                    histo.lines().limit(35).forEach(System.out::println);
+                    System.out.println(run("jcmd", pid, "VM.native_memory", "summary"));
+                }
             } finally {
                 agent.destroy();
                 agent.waitFor(20, TimeUnit.SECONDS);
             }
         }
+    }
+
+    static List<String> words(String s) {
+        List<String> w = new ArrayList<>();
+        for (String x : s.trim().split("\\s+")) {
+            if (!x.isEmpty()) {
+                w.add(x);
+            }
+        }
+        return w;
     }
 
     static String run(String... cmd) throws Exception {
