@@ -88,6 +88,20 @@ public final class MemoryBench {
                 }
                 System.out.printf("agent start -> snapshot with %d instances: %.1f s%n", services * per, (System.nanoTime() - t1) / 1e9);
                 String pid = Long.toString(agent.pid());
+                // The data plane syncs after the snapshot is published: measure once the agent is idle
+                // (under 5 % of a core for 3 s running, at most 120 s).
+                long idleSince = System.nanoTime();
+                long cpu = cpuTicks(pid);
+                long waitUntil = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+                while (System.nanoTime() - idleSince < TimeUnit.SECONDS.toNanos(3) && System.nanoTime() < waitUntil) {
+                    Thread.sleep(1000);
+                    long now = cpuTicks(pid);
+                    if (now - cpu > 5) { // clock ticks are 10 ms: 5 ticks in a second is 5 % of a core
+                        idleSince = System.nanoTime();
+                    }
+                    cpu = now;
+                }
+                System.out.printf("agent idle %.1f s after the snapshot%n", (System.nanoTime() - t1) / 1e9);
                 run("jcmd", pid, "GC.run");
                 Thread.sleep(500);
                 String heap = run("jcmd", pid, "GC.heap_info");
@@ -108,6 +122,13 @@ public final class MemoryBench {
                 agent.waitFor(20, TimeUnit.SECONDS);
             }
         }
+    }
+
+    /** utime + stime of a process, in clock ticks (/proc/PID/stat fields 14 and 15). */
+    static long cpuTicks(String pid) throws java.io.IOException {
+        String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return Long.parseLong(f[11]) + Long.parseLong(f[12]);
     }
 
     static List<String> words(String s) {
