@@ -80,6 +80,7 @@ public final class AdminServer implements AutoCloseable {
     private final SnapshotPublisher publisher;
     private final PrometheusMeterRegistry meters;
     private final String node;
+    private final BearerToken token;
     /** Instances registered through this agent: their leases, kept alive by heartbeats. */
     private final Map<String, Registry.Lease> leases = new ConcurrentHashMap<>();
     /** Where each of those registrations came from: only that address may refresh or remove it through a registration listener. */
@@ -94,6 +95,17 @@ public final class AdminServer implements AutoCloseable {
 
     public AdminServer(InetSocketAddress listen, List<InetSocketAddress> registerListen, InetAddress advertise, Registry registry,
                        RegistryState state, SnapshotPublisher publisher, PrometheusMeterRegistry meters, String node) throws IOException {
+        this(listen, registerListen, advertise, registry, state, publisher, meters, node, null);
+    }
+
+    /**
+     * @param adminToken the bearer token every request to the admin listener must carry, except /healthz and
+     *                   /readyz ({@code --admin-token-file}), or null for none; the registration listeners take none
+     */
+    public AdminServer(InetSocketAddress listen, List<InetSocketAddress> registerListen, InetAddress advertise, Registry registry,
+                       RegistryState state, SnapshotPublisher publisher, PrometheusMeterRegistry meters, String node,
+                       String adminToken) throws IOException {
+        this.token = adminToken == null ? null : BearerToken.of(adminToken);
         this.advertise = advertise;
         this.registry = registry;
         this.state = state;
@@ -138,6 +150,13 @@ public final class AdminServer implements AutoCloseable {
             String method = ex.getRequestMethod();
             String path = ex.getRequestURI().getRawPath();
             try {
+                if (!registrationOnly && token != null && !BearerToken.OPEN_PATHS.contains(path)
+                        && !token.matches(ex.getRequestHeaders().getFirst("Authorization"))) {
+                    ex.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"portolan\"");
+                    error(ex, 401, "this agent's admin API wants its token: Authorization: Bearer TOKEN (the CLI: --admin-token-file FILE "
+                            + "or $PORTOLAN_AGENT_TOKEN_FILE)");
+                    return;
+                }
                 if (registrationOnly) {
                     routeRegistration(ex, method, path);
                 } else {

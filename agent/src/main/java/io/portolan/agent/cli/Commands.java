@@ -1,6 +1,8 @@
 package io.portolan.agent.cli;
 
 import io.portolan.agent.config.AgentConfig;
+import io.portolan.agent.config.EtcdFlags;
+import io.portolan.agent.config.SecretFiles;
 import io.portolan.agent.config.Flags;
 import io.portolan.agent.config.Hostnames;
 import io.portolan.agent.registry.Ids;
@@ -33,13 +35,13 @@ import java.util.stream.Collectors;
 
 /** The client subcommands: register, deregister, services, delete-service. */
 public final class Commands {
-    static final Set<String> TARGET_FLAGS = Set.of("agent", "etcd-endpoints", "etcd-prefix", "etcd-timeout", "etcd-timeout-ms", "vip-cidr", "config",
-            "log-level");
+    static final Set<String> TARGET_FLAGS = union(Set.of("agent", "admin-token-file", "etcd-endpoints", "etcd-prefix", "etcd-timeout",
+            "etcd-timeout-ms", "vip-cidr", "config", "log-level"), EtcdFlags.FLAGS);
     static final Set<String> REGISTER_FLAGS = union(TARGET_FLAGS, Set.of("service", "address", "port", "mode", "weight", "ttl", "id",
             "node", "meta", "drain", "drain-seconds", "publish", "scheduler", "host-port", "wait-listen", "check", "check-interval",
             "check-timeout", "check-rise", "check-fall", "check-start-period"));
     static final Set<String> DEREGISTER_FLAGS = union(TARGET_FLAGS, Set.of("service", "id"));
-    static final Set<String> SERVICES_FLAGS = Set.of("agent", "log-level");
+    static final Set<String> SERVICES_FLAGS = Set.of("agent", "admin-token-file", "log-level");
 
     private Commands() {
     }
@@ -104,6 +106,30 @@ public final class Commands {
         return env == null || env.isBlank() ? "http://" + AgentConfig.DEFAULT_ADMIN : env.strip();
     }
 
+    /**
+     * The agent's admin API at {@code --agent} (default {@link #defaultAgent}), with the bearer token read from
+     * {@code --admin-token-file}, else from the file {@code $PORTOLAN_AGENT_TOKEN_FILE} names (as the Java client reads it).
+     */
+    static AgentClient agentClient(Flags f) {
+        if (f.has("admin-token-file") && f.has("etcd-endpoints")) {
+            throw new ValidationException("--admin-token-file", f.get("admin-token-file", null), "is for the agent's API (--agent), not etcd");
+        }
+        URI url = Flags.agentUrl("--agent", f.get("agent", defaultAgent()));
+        String token = null;
+        if (f.has("admin-token-file")) {
+            token = SecretFiles.secretLine("--admin-token-file", f.get("admin-token-file", null)).strip();
+        } else {
+            String env = System.getenv(TOKEN_FILE_ENV);
+            if (env != null && !env.isBlank()) {
+                token = SecretFiles.secretLine("$" + TOKEN_FILE_ENV, env.strip()).strip();
+            }
+        }
+        return new AgentClient(url, token);
+    }
+
+    /** The environment variable naming the admin token's file, for the CLI and the Java client. */
+    static final String TOKEN_FILE_ENV = "PORTOLAN_AGENT_TOKEN_FILE";
+
     /** {@code --check tcp|http:PATH|grpc} and its timings; a timing without {@code --check} is refused. */
     static Check check(Flags f) {
         if (!f.has("check")) {
@@ -140,11 +166,19 @@ public final class Commands {
         }
         if (f.has("etcd-endpoints")) {
             List<URI> eps = Flags.endpoints("--etcd-endpoints", f.all("etcd-endpoints"));
+            if (eps.isEmpty()) {
+                throw new ValidationException("--etcd-endpoints", f.get("etcd-endpoints", null), "needs at least one URL");
+            }
             KeyLayout layout = AgentConfig.layout(f);
             Cidr cidr = Cidr.parse("--vip-cidr", f.get("vip-cidr", AgentConfig.DEFAULT_VIP_CIDR));
-            return new Registrar.ViaEtcd(eps, layout, cidr, AgentConfig.etcdTimeout(f));
+            return new Registrar.ViaEtcd(EtcdFlags.access(f, eps), layout, cidr, AgentConfig.etcdTimeout(f));
         }
-        return new Registrar.ViaAgent(Flags.agentUrl("--agent", f.get("agent", defaultAgent())));
+        for (String name : EtcdFlags.FLAGS) {
+            if (f.has(name)) {
+                throw new ValidationException("--" + name, f.get(name, null), "goes with --etcd-endpoints");
+            }
+        }
+        return new Registrar.ViaAgent(agentClient(f));
     }
 
     public static int register(String[] args) throws Exception {
@@ -177,8 +211,7 @@ public final class Commands {
             if (registrar instanceof Registrar.ViaEtcd e) {
                 removed = e.registry().deregister(service, id);
             } else {
-                AgentClient.Reply reply = new AgentClient(Flags.agentUrl("--agent", f.get("agent", defaultAgent())))
-                        .send("DELETE", "/v1/instances/" + service + "/" + id, null);
+                AgentClient.Reply reply = agentClient(f).send("DELETE", "/v1/instances/" + service + "/" + id, null);
                 if (reply.status() != 200 && reply.status() != 404) {
                     AgentClient.raise(reply, "deregister");
                 }
@@ -201,8 +234,7 @@ public final class Commands {
             if (registrar instanceof Registrar.ViaEtcd e) {
                 removed = e.registry().deleteService(service);
             } else {
-                AgentClient.Reply reply = new AgentClient(Flags.agentUrl("--agent", f.get("agent", defaultAgent())))
-                        .send("DELETE", "/v1/services/" + service, null);
+                AgentClient.Reply reply = agentClient(f).send("DELETE", "/v1/services/" + service, null);
                 if (reply.status() != 200 && reply.status() != 404) {
                     AgentClient.raise(reply, "delete-service");
                 }
@@ -219,7 +251,7 @@ public final class Commands {
 
     public static int services(String[] args, PrintStream out) {
         Flags f = Flags.parse(args, SERVICES_FLAGS, Set.of("json"));
-        AgentClient client = new AgentClient(Flags.agentUrl("--agent", f.get("agent", defaultAgent())));
+        AgentClient client = agentClient(f);
         AgentClient.Reply reply = client.send("GET", "/v1/snapshot", null);
         if (reply.status() != 200) {
             AgentClient.raise(reply, "services");

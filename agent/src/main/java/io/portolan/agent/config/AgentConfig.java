@@ -1,6 +1,7 @@
 package io.portolan.agent.config;
 
 import io.portolan.agent.importer.dubbo.DubboSettings;
+import io.portolan.agent.registry.etcd.EtcdAccess;
 import io.portolan.dns.DnsConfig;
 import io.portolan.lb.DataPlaneKind;
 import io.portolan.lb.DataPlanes;
@@ -33,10 +34,14 @@ import java.util.TreeMap;
  *                    register, heartbeat and deregister only, with the addresses they may claim restricted
  * @param dataplane   the plane to run, or null for {@code --dataplane none}
  * @param moduleFlags the DNS and data plane flags given, by name without dashes
+ * @param etcdAccess  the etcd endpoints with TLS and the etcd user ({@link EtcdFlags}), or null without etcd
+ * @param adminToken  the bearer token every admin API request but /healthz and /readyz must carry
+ *                    ({@code --admin-token-file}; required when {@code --admin-listen} is not loopback), or null
  */
 public record AgentConfig(String node, InetAddress advertiseAddress, List<URI> etcdEndpoints, KeyLayout layout, Duration etcdTimeout,
                           Path stateDir, InetSocketAddress adminListen, List<InetSocketAddress> registerListen, Cidr vipCidr,
-                          DataPlaneKind dataplane, DnsConfig dns, Map<String, String> moduleFlags, boolean cleanup, Flags flags) {
+                          DataPlaneKind dataplane, DnsConfig dns, Map<String, String> moduleFlags, boolean cleanup, Flags flags,
+                          EtcdAccess etcdAccess, String adminToken) {
 
     public static final String DEFAULT_ADMIN = "127.0.0.1:9190";
     public static final String DEFAULT_VIP_CIDR = "10.99.0.0/16";
@@ -45,7 +50,7 @@ public record AgentConfig(String node, InetAddress advertiseAddress, List<URI> e
     /** The agent's own flags that take a value ({@code etcd-timeout-ms} is the deprecated spelling of {@code etcd-timeout}). */
     static final Set<String> OWN_FLAGS = Set.of("config", "node", "advertise-address", "etcd-endpoints", "etcd-prefix", "etcd-timeout",
             "etcd-timeout-ms", "state-dir", "admin-listen", "register-listen", "vip-cidr", "dataplane", "log-level",
-            "import", "dubbo-root");
+            "import", "dubbo-root", "admin-token-file", "etcd-cacert", "etcd-cert", "etcd-key", "etcd-user", "etcd-password-file");
 
     /** Every flag that takes a value: the agent's own, the DNS server's and every data plane's. */
     public static final Set<String> FLAGS = valueFlags();
@@ -79,6 +84,26 @@ public record AgentConfig(String node, InetAddress advertiseAddress, List<URI> e
         return DubboSettings.fromFlags(flags, !etcdEndpoints.isEmpty(), layout.prefix());
     }
 
+    /**
+     * {@code --admin-token-file}'s token, or null without it; refused when the admin API would listen beyond
+     * loopback without one (anyone who reaches it could register, deregister and delete services).
+     */
+    static String adminToken(Flags f, InetSocketAddress admin) {
+        if (!f.has("admin-token-file")) {
+            if (!admin.getAddress().isLoopbackAddress()) {
+                throw new ValidationException("--admin-listen", f.get("admin-listen", null), "is not a loopback address, and the admin API "
+                        + "can change every registration: give --admin-token-file FILE (a bearer token clients must send), or listen on 127.0.0.1");
+            }
+            return null;
+        }
+        String token = SecretFiles.secretLine("--admin-token-file", f.get("admin-token-file", null)).strip();
+        if (token.length() < 16 || token.chars().anyMatch(c -> c < 0x21 || c > 0x7e)) {
+            throw new ValidationException("--admin-token-file", f.get("admin-token-file", null), "the token must be at least 16 printable "
+                    + "characters without spaces (e.g. from: openssl rand -hex 32)");
+        }
+        return token;
+    }
+
     public static AgentConfig parse(String[] args) {
         Flags f = Flags.parse(args, FLAGS, SWITCHES);
         if (!f.command().isEmpty()) {
@@ -93,6 +118,7 @@ public record AgentConfig(String node, InetAddress advertiseAddress, List<URI> e
         Duration timeout = etcdTimeout(f);
         Path stateDir = Path.of(f.get("state-dir", DEFAULT_STATE_DIR));
         InetSocketAddress admin = Flags.hostPort("--admin-listen", f.get("admin-listen", DEFAULT_ADMIN));
+        String adminToken = adminToken(f, admin);
         List<InetSocketAddress> register = f.all("register-listen").stream().map(a -> Flags.hostPort("--register-listen", a)).toList();
         Cidr cidr = Cidr.parse("--vip-cidr", f.get("vip-cidr", DEFAULT_VIP_CIDR));
         DataPlaneKind dataplane = DataPlanes.named("--dataplane", f.get("dataplane", DataPlanes.NONE));
@@ -111,7 +137,8 @@ public record AgentConfig(String node, InetAddress advertiseAddress, List<URI> e
         DubboSettings.fromFlags(f, !endpoints.isEmpty(), layout.prefix()); // --import dubbo: refused here when bad, read by dubboImport()
         InetAddress advertise = f.has("advertise-address") ? Validate.unicast("--advertise-address", f.get("advertise-address", null))
                 : f.bool("cleanup") ? InetAddress.getLoopbackAddress() : AdvertiseAddress.detect(Exec.local());
+        EtcdAccess access = f.bool("cleanup") ? null : EtcdFlags.access(f, endpoints); // files read last, once every other value is good
         return new AgentConfig(node, advertise, endpoints, layout, timeout, stateDir, admin, register, cidr, dataplane, dns,
-                Map.copyOf(moduleFlags), f.bool("cleanup"), f);
+                Map.copyOf(moduleFlags), f.bool("cleanup"), f, access, adminToken);
     }
 }
