@@ -104,6 +104,9 @@ public final class Agent implements AutoCloseable {
         admin = new AdminServer(config.adminListen(), config.registerListen(), config.advertiseAddress(), registry, state, publisher,
                 meters, config.node(), config.adminToken());
         closeables.add(admin);
+        if (config.adminToken() != null) {
+            log.info("admin API wants its bearer token (--admin-token-file) on every request but /healthz and /readyz");
+        }
         log.info("portolan agent {} ({}) up: admin API on http://{}{}, VIPs from {}, data plane {}", config.node(),
                 config.advertiseAddress().getHostAddress(), hostPort(admin.address()),
                 admin.registerAddresses().isEmpty() ? "" : ", registrations on " + admin.registerAddresses(), config.vipCidr(), config.dataplane() == null ? DataPlanes.NONE : config.dataplane().name());

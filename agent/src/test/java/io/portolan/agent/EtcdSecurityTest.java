@@ -229,6 +229,13 @@ class EtcdSecurityTest {
     }
 
     @Test
+    void importWithTheReadmesRole_starts() throws Exception {
+        try (Agent agent = Agent.start(AgentConfig.parse(agentArgs(0, good("--import", "dubbo")).toArray(String[]::new)))) {
+            Await.until("first listing with Dubbo's keys", 20_000, agent::ready);
+        }
+    }
+
+    @Test
     void importWithoutReadOnDubboRoot_refusedAtStart_namesIt() throws Exception {
         int port = EtcdServer.freePort();
         List<String> a = new ArrayList<>(List.of("agent"));

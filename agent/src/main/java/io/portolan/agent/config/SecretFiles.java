@@ -5,7 +5,6 @@ import io.portolan.proto.ValidationException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -48,10 +47,7 @@ public final class SecretFiles {
         byte[] b = read(flag, path);
         Set<PosixFilePermission> perms;
         try {
-            perms = Files.getPosixFilePermissions(Path.of(path), LinkOption.NOFOLLOW_LINKS);
-            if (Files.isSymbolicLink(Path.of(path))) {
-                perms = Files.getPosixFilePermissions(Path.of(path));
-            }
+            perms = Files.getPosixFilePermissions(Path.of(path)); // the file's own, through any symbolic link
         } catch (UnsupportedOperationException | IOException e) {
             return b; // no POSIX permissions on this file system
         }
