@@ -166,6 +166,26 @@ class EtcdSecurityTest {
     }
 
     @Test
+    void twoEndpoints_overTls_work() throws Exception {
+        List<String> args = agentArgs(0, good());
+        args.set(1, endpoint + "," + endpoint); // the same member twice: a list of endpoints, as a cluster gives
+        try (Agent agent = Agent.start(AgentConfig.parse(args.toArray(String[]::new)))) {
+            Await.until("first listing", 20_000, agent::ready);
+        }
+    }
+
+    @Test
+    void serverCertificateForAnotherAddress_refusedAtStart() throws Exception {
+        try (EtcdServer misnamed = new EtcdServer(pki, "wrongname")) {
+            int port = EtcdServer.freePort();
+            List<String> a = new ArrayList<>(List.of("agent"));
+            a.addAll(agentArgs(port, good()));
+            a.set(2, misnamed.endpoint().toString());
+            refused(a, port, misnamed.endpoint().toString(), "does not name that address");
+        }
+    }
+
+    @Test
     void wrongCa_refusedAtStart_namesTheCa() throws Exception {
         int port = EtcdServer.freePort();
         List<String> a = new ArrayList<>(List.of("agent"));

@@ -23,12 +23,13 @@ public final class EtcdServer implements AutoCloseable {
     /** With TLS: the certificates ({@link TestPki}); etcd asks every client for a certificate its CA signed. */
     private final TestPki pki;
     private final int metricsPort;
+    private final String serverCert;
     /** etcdctl's {@code --user} once authentication is on, or null. */
     private volatile String etcdctlUser;
     private Process process;
 
     public EtcdServer() throws IOException {
-        this(null);
+        this(null, null);
     }
 
     /**
@@ -36,7 +37,13 @@ public final class EtcdServer implements AutoCloseable {
      * {@code --client-cert-auth} with its CA; health is read from a plain metrics port.
      */
     public EtcdServer(TestPki pki) throws IOException {
+        this(pki, "server");
+    }
+
+    /** {@link #EtcdServer(TestPki)} serving the PKI's certificate {@code serverCert} (e.g. one that names another address). */
+    public EtcdServer(TestPki pki, String serverCert) throws IOException {
         this.pki = pki;
+        this.serverCert = serverCert;
         this.dataDir = Files.createTempDirectory("etcd-test");
         this.clientPort = freePort();
         this.peerPort = freePort();
@@ -73,7 +80,7 @@ public final class EtcdServer implements AutoCloseable {
                 "--initial-cluster", "test=" + peer, "--initial-cluster-state", "new",
                 "--log-level", "warn", "--logger", "zap"));
         if (pki != null) {
-            cmd.addAll(List.of("--cert-file", pki.serverCert().toString(), "--key-file", pki.serverKey().toString(),
+            cmd.addAll(List.of("--cert-file", pki.cert(serverCert).toString(), "--key-file", pki.key(serverCert).toString(),
                     "--trusted-ca-file", pki.caCert().toString(), "--client-cert-auth",
                     "--listen-metrics-urls", "http://127.0.0.1:" + metricsPort));
         }

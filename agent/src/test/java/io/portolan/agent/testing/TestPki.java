@@ -10,7 +10,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Certificates made for one test with openssl (argv only), in a temporary directory: a CA, a server
- * certificate for 127.0.0.1 (an IP SAN) and a client certificate, both signed by it, and a second,
+ * certificate for 127.0.0.1 (an IP SAN), one for 127.0.0.2 only ({@code wrongname}) and a client certificate, all signed by it, and a second,
  * unrelated CA with its own client certificate. EC P-256 keys, written as unencrypted PKCS#8 PEM
  * (openssl 3's default) and mode 600.
  */
@@ -25,6 +25,9 @@ public final class TestPki implements AutoCloseable {
                 + "keyUsage=digitalSignature,keyEncipherment\n");
         Files.writeString(dir.resolve("client.ext"), "extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature,keyEncipherment\n");
         leaf("server", "ca", "etcd-test-server", "server.ext");
+        Files.writeString(dir.resolve("wrongname.ext"), "subjectAltName=IP:127.0.0.2\nextendedKeyUsage=serverAuth\n"
+                + "keyUsage=digitalSignature,keyEncipherment\n");
+        leaf("wrongname", "ca", "etcd-test-server", "wrongname.ext"); // the right CA, another address
         leaf("client", "ca", "portolan-test-client", "client.ext");
         leaf("other-client", "other-ca", "portolan-test-client", "client.ext");
     }
