@@ -177,4 +177,17 @@ class SecureFlagsTest {
         assertNotNull(c.etcdAccess().tls(), "an https endpoint always gets a TLS context");
         assertTrue(c.etcdAccess().describe().contains("the JVM's trusted CAs"), c.etcdAccess().describe());
     }
+
+    @Test
+    void configFile_keysAsFlags_readTheFiles() throws Exception {
+        Path conf = pki.file("agent.conf", String.join("\n", "etcd-endpoints = " + files.get("HTTPS"), "etcd-cacert = " + files.get("CA"),
+                "etcd-cert = " + files.get("CERT"), "etcd-key = " + files.get("KEY"), "etcd-user = portolan",
+                "etcd-password-file = " + files.get("PW"), "admin-listen = 0.0.0.0:0", "admin-token-file = " + files.get("TOKEN"), ""), "rw-r--r--");
+        AgentConfig c = AgentConfig.parse(new String[] {"--config", conf.toString(), "--advertise-address", "127.0.0.1", "--dns-listen", "none"});
+        assertEquals("portolan", c.etcdAccess().user());
+        assertEquals("secret-1", new String(c.etcdAccess().password(), StandardCharsets.UTF_8), "the file's line, without its line break");
+        assertTrue(c.etcdAccess().describe().contains("--etcd-cert " + files.get("CERT")), c.etcdAccess().describe());
+        assertTrue(!c.etcdAccess().describe().contains("secret-1") && !c.etcdAccess().toString().contains("secret-1"), "never the password");
+        assertEquals("0123456789abcdef0123456789abcdef", c.adminToken());
+    }
 }
