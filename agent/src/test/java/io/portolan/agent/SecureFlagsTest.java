@@ -189,5 +189,6 @@ class SecureFlagsTest {
         assertTrue(c.etcdAccess().describe().contains("--etcd-cert " + files.get("CERT")), c.etcdAccess().describe());
         assertTrue(!c.etcdAccess().describe().contains("secret-1") && !c.etcdAccess().toString().contains("secret-1"), "never the password");
         assertEquals("0123456789abcdef0123456789abcdef", c.adminToken());
+        assertTrue(!c.toString().contains("0123456789abcdef") && !c.toString().contains("secret-1"), "no secret in " + c);
     }
 }

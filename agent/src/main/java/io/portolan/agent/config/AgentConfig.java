@@ -141,4 +141,12 @@ public record AgentConfig(String node, InetAddress advertiseAddress, List<URI> e
         return new AgentConfig(node, advertise, endpoints, layout, timeout, stateDir, admin, register, cidr, dataplane, dns,
                 Map.copyOf(moduleFlags), f.bool("cleanup"), f, access, adminToken);
     }
+
+    /** A record's text without the secrets: the admin token is only said to be there, the etcd password never shown. */
+    @Override
+    public String toString() {
+        return "AgentConfig[node=" + node + ", etcd=" + (etcdAccess == null ? etcdEndpoints : etcdAccess.describe()) + ", prefix="
+                + layout.prefix() + ", admin=" + adminListen + (adminToken == null ? "" : " (with a token)") + ", register=" + registerListen
+                + ", vipCidr=" + vipCidr + ", dataplane=" + (dataplane == null ? "none" : dataplane.name()) + ", cleanup=" + cleanup + "]";
+    }
 }
