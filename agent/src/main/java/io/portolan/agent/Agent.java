@@ -68,8 +68,12 @@ public final class Agent implements AutoCloseable {
             registry = new LocalRegistry(config.stateDir(), config.layout(), config.vipCidr());
             log.info("registry: embedded local store in {}", config.stateDir());
         } else {
-            registry = new EtcdRegistry(config.etcdEndpoints(), config.layout(), config.vipCidr(), config.etcdTimeout(), meters);
-            log.info("registry: etcd at {} under {}", config.etcdEndpoints(), config.layout().prefix());
+            EtcdRegistry etcd = new EtcdRegistry(config.etcdAccess(), config.layout(), config.vipCidr(), config.etcdTimeout(), meters);
+            registry = etcd;
+            log.info("registry: etcd at {} under {}", config.etcdAccess().describe(), config.layout().prefix());
+            if (config.etcdAccess().secured()) {
+                checkAccess(etcd, config);
+            }
         }
         closeables.add(registry);
         DataPlanes.Choice choice = DataPlanes.choose(config.dataplane(), config.moduleFlags(), config.vipCidr());
@@ -108,9 +112,12 @@ public final class Agent implements AutoCloseable {
         registry.start(state);
         closeables.add(announce(new Node(config.node(), config.advertiseAddress())));
         admin = new AdminServer(config.adminListen(), config.registerListen(), config.advertiseAddress(), registry, state, publisher,
-                meters, config.node());
+                meters, config.node(), config.adminToken());
         admin.showDataPlane(plane);
         closeables.add(admin);
+        if (config.adminToken() != null) {
+            log.info("admin API wants its bearer token (--admin-token-file) on every request but /healthz and /readyz");
+        }
         log.info("portolan agent {} ({}) up: admin API on http://{}{}, VIPs from {}, data plane {}", config.node(),
                 config.advertiseAddress().getHostAddress(), hostPort(admin.address()),
                 admin.registerAddresses().isEmpty() ? "" : ", registrations on " + admin.registerAddresses(), config.vipCidr(), planeName);
@@ -119,6 +126,28 @@ public final class Agent implements AutoCloseable {
     /** The data plane running: {@code none} or a kind's name (what {@code --dataplane auto} chose). */
     public String dataplane() {
         return planeName;
+    }
+
+    /**
+     * Before anything listens: etcd must let this agent in (TLS, its user, its role's read and write under
+     * the prefix, read under Dubbo's keys when importing). A refusal stops the start with one line naming
+     * it; an etcd that cannot be reached does not (the agent starts and retries, as without security).
+     */
+    private void checkAccess(EtcdRegistry etcd, AgentConfig config) {
+        DubboSettings dubbo = config.dubboImport();
+        List<String> reads = dubbo == null ? List.of() : dubbo.readPrefixes();
+        try {
+            if (etcd.checkAccess(reads)) {
+                log.info("etcd lets {} read and write under {}{}", config.etcdAccess().user() == null ? "this agent"
+                        : "etcd user '" + config.etcdAccess().user() + "'", config.layout().prefix(), reads.isEmpty() ? "" : " and read under " + reads);
+            } else {
+                log.warn("etcd at {} cannot be reached yet; its access was not checked: starting, and retrying", config.etcdAccess().endpoints());
+            }
+        } catch (RuntimeException e) {
+            etcd.close();
+            state.close();
+            throw e;
+        }
     }
 
     /**

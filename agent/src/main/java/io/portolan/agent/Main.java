@@ -3,6 +3,7 @@ package io.portolan.agent;
 import io.portolan.agent.cli.Commands;
 import io.portolan.agent.config.AgentConfig;
 import io.portolan.agent.registry.RegistryUnavailableException;
+import io.portolan.agent.registry.etcd.EtcdRefusedException;
 import io.portolan.proto.ValidationException;
 
 import java.util.Arrays;
@@ -67,6 +68,9 @@ public final class Main {
         } catch (ValidationException e) {
             System.err.println("portolan: " + e.getMessage());
             code = 2;
+        } catch (EtcdRefusedException e) {
+            System.err.println("portolan: " + e.getMessage());
+            code = 1;
         } catch (RegistryUnavailableException e) {
             System.err.println("portolan: " + e.getMessage());
             code = 1;

@@ -1,6 +1,8 @@
 package io.portolan.agent.cli;
 
 import io.portolan.agent.config.AgentConfig;
+import io.portolan.agent.config.EtcdFlags;
+import io.portolan.agent.config.SecretFiles;
 import io.portolan.agent.config.Flags;
 import io.portolan.agent.config.Hostnames;
 import io.portolan.agent.registry.Ids;
@@ -39,15 +41,16 @@ public final class Commands {
     // flag, add a row to the command's table and read it where the command reads its flags.
 
     /** Where a command sends its request: the local agent, or etcd itself. */
-    public static final List<Flag> TARGET_TABLE = List.of(
+    public static final List<Flag> TARGET_TABLE = Flag.concat(List.of(
             Flag.of("agent", "URL", "($PORTOLAN_AGENT, else http://127.0.0.1:9190)", "the agent's API to go through (it holds the lease)"),
+            Flag.of("admin-token-file", "FILE", "($PORTOLAN_AGENT_TOKEN_FILE)", "the agent API's bearer token, when the agent requires one"),
             Flag.of("etcd-endpoints", "URL,...", "", "go straight to etcd instead (this command holds the lease)"),
             Flag.of("etcd-prefix", "PREFIX", KeyLayout.DEFAULT_PREFIX, "the etcd key prefix, with --etcd-endpoints"),
             Flag.of("etcd-timeout", "DURATION", "3s", "timeout of every etcd call, with --etcd-endpoints"),
             Flag.of("etcd-timeout-ms", "MILLISECONDS", "", "deprecated spelling of --etcd-timeout"),
             Flag.of("vip-cidr", "CIDR", AgentConfig.DEFAULT_VIP_CIDR, "the VIP pool, with --etcd-endpoints (the agents' --vip-cidr)"),
             Flag.of("config", "FILE", "", "read flags from FILE: key = value lines, keys the flag names without --"),
-            Flag.of("log-level", "LEVEL", "warn", "trace, debug, info, warn or error"));
+            Flag.of("log-level", "LEVEL", "warn", "trace, debug, info, warn or error")), EtcdFlags.TABLE);
 
     public static final List<Flag> REGISTER_TABLE = Flag.concat(List.of(
             Flag.of("service", "NAME", "", "the service to register an instance of (required)"),
@@ -82,6 +85,7 @@ public final class Commands {
 
     public static final List<Flag> SERVICES_TABLE = List.of(
             Flag.named(TARGET_TABLE, "agent"),
+            Flag.named(TARGET_TABLE, "admin-token-file"),
             Flag.named(TARGET_TABLE, "log-level"),
             Flag.toggle("json", "print the agent's whole snapshot as JSON instead of the table"));
 
@@ -147,6 +151,30 @@ public final class Commands {
         return env == null || env.isBlank() ? "http://" + AgentConfig.DEFAULT_ADMIN : env.strip();
     }
 
+    /**
+     * The agent's admin API at {@code --agent} (default {@link #defaultAgent}), with the bearer token read from
+     * {@code --admin-token-file}, else from the file {@code $PORTOLAN_AGENT_TOKEN_FILE} names (as the Java client reads it).
+     */
+    static AgentClient agentClient(Flags f) {
+        if (f.has("admin-token-file") && f.has("etcd-endpoints")) {
+            throw new ValidationException("--admin-token-file", f.get("admin-token-file", null), "is for the agent's API (--agent), not etcd");
+        }
+        URI url = Flags.agentUrl("--agent", f.get("agent", defaultAgent()));
+        String token = null;
+        if (f.has("admin-token-file")) {
+            token = SecretFiles.secretLine("--admin-token-file", f.get("admin-token-file", null)).strip();
+        } else {
+            String env = System.getenv(TOKEN_FILE_ENV);
+            if (env != null && !env.isBlank()) {
+                token = SecretFiles.secretLine("$" + TOKEN_FILE_ENV, env.strip()).strip();
+            }
+        }
+        return new AgentClient(url, token);
+    }
+
+    /** The environment variable naming the admin token's file, for the CLI and the Java client. */
+    static final String TOKEN_FILE_ENV = "PORTOLAN_AGENT_TOKEN_FILE";
+
     /** {@code --check tcp|http:PATH|grpc} and its timings; a timing without {@code --check} is refused. */
     static Check check(Flags f) {
         if (!f.has("check")) {
@@ -183,11 +211,19 @@ public final class Commands {
         }
         if (f.has("etcd-endpoints")) {
             List<URI> eps = Flags.endpoints("--etcd-endpoints", f.all("etcd-endpoints"));
+            if (eps.isEmpty()) {
+                throw new ValidationException("--etcd-endpoints", f.get("etcd-endpoints", null), "needs at least one URL");
+            }
             KeyLayout layout = AgentConfig.layout(f);
             Cidr cidr = Cidr.parse("--vip-cidr", f.get("vip-cidr", AgentConfig.DEFAULT_VIP_CIDR));
-            return new Registrar.ViaEtcd(eps, layout, cidr, AgentConfig.etcdTimeout(f));
+            return new Registrar.ViaEtcd(EtcdFlags.access(f, eps), layout, cidr, AgentConfig.etcdTimeout(f));
         }
-        return new Registrar.ViaAgent(Flags.agentUrl("--agent", f.get("agent", defaultAgent())));
+        for (String name : EtcdFlags.FLAGS) {
+            if (f.has(name)) {
+                throw new ValidationException("--" + name, f.get(name, null), "goes with --etcd-endpoints");
+            }
+        }
+        return new Registrar.ViaAgent(agentClient(f));
     }
 
     public static int register(String[] args) throws Exception {
@@ -220,8 +256,7 @@ public final class Commands {
             if (registrar instanceof Registrar.ViaEtcd e) {
                 removed = e.registry().deregister(service, id);
             } else {
-                AgentClient.Reply reply = new AgentClient(Flags.agentUrl("--agent", f.get("agent", defaultAgent())))
-                        .send("DELETE", "/v1/instances/" + service + "/" + id, null);
+                AgentClient.Reply reply = agentClient(f).send("DELETE", "/v1/instances/" + service + "/" + id, null);
                 if (reply.status() != 200 && reply.status() != 404) {
                     AgentClient.raise(reply, "deregister");
                 }
@@ -244,8 +279,7 @@ public final class Commands {
             if (registrar instanceof Registrar.ViaEtcd e) {
                 removed = e.registry().deleteService(service);
             } else {
-                AgentClient.Reply reply = new AgentClient(Flags.agentUrl("--agent", f.get("agent", defaultAgent())))
-                        .send("DELETE", "/v1/services/" + service, null);
+                AgentClient.Reply reply = agentClient(f).send("DELETE", "/v1/services/" + service, null);
                 if (reply.status() != 200 && reply.status() != 404) {
                     AgentClient.raise(reply, "delete-service");
                 }
@@ -262,7 +296,7 @@ public final class Commands {
 
     public static int services(String[] args, PrintStream out) {
         Flags f = Flags.parse(args, SERVICES_FLAGS, Flag.switchNames(SERVICES_TABLE));
-        AgentClient client = new AgentClient(Flags.agentUrl("--agent", f.get("agent", defaultAgent())));
+        AgentClient client = agentClient(f);
         AgentClient.Reply reply = client.send("GET", "/v1/snapshot", null);
         if (reply.status() != 200) {
             AgentClient.raise(reply, "services");

@@ -70,6 +70,7 @@ public final class EtcdRegistry implements Registry {
     private static final int MAX_ATTEMPTS = 64;
     private static final int PAGE = 2_000;
 
+    private final EtcdAccess access;
     private final Client client;
     private final KV kv;
     private final KeyLayout layout;
@@ -94,19 +95,18 @@ public final class EtcdRegistry implements Registry {
     private final AtomicInteger generation = new AtomicInteger();
 
     public EtcdRegistry(List<URI> endpoints, KeyLayout layout, Cidr vipCidr, Duration timeout, MeterRegistry meters) {
+        this(EtcdAccess.plain(endpoints), layout, vipCidr, timeout, meters);
+    }
+
+    /** @param access the endpoints, and TLS and the etcd user when etcd asks for them */
+    public EtcdRegistry(EtcdAccess access, KeyLayout layout, Cidr vipCidr, Duration timeout, MeterRegistry meters) {
+        this.access = access;
         this.layout = layout;
-        this.endpoints = endpoints.stream().map(URI::toString).toList();
+        this.endpoints = access.endpoints().stream().map(URI::toString).toList();
         this.vipCidr = vipCidr;
         this.timeout = timeout;
         this.prefix = bytes(layout.prefix());
-        this.client = Client.builder()
-                .endpoints(endpoints)
-                .waitForReady(false)
-                .connectTimeout(timeout)
-                .keepaliveTime(Duration.ofSeconds(10))
-                .keepaliveTimeout(Duration.ofSeconds(5))
-                .maxInboundMessageSize(64 * 1024 * 1024)
-                .build();
+        this.client = access.build(timeout);
         this.kv = client.getKVClient();
         this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "etcd-registry");
@@ -140,6 +140,28 @@ public final class EtcdRegistry implements Registry {
     @Override
     public boolean connected() {
         return connected && !closed;
+    }
+
+    /**
+     * Asks etcd, before the agent starts anything else, whether it lets this client in: read and write
+     * under the prefix, read under each of {@code readPrefixes} (an importer's).
+     *
+     * @return false when etcd could not be reached (an outage, not a refusal: the agent starts and retries)
+     * @throws EtcdRefusedException when TLS, the user or its role refused, in one line naming what
+     */
+    public boolean checkAccess(List<String> readPrefixes) {
+        return AccessCheck.run(kv, access, layout.prefix(), readPrefixes, timeout.toMillis()) == AccessCheck.Outcome.ALLOWED;
+    }
+
+    /** {@link #checkAccess} for a command that needs etcd now: unreachable is an error too. */
+    public void requireAccess() {
+        if (!checkAccess(List.of())) {
+            throw new RegistryUnavailableException("cannot reach etcd at " + access.endpoints() + " within " + timeout.toMillis() + " ms", null);
+        }
+    }
+
+    public EtcdAccess access() {
+        return access;
     }
 
     // ---- reading ------------------------------------------------------------------------
