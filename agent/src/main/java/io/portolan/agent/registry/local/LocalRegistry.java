@@ -36,32 +36,59 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 /**
  * The embedded store for a single host: the same keys and values as etcd, kept in memory and
- * persisted to {@code STATE_DIR/registry.json} (written to a temporary file, fsynced, renamed)
- * after every change, so it survives an agent restart. Leases are deadlines checked four times a
- * second; after a restart every instance gets a full TTL to send its next heartbeat.
+ * persisted in the state directory as a snapshot, {@code registry.json}, and an append-only
+ * {@link Journal}, {@code registry.journal}: every change is one line appended (one write) before it
+ * is acknowledged, so a {@code kill -9} at any point loses no acknowledged change; the journal is
+ * fsynced in batches every {@value #SYNC_MILLIS} ms (what a power loss may cost; registrants'
+ * heartbeats answered 404 register again). When the journal holds more ops than
+ * max({@code compactFloor}, the number of keys), it is compacted: the journal is renamed to
+ * {@code registry.journal.1} and a fresh one started (under the lock), then, on a background thread,
+ * a snapshot at that revision is written (temp file, fsync, atomic rename, directory fsync) and
+ * {@code registry.journal.1} removed. Loading reads the snapshot, then the journal(s), applying only
+ * ops past the snapshot's revision, so a crash between any two steps loses nothing. Work per change
+ * is O(1) amortized. Leases are deadlines checked four times a second and never written on a
+ * refresh; after a restart every instance gets a full TTL to send its next heartbeat.
  */
 public final class LocalRegistry implements Registry {
     private static final Logger log = LoggerFactory.getLogger(LocalRegistry.class);
     private static final ObjectMapper MAPPER = new ObjectMapper();
     static final String FILE = "registry.json";
+    static final String JOURNAL = "registry.journal";
+    static final String ROTATED = "registry.journal.1";
+    static final long SYNC_MILLIS = 100;
+    /** The journal's ops before a compaction is considered: {@code -Dportolan.registry.compact-floor=N} (tests). */
+    static final long COMPACT_FLOOR = Long.getLong("portolan.registry.compact-floor", 10_000);
 
     private final Path file;
+    private final Path journalFile;
+    private final Path rotatedFile;
     private final KeyLayout layout;
     private final Cidr vipCidr;
     private final TreeMap<String, byte[]> kv = new TreeMap<>();
     /** Instance key → its lease: TTL in seconds and deadline (nanoTime). */
     private final Map<String, long[]> leases = new HashMap<>();
     private final ScheduledExecutorService reaper;
+    private final ExecutorService compactor;
+    private final Journal journal;
+    private final long compactFloor;
+    private boolean compacting;
+    private long compactions;
     private long revision;
     private RegistryState state;
 
     public LocalRegistry(Path stateDir, KeyLayout layout, Cidr vipCidr) {
+        this(stateDir, layout, vipCidr, COMPACT_FLOOR);
+    }
+
+    LocalRegistry(Path stateDir, KeyLayout layout, Cidr vipCidr, long compactFloor) {
+        this.compactFloor = compactFloor;
         this.layout = layout;
         this.vipCidr = vipCidr;
         try {
@@ -70,13 +97,26 @@ public final class LocalRegistry implements Registry {
             throw new ValidationException("state-dir", stateDir, "cannot create it: " + e.getMessage());
         }
         this.file = stateDir.resolve(FILE);
+        this.journalFile = stateDir.resolve(JOURNAL);
+        this.rotatedFile = stateDir.resolve(ROTATED);
         load();
+        try {
+            this.journal = new Journal(journalFile);
+        } catch (IOException e) {
+            throw new ValidationException("state-dir", journalFile, "cannot open the journal: " + e.getMessage());
+        }
         this.reaper = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "local-registry-leases");
             t.setDaemon(true);
             return t;
         });
+        this.compactor = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "local-registry-compaction");
+            t.setDaemon(true);
+            return t;
+        });
         reaper.scheduleWithFixedDelay(this::expire, 250, 250, TimeUnit.MILLISECONDS);
+        reaper.scheduleWithFixedDelay(journal::sync, SYNC_MILLIS, SYNC_MILLIS, TimeUnit.MILLISECONDS);
     }
 
     @Override
@@ -89,72 +129,168 @@ public final class LocalRegistry implements Registry {
         return List.of(file.toString());
     }
 
+    /** A copy of every key and value (tests). */
+    synchronized Map<String, byte[]> keys() {
+        return new HashMap<>(kv);
+    }
+
+    /** Compactions finished since start (tests). */
+    synchronized long compactions() {
+        return compactions;
+    }
+
     private void load() {
-        if (!Files.exists(file)) {
-            return;
-        }
-        try {
-            JsonNode root = MAPPER.readTree(file.toFile());
-            revision = root.path("revision").asLong();
-            long now = System.nanoTime();
-            for (Iterator<Map.Entry<String, JsonNode>> it = root.path("keys").fields(); it.hasNext(); ) {
-                Map.Entry<String, JsonNode> e = it.next();
-                JsonNode v = e.getValue();
-                byte[] value = v.isTextual() ? v.textValue().getBytes(StandardCharsets.UTF_8) : MAPPER.writeValueAsBytes(v);
-                kv.put(e.getKey(), value);
+        if (Files.exists(file)) {
+            try {
+                JsonNode root = MAPPER.readTree(file.toFile());
+                revision = root.path("revision").asLong();
+                long now = System.nanoTime();
+                for (Iterator<Map.Entry<String, JsonNode>> it = root.path("keys").fields(); it.hasNext(); ) {
+                    Map.Entry<String, JsonNode> e = it.next();
+                    JsonNode v = e.getValue();
+                    byte[] value = v.isTextual() ? v.textValue().getBytes(StandardCharsets.UTF_8) : MAPPER.writeValueAsBytes(v);
+                    kv.put(e.getKey(), value);
+                }
+                for (Iterator<Map.Entry<String, JsonNode>> it = root.path("leases").fields(); it.hasNext(); ) {
+                    Map.Entry<String, JsonNode> e = it.next();
+                    long ttl = e.getValue().asLong(10);
+                    if (kv.containsKey(e.getKey())) {
+                        leases.put(e.getKey(), new long[] {ttl, now + TimeUnit.SECONDS.toNanos(ttl)});
+                    }
+                }
+                log.info("loaded {} keys at revision {} from {}", kv.size(), revision, file);
+            } catch (IOException e) {
+                throw new ValidationException("state-dir", file, "the registry file does not parse (" + e.getMessage()
+                        + "); move it away to start empty");
             }
-            for (Iterator<Map.Entry<String, JsonNode>> it = root.path("leases").fields(); it.hasNext(); ) {
-                Map.Entry<String, JsonNode> e = it.next();
-                long ttl = e.getValue().asLong(10);
-                if (kv.containsKey(e.getKey())) {
-                    leases.put(e.getKey(), new long[] {ttl, now + TimeUnit.SECONDS.toNanos(ttl)});
+        }
+        long snapshotRevision = revision;
+        boolean journals = false;
+        int replayed = 0;
+        for (Path j : List.of(rotatedFile, journalFile)) {
+            if (!Files.exists(j)) {
+                continue;
+            }
+            journals = true;
+            long now = System.nanoTime();
+            for (Journal.Change c : Journal.read(j)) {
+                long rev = c.revision();
+                for (Journal.Op op : c.ops()) {
+                    if (rev > revision) {
+                        if (op.value() == null) {
+                            kv.remove(op.key());
+                            leases.remove(op.key());
+                        } else {
+                            kv.put(op.key(), op.value());
+                            if (op.ttl() > 0) {
+                                leases.put(op.key(), new long[] {op.ttl(), now + TimeUnit.SECONDS.toNanos(op.ttl())});
+                            } else {
+                                leases.remove(op.key());
+                            }
+                        }
+                        revision = rev;
+                        replayed++;
+                    }
+                    rev++;
                 }
             }
-            log.info("loaded {} keys at revision {} from {}", kv.size(), revision, file);
-        } catch (IOException e) {
-            throw new ValidationException("state-dir", file, "the registry file does not parse (" + e.getMessage()
-                    + "); move it away to start empty");
+        }
+        if (journals) {
+            log.info("replayed {} changes past revision {} from {}: {} keys at revision {}", replayed, snapshotRevision, journalFile,
+                    kv.size(), revision);
+            // start from a fresh snapshot and an empty journal (also drops a torn last record)
+            try {
+                writeSnapshot(new TreeMap<>(kv), ttls(), revision);
+                Files.deleteIfExists(rotatedFile);
+                Files.deleteIfExists(journalFile);
+                syncDirectory(file.getParent());
+            } catch (IOException e) {
+                throw new ValidationException("state-dir", file, "cannot write the registry snapshot: " + e.getMessage());
+            }
         }
     }
 
-    private void persist() {
+    private Map<String, Long> ttls() {
+        Map<String, Long> out = new HashMap<>(leases.size() * 2);
+        leases.forEach((k, v) -> out.put(k, v[0]));
+        return out;
+    }
+
+    /** The snapshot: temp file, fsync, atomic rename, directory fsync. The format predates the journal. */
+    private void writeSnapshot(java.util.SortedMap<String, byte[]> keys, Map<String, Long> ttls, long atRevision) throws IOException {
         Path tmp = file.resolveSibling(FILE + ".tmp");
+        try (OutputStream out = new java.io.BufferedOutputStream(Files.newOutputStream(tmp, StandardOpenOption.CREATE,
+                StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE), 1 << 16);
+             JsonGenerator g = MAPPER.getFactory().createGenerator(out, JsonEncoding.UTF8)) {
+            g.writeStartObject();
+            g.writeNumberField("schema", JsonCodec.SCHEMA);
+            g.writeNumberField("revision", atRevision);
+            g.writeObjectFieldStart("keys");
+            for (Map.Entry<String, byte[]> e : keys.entrySet()) {
+                g.writeFieldName(e.getKey());
+                if (e.getKey().startsWith(layout.vipsPrefix())) {
+                    g.writeString(new String(e.getValue(), StandardCharsets.UTF_8));
+                } else {
+                    g.writeRawValue(new String(e.getValue(), StandardCharsets.UTF_8));
+                }
+            }
+            g.writeEndObject();
+            g.writeObjectFieldStart("leases");
+            for (Map.Entry<String, Long> e : ttls.entrySet()) {
+                g.writeNumberField(e.getKey(), e.getValue());
+            }
+            g.writeEndObject();
+            g.writeEndObject();
+        }
+        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+            ch.force(true);
+        }
+        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        syncDirectory(file.getParent());
+    }
+
+    static void syncDirectory(Path dir) {
+        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+            ch.force(true);
+        } catch (IOException ignored) {
+            // some file systems cannot fsync a directory
+        }
+    }
+
+    /** Called with the lock held after an append: rotates the journal and compacts in the background. */
+    private void maybeCompact() {
+        if (compacting || journal.records() <= Math.max(compactFloor, kv.size())) {
+            return;
+        }
+        TreeMap<String, byte[]> keys = new TreeMap<>(kv); // values are immutable: a shallow, linear copy
+        Map<String, Long> ttls = ttls();
+        long atRevision = revision;
         try {
-            try (OutputStream out = Files.newOutputStream(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-                    StandardOpenOption.WRITE);
-                 JsonGenerator g = MAPPER.getFactory().createGenerator(out, JsonEncoding.UTF8)) {
-                g.writeStartObject();
-                g.writeNumberField("schema", JsonCodec.SCHEMA);
-                g.writeNumberField("revision", revision);
-                g.writeObjectFieldStart("keys");
-                for (Map.Entry<String, byte[]> e : kv.entrySet()) {
-                    g.writeFieldName(e.getKey());
-                    if (e.getKey().startsWith(layout.vipsPrefix())) {
-                        g.writeString(new String(e.getValue(), StandardCharsets.UTF_8));
-                    } else {
-                        g.writeRawValue(new String(e.getValue(), StandardCharsets.UTF_8));
+            journal.rotate(rotatedFile);
+        } catch (IOException e) {
+            log.error("could not rotate {} (compaction skipped; the journal keeps growing)", journalFile, e);
+            return;
+        }
+        compacting = true;
+        compactor.execute(() -> {
+            boolean done = false;
+            try {
+                writeSnapshot(keys, ttls, atRevision);
+                Files.deleteIfExists(rotatedFile);
+                syncDirectory(file.getParent());
+                done = true;
+                log.debug("compacted {} keys at revision {}", keys.size(), atRevision);
+            } catch (IOException | RuntimeException e) {
+                log.error("compacting the registry into {} failed; {} keeps its changes", file, rotatedFile, e);
+            } finally {
+                synchronized (LocalRegistry.this) {
+                    compacting = !done && Files.exists(rotatedFile); // a failed one is not retried over its rotated journal
+                    if (done) {
+                        compactions++;
                     }
                 }
-                g.writeEndObject();
-                g.writeObjectFieldStart("leases");
-                for (Map.Entry<String, long[]> e : leases.entrySet()) {
-                    g.writeNumberField(e.getKey(), e.getValue()[0]);
-                }
-                g.writeEndObject();
-                g.writeEndObject();
             }
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-                ch.force(true);
-            }
-            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            try (FileChannel dir = FileChannel.open(file.getParent(), StandardOpenOption.READ)) {
-                dir.force(true);
-            } catch (IOException ignored) {
-                // some file systems cannot fsync a directory
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("could not write " + file, e);
-        }
+        });
     }
 
     // ---- reading ------------------------------------------------------------------------
@@ -166,7 +302,20 @@ public final class LocalRegistry implements Registry {
     }
 
     private void emit(List<KvEvent> events) {
-        persist();
+        if (events.isEmpty()) {
+            return;
+        }
+        List<Journal.Op> ops = new ArrayList<>(events.size());
+        for (KvEvent e : events) {
+            if (e.value() == null) {
+                ops.add(Journal.Op.delete(e.key()));
+            } else {
+                long[] lease = leases.get(e.key());
+                ops.add(Journal.Op.put(e.key(), e.value(), lease == null ? 0 : lease[0]));
+            }
+        }
+        journal.append(events.get(0).modRevision(), ops);
+        maybeCompact();
         if (state != null && !events.isEmpty()) {
             state.apply(events, revision);
         }
@@ -339,6 +488,17 @@ public final class LocalRegistry implements Registry {
     @Override
     public void close() {
         reaper.shutdownNow();
+        compactor.shutdown();
+        try {
+            if (!compactor.awaitTermination(30, TimeUnit.SECONDS)) {
+                log.warn("a compaction is still running; the next start finishes it from the journal");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        synchronized (this) {
+            journal.close();
+        }
     }
 
     /** An instance's lease; with {@code ttlSeconds} 0 and no instance, a node's plain key. */
