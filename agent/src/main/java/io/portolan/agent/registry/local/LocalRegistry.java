@@ -82,6 +82,10 @@ public final class LocalRegistry implements Registry {
     private long compactions;
     private long revision;
     private RegistryState state;
+    /** Changes journaled but not yet handed to {@link #state}; {@code applying} while the applier has a run queued. */
+    private final List<KvEvent> pending = new ArrayList<>();
+    private boolean applying;
+    private final ExecutorService applier;
 
     public LocalRegistry(Path stateDir, KeyLayout layout, Cidr vipCidr) {
         this(stateDir, layout, vipCidr, COMPACT_FLOOR);
@@ -107,6 +111,11 @@ public final class LocalRegistry implements Registry {
         }
         this.reaper = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "local-registry-leases");
+            t.setDaemon(true);
+            return t;
+        });
+        this.applier = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "local-registry-apply");
             t.setDaemon(true);
             return t;
         });
@@ -298,7 +307,50 @@ public final class LocalRegistry implements Registry {
     @Override
     public synchronized void start(RegistryState target) {
         this.state = target;
+        pending.clear();
         target.reset(new HashMap<>(kv), revision);
+    }
+
+    /**
+     * Hands what changed to the registry state on the applier thread, in order, in batches: the
+     * caller (a registration) returns once its change is in the journal, as a put to etcd returns
+     * before the watch delivers it, and a snapshot build (which holds the state's lock) never stalls a
+     * registration.
+     */
+    private void deliver(List<KvEvent> events) {
+        if (state == null) {
+            return;
+        }
+        pending.addAll(events);
+        if (!applying) {
+            try {
+                applier.execute(this::applyPending);
+                applying = true;
+            } catch (java.util.concurrent.RejectedExecutionException closed) {
+                pending.clear();
+            }
+        }
+    }
+
+    private void applyPending() {
+        List<KvEvent> batch;
+        long atRevision;
+        RegistryState target;
+        synchronized (this) {
+            applying = false;
+            if (pending.isEmpty()) {
+                return;
+            }
+            batch = new ArrayList<>(pending);
+            pending.clear();
+            atRevision = revision;
+            target = state;
+        }
+        try {
+            target.apply(batch, atRevision);
+        } catch (RuntimeException e) {
+            log.error("applying {} changes to the registry state", batch.size(), e);
+        }
     }
 
     private void emit(List<KvEvent> events) {
@@ -316,9 +368,7 @@ public final class LocalRegistry implements Registry {
         }
         journal.append(events.get(0).modRevision(), ops);
         maybeCompact();
-        if (state != null && !events.isEmpty()) {
-            state.apply(events, revision);
-        }
+        deliver(events);
     }
 
     private KvEvent put(String key, byte[] value) {
@@ -488,6 +538,7 @@ public final class LocalRegistry implements Registry {
     @Override
     public void close() {
         reaper.shutdownNow();
+        applier.shutdown();
         compactor.shutdown();
         try {
             if (!compactor.awaitTermination(30, TimeUnit.SECONDS)) {
