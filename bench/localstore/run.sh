@@ -72,7 +72,7 @@ PY
 instances() { curl -sf http://127.0.0.1:$ADMIN/v1/services | python3 -c 'import json,sys; print(sum(s["instances"] for s in json.load(sys.stdin)))'; }
 if [[ -f "$WORK/before.jar" ]]; then
   start "$WORK/before.jar" "$WORK/state-before"; ready
-  load before "$N_BEFORE"
+  load before "$N_BEFORE" | tee "$WORK/before.txt"
   kill -9 "$PID"; wait "$PID" 2>/dev/null || true; PID=
   echo "before  state: $(du -sh "$WORK/state-before" | cut -f1) ($(ls "$WORK/state-before" | tr '\n' ' '))"
 fi
@@ -90,5 +90,7 @@ load again "$N"
 echo "after   state: $(ls -l "$WORK/state" | awk 'NR > 1 {printf "%s %d B  ", $9, $5}')"
 kill -9 "$PID"; wait "$PID" 2>/dev/null || true; PID=
 t=$(date +%s.%N); start "$WORK/after.jar" "$WORK/state"; ready
+[[ -f "$WORK/before.txt" ]] && awk '{print $8}' "$WORK/before.txt" "$WORK/small.txt" | paste -s - |
+  awk '{printf "ratio after / before at %s registrations: %.0fx\n", "'"$N_BEFORE"'", $2 / $1}'
 echo "after   kill -9, restart: ready in $(echo "$(date +%s.%N) - $t" | bc) s (JVM start included), serving $(instances) instances"
 kill "$PID"; wait "$PID" 2>/dev/null || true; PID=

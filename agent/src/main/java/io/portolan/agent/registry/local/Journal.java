@@ -129,7 +129,9 @@ final class Journal implements AutoCloseable {
             try {
                 channel.truncate(size);
             } catch (IOException ignored) {
-                // the torn line stays last: the next start ignores it with a warning
+                // the part-written line stays: ignored as a torn tail if nothing follows it, refused
+                // naming its line (never dropped silently) if later appends succeed
+                log.error("could not cut {} back to {} bytes after a failed append", file, size);
             }
             throw new UncheckedIOException("could not append to " + file + ": " + e.getMessage(), e);
         }
