@@ -2,7 +2,8 @@ package io.portolan.agent.registry.local;
 
 import com.fasterxml.jackson.core.JsonEncoding;
 import com.fasterxml.jackson.core.JsonGenerator;
-import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.portolan.agent.registry.KvEvent;
 import io.portolan.agent.registry.Registry;
@@ -151,24 +152,9 @@ public final class LocalRegistry implements Registry {
     private void load() {
         if (Files.exists(file)) {
             try {
-                JsonNode root = MAPPER.readTree(file.toFile());
-                revision = root.path("revision").asLong();
-                long now = System.nanoTime();
-                for (Iterator<Map.Entry<String, JsonNode>> it = root.path("keys").fields(); it.hasNext(); ) {
-                    Map.Entry<String, JsonNode> e = it.next();
-                    JsonNode v = e.getValue();
-                    byte[] value = v.isTextual() ? v.textValue().getBytes(StandardCharsets.UTF_8) : MAPPER.writeValueAsBytes(v);
-                    kv.put(e.getKey(), value);
-                }
-                for (Iterator<Map.Entry<String, JsonNode>> it = root.path("leases").fields(); it.hasNext(); ) {
-                    Map.Entry<String, JsonNode> e = it.next();
-                    long ttl = e.getValue().asLong(10);
-                    if (kv.containsKey(e.getKey())) {
-                        leases.put(e.getKey(), new long[] {ttl, now + TimeUnit.SECONDS.toNanos(ttl)});
-                    }
-                }
+                readSnapshot();
                 log.info("loaded {} keys at revision {} from {}", kv.size(), revision, file);
-            } catch (IOException e) {
+            } catch (IOException | RuntimeException e) {
                 throw new ValidationException("state-dir", file, "the registry file does not parse (" + e.getMessage()
                         + "); move it away to start empty");
             }
@@ -217,6 +203,48 @@ public final class LocalRegistry implements Registry {
                 throw new ValidationException("state-dir", file, "cannot write the registry snapshot: " + e.getMessage());
             }
         }
+    }
+
+    /** Streams {@code registry.json} (no tree of the whole file): a value is kept as its JSON text, a VIP owner as its string. */
+    private void readSnapshot() throws IOException {
+        long now = System.nanoTime();
+        Map<String, Long> ttls = new HashMap<>();
+        java.io.ByteArrayOutputStream buf = new java.io.ByteArrayOutputStream(512);
+        try (JsonParser p = MAPPER.getFactory().createParser(file.toFile())) {
+            if (p.nextToken() != JsonToken.START_OBJECT) {
+                throw new IOException("not a JSON object");
+            }
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String field = p.currentName();
+                JsonToken t = p.nextToken();
+                if (field.equals("revision")) {
+                    revision = p.getValueAsLong();
+                } else if ((field.equals("keys") || field.equals("leases")) && t == JsonToken.START_OBJECT) {
+                    while (p.nextToken() == JsonToken.FIELD_NAME) {
+                        String key = p.currentName();
+                        JsonToken v = p.nextToken();
+                        if (field.equals("leases")) {
+                            ttls.put(key, p.getValueAsLong(10));
+                        } else if (v == JsonToken.VALUE_STRING) {
+                            kv.put(key, p.getText().getBytes(StandardCharsets.UTF_8));
+                        } else {
+                            buf.reset();
+                            try (JsonGenerator g = MAPPER.getFactory().createGenerator(buf, JsonEncoding.UTF8)) {
+                                g.copyCurrentStructure(p);
+                            }
+                            kv.put(key, buf.toByteArray());
+                        }
+                    }
+                } else {
+                    p.skipChildren();
+                }
+            }
+        }
+        ttls.forEach((key, ttl) -> {
+            if (kv.containsKey(key)) {
+                leases.put(key, new long[] {ttl, now + TimeUnit.SECONDS.toNanos(ttl)});
+            }
+        });
     }
 
     private Map<String, Long> ttls() {
