@@ -70,8 +70,9 @@ public final class Agent implements AutoCloseable {
             log.info("registry: etcd at {} under {}", config.etcdEndpoints(), config.layout().prefix());
         }
         closeables.add(registry);
+        DataPlane plane = null;
         if (config.dataplane() != null) {
-            DataPlane plane = config.dataplane().create().apply(config.moduleFlags(), meters);
+            plane = config.dataplane().create().apply(config.moduleFlags(), meters);
             closeables.add(plane);
             if (plane.coalesces()) {
                 publisher.addDirectListener(plane.name(), plane::update); // its CoalescingSync is the one place bursts coalesce
@@ -99,6 +100,7 @@ public final class Agent implements AutoCloseable {
         closeables.add(announce(new Node(config.node(), config.advertiseAddress())));
         admin = new AdminServer(config.adminListen(), config.registerListen(), config.advertiseAddress(), registry, state, publisher,
                 meters, config.node());
+        admin.showDataPlane(plane);
         closeables.add(admin);
         log.info("portolan agent {} ({}) up: admin API on http://{}{}, VIPs from {}, data plane {}", config.node(),
                 config.advertiseAddress().getHostAddress(), hostPort(admin.address()),

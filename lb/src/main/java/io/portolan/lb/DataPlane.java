@@ -26,6 +26,14 @@ public interface DataPlane extends AutoCloseable {
         return false;
     }
 
+    /**
+     * Its state for the status page: cheap (no host command, no kernel read), safe from any thread.
+     * A plane that keeps no more says only its name.
+     */
+    default DataPlaneStatus status() {
+        return new DataPlaneStatus(name(), 0, 0, null, null, -1, java.util.Map.of(), java.util.List.of(), "not counted by this data plane");
+    }
+
     /** Stops forwarding what this data plane set up for this process (kernel rules may be left for adoption). */
     @Override
     void close();

@@ -10,6 +10,7 @@ import io.portolan.agent.registry.Registry;
 import io.portolan.agent.registry.RegistryState;
 import io.portolan.agent.registry.RegistryUnavailableException;
 import io.portolan.agent.registry.SnapshotPublisher;
+import io.portolan.lb.DataPlane;
 import io.portolan.proto.ClusterSnapshot;
 import io.portolan.proto.Instance;
 import io.portolan.proto.JsonCodec;
@@ -45,6 +46,7 @@ import java.util.concurrent.Executors;
  *   GET    /v1/services                         services with VIP and instance counts
  *   GET    /v1/snapshot                         the current snapshot
  *   GET    /healthz  /readyz  /metrics
+ *   GET    /  /v1/status  /v1/status/services    the status page and what it polls ({@link StatusPage})
  * </pre>
  * Errors are {@code {"error": "..."}} with 400 (bad input, naming the value), 403 (not allowed on this
  * listener), 404, 409 (conflict with the stored service) or 503 (store unreachable).
@@ -80,6 +82,7 @@ public final class AdminServer implements AutoCloseable {
     private final SnapshotPublisher publisher;
     private final PrometheusMeterRegistry meters;
     private final String node;
+    private final StatusPage status;
     /** Instances registered through this agent: their leases, kept alive by heartbeats. */
     private final Map<String, Registry.Lease> leases = new ConcurrentHashMap<>();
     /** Where each of those registrations came from: only that address may refresh or remove it through a registration listener. */
@@ -100,6 +103,7 @@ public final class AdminServer implements AutoCloseable {
         this.publisher = publisher;
         this.meters = meters;
         this.node = node;
+        this.status = new StatusPage(registry, state, publisher, meters, node);
         this.server = HttpServer.create(listen, 128);
         this.executor = Executors.newFixedThreadPool(4, r -> {
             Thread t = new Thread(r, "admin-http");
@@ -131,6 +135,16 @@ public final class AdminServer implements AutoCloseable {
 
     public InetSocketAddress address() {
         return server.getAddress();
+    }
+
+    /** Shows {@code plane}'s syncs and traffic on the status page. */
+    public void showDataPlane(DataPlane plane) {
+        status.dataPlane(plane);
+    }
+
+    /** How many times the status page's services document was serialized (once per snapshot polled). */
+    long statusDocumentsBuilt() {
+        return status.documentsBuilt();
     }
 
     private void handle(HttpExchange ex, boolean registrationOnly) throws IOException {
@@ -206,6 +220,23 @@ public final class AdminServer implements AutoCloseable {
             }
             case "/metrics" -> {
                 send(ex, 200, "text/plain; version=0.0.4; charset=utf-8", meters.scrape().getBytes(StandardCharsets.UTF_8));
+                return;
+            }
+            case "/" -> {
+                requireMethod(method, "GET");
+                ex.getResponseHeaders().set("Cache-Control", "no-cache");
+                send(ex, 200, "text/html; charset=utf-8", status.page());
+                return;
+            }
+            case "/v1/status" -> {
+                requireMethod(method, "GET");
+                ex.getResponseHeaders().set("Cache-Control", "no-store");
+                send(ex, 200, "application/json", status.statusJson());
+                return;
+            }
+            case "/v1/status/services" -> {
+                requireMethod(method, "GET");
+                sendServices(ex);
                 return;
             }
             case "/v1/snapshot" -> {
@@ -367,6 +398,26 @@ public final class AdminServer implements AutoCloseable {
             g.writeEndArray();
         }
         return out.toByteArray();
+    }
+
+    /** The kept document of the current snapshot: 304 when the client has it, gzipped when the client takes that. */
+    private void sendServices(HttpExchange ex) throws IOException {
+        StatusPage.Document d = status.services();
+        var headers = ex.getResponseHeaders();
+        headers.set("ETag", d.etag());
+        headers.set("Cache-Control", "no-cache");
+        headers.set("Vary", "Accept-Encoding");
+        String match = ex.getRequestHeaders().getFirst("If-None-Match");
+        if (match != null && match.equals(d.etag())) {
+            ex.sendResponseHeaders(304, -1);
+            return;
+        }
+        String accept = ex.getRequestHeaders().getFirst("Accept-Encoding");
+        boolean gzip = accept != null && accept.contains("gzip");
+        if (gzip) {
+            headers.set("Content-Encoding", "gzip");
+        }
+        send(ex, 200, "application/json", gzip ? d.gzipped() : d.plain());
     }
 
     private static void requireMethod(String method, String wanted) {

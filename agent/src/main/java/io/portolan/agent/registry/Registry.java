@@ -54,6 +54,16 @@ public interface Registry extends AutoCloseable {
     /** A short name: etcd or local. */
     String kind();
 
+    /** Where the store is, for the status page: etcd's endpoints, or the local store's directory. */
+    default java.util.List<String> endpoints() {
+        return java.util.List.of();
+    }
+
+    /** Whether the store answered the last time it was read (listing, watch), for the status page. */
+    default boolean connected() {
+        return true;
+    }
+
     @Override
     void close();
 

@@ -53,6 +53,8 @@ public final class RegistryState implements AutoCloseable {
     private final Map<String, byte[]> accepted = new HashMap<>();
     private final Set<String> rejected = new HashSet<>();
     private long revision;
+    /** When the last event or listing was applied (epoch ms; 0: none yet), for the status page. */
+    private volatile long lastEventMillis;
     private boolean loaded;
     /** Services whose definition or instances changed since the last snapshot was built. */
     private final Set<String> dirty = new HashSet<>();
@@ -91,6 +93,12 @@ public final class RegistryState implements AutoCloseable {
         return revision;
     }
 
+    /** When the store's last change (an event, or a full listing) was applied; null before the first. */
+    public java.time.Instant lastEvent() {
+        long at = lastEventMillis;
+        return at == 0 ? null : java.time.Instant.ofEpochMilli(at);
+    }
+
     /** Applies a batch of watch events observed at store revision {@code atRevision}. */
     public void apply(List<KvEvent> events, long atRevision) {
         synchronized (this) {
@@ -98,6 +106,7 @@ public final class RegistryState implements AutoCloseable {
                 applyOne(e);
             }
             eventsApplied.increment(events.size());
+            lastEventMillis = System.currentTimeMillis();
             if (atRevision > revision) {
                 revision = atRevision;
             }
@@ -125,6 +134,7 @@ public final class RegistryState implements AutoCloseable {
                 applyOne(new KvEvent(e.getKey(), e.getValue(), atRevision));
             }
             revision = atRevision;
+            lastEventMillis = System.currentTimeMillis();
             if (loaded) {
                 resets.increment();
                 log.info("re-listed {} keys at revision {}; {} deleted while unwatched", listing.size(), atRevision, deleted);

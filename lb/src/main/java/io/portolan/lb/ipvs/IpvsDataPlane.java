@@ -106,6 +106,11 @@ public final class IpvsDataPlane implements DataPlane {
         sync.offer(snapshot);
     }
 
+    @Override
+    public io.portolan.lb.DataPlaneStatus status() {
+        return sync.status(syncer.rejectedServices(), List.of(), "IPVS keeps its counters in the kernel: ipvsadm -L -n --stats");
+    }
+
     CoalescingSync sync() {
         return sync;
     }

@@ -65,6 +65,8 @@ final class IpvsSyncer implements CoalescingSync.Target, AutoCloseable {
     private final Map<Integer, Plan.VirtualService> rejected = new HashMap<>();
     private List<String> lastProblems = List.of();
     private volatile Plan lastPlan;
+    /** {@link #rejected} as the status page reads it, from any thread: service → what was refused. */
+    private volatile Map<String, String> rejectedView = Map.of();
 
     IpvsSyncer(IpvsConfig config, Exec exec, MeterRegistry meters) {
         this(config, exec, meters, Path.of("/proc/sys"));
@@ -135,8 +137,27 @@ final class IpvsSyncer implements CoalescingSync.Target, AutoCloseable {
         } catch (IOException e) {
             needFull = true;
             throw e;
+        } finally {
+            publishRejected();
         }
         needFull = false;
+    }
+
+    /** Services whose last change the kernel refused (as of the last sync), with what was refused. */
+    Map<String, String> rejectedServices() {
+        return rejectedView;
+    }
+
+    private void publishRejected() {
+        Map<String, String> view = new java.util.TreeMap<>();
+        Plan plan = lastPlan;
+        // an entry stays in `rejected` after its service changed (it only stops an identical retry): show it only while it is planned
+        rejected.forEach((mark, v) -> {
+            if (plan != null && v.equals(plan.services().get(mark))) {
+                view.put(v.service(), "the kernel refused " + v.frontend() + " (scheduler " + v.scheduler() + ")");
+            }
+        });
+        rejectedView = Map.copyOf(view);
     }
 
     private void sync(ClusterSnapshot snapshot, boolean full, long t0) throws IOException {

@@ -56,7 +56,7 @@ public final class NftablesDataPlane implements DataPlane {
     private Set<String> failed = Set.of();
     private Set<InetAddress> vips = Set.of();
     private boolean vipsComplete;
-    private Map<String, String> rejectedWhy = Map.of();
+    private volatile Map<String, String> rejectedWhy = Map.of();
 
     /** Where the last sync's time went, in nanoseconds (for the benchmark and the log). */
     record Timings(long render, long read, long diff, long script, long nft, long rest, int scriptChars) {
@@ -139,6 +139,11 @@ public final class NftablesDataPlane implements DataPlane {
             return; // the agent's placeholder before the registry is read: syncing it would empty the table
         }
         sync.offer(snapshot);
+    }
+
+    @Override
+    public io.portolan.lb.DataPlaneStatus status() {
+        return sync.status(rejectedWhy, List.of(), "the nftables rules carry no counters; the kernel's conntrack table holds the connections");
     }
 
     CoalescingSync coalescer() {

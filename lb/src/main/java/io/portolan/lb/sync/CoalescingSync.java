@@ -4,7 +4,12 @@ import io.portolan.proto.ClusterSnapshot;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import io.portolan.lb.DataPlaneStatus;
+
 import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
@@ -46,6 +51,9 @@ public final class CoalescingSync implements AutoCloseable {
     private volatile ClusterSnapshot lastOffered;
     private volatile long syncs;
     private volatile long failedSyncs;
+    /** The last sync without error: when it ended and how long it took. */
+    private volatile Instant lastSyncEnd;
+    private volatile Duration lastSyncTook;
 
     public CoalescingSync(String name, Target target, Duration minInterval, Duration maxBackoff, Duration fullResyncEvery) {
         this.name = name;
@@ -113,8 +121,11 @@ public final class CoalescingSync implements AutoCloseable {
         if (s == null) {
             return;
         }
+        long started = System.nanoTime();
         try {
             target.sync(s, full);
+            lastSyncTook = Duration.ofNanos(System.nanoTime() - started);
+            lastSyncEnd = Instant.now();
             synchronized (monitor) {
                 fullNext = false;
                 failures = 0;
@@ -154,6 +165,13 @@ public final class CoalescingSync implements AutoCloseable {
 
     public long failedSyncs() {
         return failedSyncs;
+    }
+
+    /** The state for the status page, with what the plane adds: what it refused, its traffic. */
+    public DataPlaneStatus status(Map<String, String> rejected, List<DataPlaneStatus.Traffic> traffic, String trafficNote) {
+        ClusterSnapshot applied = lastApplied;
+        return new DataPlaneStatus(name, syncs, failedSyncs, lastSyncEnd, lastSyncTook, applied == null ? -1 : applied.revision(),
+                rejected, traffic, trafficNote);
     }
 
     /** Waits until a snapshot at or past {@code revision} has been synced; false on timeout. */

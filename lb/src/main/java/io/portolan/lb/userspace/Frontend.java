@@ -102,6 +102,19 @@ abstract class Frontend {
         scheduler = Scheduler.create(svc.scheduler(), plan, affinity, ctx.config.affinityTimeout().toNanos());
     }
 
+    /** Adds each backend that has seen traffic, with its counters, to {@code out}. Safe from any thread. */
+    void traffic(List<io.portolan.lb.DataPlaneStatus.Traffic> out) {
+        String p = port.number() + "/" + port.protocol().lower();
+        for (Backend b : backends.values()) {
+            long total = b.total.sum();
+            int active = b.active.get();
+            if (total > 0 || active > 0) {
+                out.add(new io.portolan.lb.DataPlaneStatus.Traffic(service, p, b.instanceId, active, total, b.bytesToInstance.sum(),
+                        b.bytesFromInstance.sum()));
+            }
+        }
+    }
+
     private Backend newBackend(String key, String id, InetSocketAddress addr, int weight) {
         Backend b = new Backend(key, id, addr, weight);
         if (ctx.config.eject().enabled()) {

@@ -4,6 +4,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.netty.channel.EventLoopGroup;
 import io.portolan.lb.DataPlane;
 import io.portolan.lb.DataPlaneKind;
+import io.portolan.lb.DataPlaneStatus;
 import io.portolan.lb.host.Exec;
 import io.portolan.lb.host.VipAddresses;
 import io.portolan.proto.ClusterSnapshot;
@@ -18,12 +19,16 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -55,6 +60,13 @@ public final class UserspaceDataPlane implements DataPlane {
     /** VIPs this data plane has put on the device. */
     private final Set<InetAddress> vips = new HashSet<>();
     private boolean closed;
+    /** For {@link #status}, read from any thread: written at the end of each {@link #update}. */
+    private volatile List<Frontend> frontendView = List.of();
+    private volatile Map<String, String> refusedView = Map.of();
+    private volatile long syncs;
+    private volatile long syncedRevision = -1;
+    private volatile Instant lastSync;
+    private volatile Duration lastSyncTook;
 
     UserspaceDataPlane(UserspaceConfig config, MeterRegistry registry, VipBinder binder) {
         Transport transport = Transport.detect();
@@ -128,6 +140,32 @@ public final class UserspaceDataPlane implements DataPlane {
         if (closed) {
             return;
         }
+        long started = System.nanoTime();
+        Map<String, String> refused = new TreeMap<>();
+        apply(snapshot, refused);
+        frontendView = List.copyOf(frontends.values());
+        refusedView = Map.copyOf(refused);
+        syncs++;
+        syncedRevision = snapshot.revision();
+        lastSyncTook = Duration.ofNanos(System.nanoTime() - started);
+        lastSync = Instant.now();
+    }
+
+    /**
+     * The connections each backend has, from the relay's own counters (bytes are not counted in splice
+     * mode); only backends that have seen traffic, so a large idle table costs nothing.
+     */
+    @Override
+    public DataPlaneStatus status() {
+        List<DataPlaneStatus.Traffic> traffic = new ArrayList<>();
+        for (Frontend fe : frontendView) {
+            fe.traffic(traffic);
+        }
+        return new DataPlaneStatus(name(), syncs, 0, lastSync, lastSyncTook, syncedRevision, refusedView, traffic,
+                "the relay's own counters, per backend that has seen traffic" + (ctx.splice ? " (bytes are not counted in splice mode)" : ""));
+    }
+
+    private void apply(ClusterSnapshot snapshot, Map<String, String> refused) {
         Map<Key, Service> desired = new LinkedHashMap<>();
         Map<Key, Port> ports = new HashMap<>();
         for (Service s : snapshot.services().values()) {
@@ -179,6 +217,7 @@ public final class UserspaceDataPlane implements DataPlane {
                 }
             } catch (RuntimeException ex) {
                 failedVips.add(k.vip);
+                refused.put(s.name(), "cannot add VIP " + k.vip.getHostAddress() + ": " + ex.getMessage());
                 log.error("{}: cannot add VIP {}: {}", s.name(), k.vip.getHostAddress(), ex.getMessage());
                 continue;
             }
@@ -198,6 +237,7 @@ public final class UserspaceDataPlane implements DataPlane {
                     fe.apply(s, snapshot.servingInstances(s.name()));
                 }
             } catch (RuntimeException ex) {
+                refused.put(s.name(), "cannot serve " + k.vip.getHostAddress() + ":" + ports.get(k) + ": " + ex.getMessage());
                 log.error("{}: cannot serve {}:{}: {}", s.name(), k.vip.getHostAddress(), ports.get(k), ex.toString());
                 if (fe != null && !frontends.containsKey(k)) {
                     fe.close();

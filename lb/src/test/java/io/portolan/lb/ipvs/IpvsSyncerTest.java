@@ -86,6 +86,8 @@ class IpvsSyncerTest {
         assertTrue(kernel.chain.stream().noneMatch(r -> r.contains("10.99.0.9")), "no mark rule for the refused service");
         assertFalse(kernel.addresses.contains("10.99.0.9/32"), "no VIP for the refused service");
         assertEquals(1.0, meters.counter("portolan.ipvs.rejected").count());
+        assertEquals(java.util.Set.of("bad"), s.rejectedServices().keySet(), "the status page names the refused service");
+        assertTrue(s.rejectedServices().get("bad").contains("scheduler nosuch"), s.rejectedServices().toString());
         int batches = kernel.batches().size();
         s.sync(withBad(2), false);
         assertEquals(batches, kernel.batches().size(), "an unchanged refused service is not retried");
@@ -100,6 +102,7 @@ class IpvsSyncerTest {
         s.sync(fixed, false);
         assertEquals(6, kernel.services.size());
         assertTrue(kernel.addresses.contains("10.99.0.9/32"));
+        assertEquals(Map.of(), s.rejectedServices(), "programmed: no longer shown as refused");
     }
 
     @Test

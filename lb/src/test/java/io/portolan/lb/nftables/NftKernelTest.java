@@ -123,6 +123,7 @@ class NftKernelTest {
             p.sync(b.build(1), true);
             assertEquals(Set.of("zz"), p.rejected().keySet());
             assertTrue(p.rejected().get("zz").contains("File exists"), p.rejected().toString());
+            assertEquals(p.rejected(), p.status().rejected(), "the status page shows what the kernel refused");
             Map<String, String> kernel = elements(nft.read("refusal"));
             Map<String, String> want = elements(NftRender.render(NftRenderGoldenTest.golden().build(1), c));
             assertEquals(want, kernel, "every other service is programmed, zz is not");

@@ -53,4 +53,29 @@ class CoalescingSyncTest {
             assertFalse(s.awaitApplied(3, 50));
         }
     }
+
+    @Test
+    void status_saysSyncsFailuresAndTheLastSyncedRevision() throws Exception {
+        AtomicInteger calls = new AtomicInteger();
+        try (CoalescingSync s = new CoalescingSync("t", (snap, full) -> {
+            if (calls.incrementAndGet() == 2) {
+                throw new IllegalStateException("kernel said no");
+            }
+        }, Duration.ZERO, Duration.ofMillis(100), Duration.ZERO)) {
+            io.portolan.lb.DataPlaneStatus none = s.status(Map.of(), List.of(), "n/a");
+            assertEquals(-1, none.syncedRevision());
+            assertEquals(null, none.lastSync());
+            s.offer(rev(7));
+            assertTrue(s.awaitApplied(7, 2_000));
+            s.offer(rev(8));
+            assertTrue(s.awaitApplied(8, 2_000));
+            io.portolan.lb.DataPlaneStatus st = s.status(Map.of("web", "refused"), List.of(), "n/a");
+            assertEquals("t", st.name());
+            assertEquals(2, st.syncs());
+            assertEquals(1, st.failedSyncs());
+            assertEquals(8, st.syncedRevision());
+            assertTrue(st.lastSync() != null && !st.lastSyncTook().isNegative());
+            assertEquals(Map.of("web", "refused"), st.rejected());
+        }
+    }
 }

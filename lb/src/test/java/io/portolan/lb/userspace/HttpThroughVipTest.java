@@ -115,6 +115,35 @@ class HttpThroughVipTest {
     }
 
     @Test
+    void status_countsEachInstancesConnectionsAndBytes_onlyForInstancesWithTraffic() throws Exception {
+        List<HttpInstance> hs = instances(3);
+        UserspaceDataPlane plane = Fixtures.plane(fastConfig().build());
+        cleanup.add(0, plane);
+        InetAddress vip = serve(plane, "rr", hs.subList(0, 2));
+        io.portolan.lb.DataPlaneStatus before = plane.status();
+        assertEquals("userspace", before.name());
+        assertEquals(1, before.syncs());
+        assertEquals(1, before.syncedRevision());
+        assertTrue(before.lastSync() != null && before.lastSyncTook() != null);
+        assertEquals(List.of(), before.traffic(), "no traffic yet: nothing listed");
+        for (int i = 0; i < 4; i++) {
+            assertTrue(Fixtures.get(vip, 80, Duration.ofSeconds(5)).startsWith("i"));
+        }
+        Map<String, io.portolan.lb.DataPlaneStatus.Traffic> byInstance = new java.util.TreeMap<>();
+        plane.status().traffic().forEach(t -> byInstance.put(t.instance(), t));
+        assertEquals(Set.of("i0", "i1"), byInstance.keySet(), "rr over two instances: both, and only those, had traffic");
+        for (io.portolan.lb.DataPlaneStatus.Traffic t : byInstance.values()) {
+            assertEquals("web", t.service());
+            assertEquals("80/tcp", t.port());
+            assertEquals(2, t.connections());
+            assertTrue(t.active() >= 0 && t.active() <= 2);
+            if (!plane.status().trafficNote().contains("splice")) {
+                assertTrue(t.bytesToInstance() > 0 && t.bytesFromInstance() > 0, t.toString());
+            }
+        }
+    }
+
+    @Test
     void publishedPort_answersOnEveryLocalAddress_reachingEveryInstance_andGoesWithTheService() throws Exception {
         List<HttpInstance> hs = instances(2);
         UserspaceDataPlane plane = Fixtures.plane(fastConfig().build());

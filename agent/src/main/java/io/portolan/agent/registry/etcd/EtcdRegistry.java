@@ -76,9 +76,13 @@ public final class EtcdRegistry implements Registry {
     private final MeterRegistry meters;
     private final List<PrefixWatch> watches = new java.util.concurrent.CopyOnWriteArrayList<>();
     private volatile boolean closed;
+    private final List<String> endpoints;
+    /** The registry's own watch, once started (its state is the registry's "connected" on the status page). */
+    private volatile PrefixWatch registryWatch;
 
     public EtcdRegistry(List<URI> endpoints, KeyLayout layout, Cidr vipCidr, Duration timeout, MeterRegistry meters) {
         this.layout = layout;
+        this.endpoints = endpoints.stream().map(URI::toString).toList();
         this.vipCidr = vipCidr;
         this.timeout = timeout;
         this.meters = meters;
@@ -123,6 +127,17 @@ public final class EtcdRegistry implements Registry {
         return "etcd";
     }
 
+    @Override
+    public List<String> endpoints() {
+        return endpoints;
+    }
+
+    @Override
+    public boolean connected() {
+        PrefixWatch w = registryWatch;
+        return w != null && w.connected() && !closed;
+    }
+
     // ---- reading ------------------------------------------------------------------------
 
     @Override
@@ -138,7 +153,7 @@ public final class EtcdRegistry implements Registry {
                 target.apply(events, revision);
             }
         };
-        startWatch(new PrefixWatch(this, members, "registry", layout.prefix(), sink,
+        registryWatch = startWatch(new PrefixWatch(this, members, "registry", layout.prefix(), sink,
                 PrefixWatch.Meters.of(meters, "portolan_etcd_", "the registry's", Tags.empty()), breakers.circuitBreaker("etcd-relist")));
     }
 

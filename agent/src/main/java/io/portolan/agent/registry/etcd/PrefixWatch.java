@@ -112,6 +112,8 @@ public final class PrefixWatch implements AutoCloseable {
     private boolean resuming;
 
     private volatile Watch.Watcher watcher;
+    /** The last listing succeeded and the watch has not failed nor fallen silent since. */
+    private volatile boolean connected;
     private volatile long lastRevision;
     private volatile boolean closed;
 
@@ -158,10 +160,17 @@ public final class PrefixWatch implements AutoCloseable {
             long rev = breaker.executeCallable(this::list);
             lastRevision = rev;
             failures = 0;
+            connected = true;
             subscribe(rev + 1);
         } catch (Exception e) {
+            connected = false;
             long wait = backoff.apply(Math.min(++failures, 20));
-            log.warn("{}: listing {} failed ({}); keeping what it holds, retrying in {} ms", name, prefix, e.toString(), wait);
+            if (failures == 1 || failures % 10 == 0) { // an outage: the first failure and every tenth
+                log.warn("{}: listing {} failed ({}); keeping what it holds, retrying in {} ms (failure {} in a row)", name, prefix,
+                        e.toString(), wait, failures);
+            } else {
+                log.debug("{}: listing {} failed ({}); retrying in {} ms (failure {} in a row)", name, prefix, e.toString(), wait, failures);
+            }
             schedule(this::relist, wait);
         }
     }
@@ -257,6 +266,7 @@ public final class PrefixWatch implements AutoCloseable {
             return;
         }
         meters.silences().increment();
+        connected = false;
         watching = false;
         resuming = true;
         generation.incrementAndGet();
@@ -279,6 +289,7 @@ public final class PrefixWatch implements AutoCloseable {
         heardAt = System.nanoTime();
         silenceMs = SILENCE_MS;
         failures = 0;
+        connected = true;
         if (resuming) {
             resuming = false;
             log.info("{}: watch of {} on {} answers again (resumed from revision {})", name, prefix, member, lastRevision + 1);
@@ -321,6 +332,7 @@ public final class PrefixWatch implements AutoCloseable {
             return;
         }
         meters.restarts().increment();
+        connected = false;
         resuming = true;
         long wait = backoff.apply(Math.min(++failures, 20));
         WatchMembers.Member failed = member;
@@ -385,6 +397,11 @@ public final class PrefixWatch implements AutoCloseable {
                 // closing
             }
         }
+    }
+
+    /** Whether the last listing succeeded and the watch has neither failed nor fallen silent since (the status page). */
+    public boolean connected() {
+        return connected && !closed;
     }
 
     /** The resume point: the last revision whose events the sink was given (for tests and diagnostics). */

@@ -84,6 +84,11 @@ public final class LocalRegistry implements Registry {
         return "local";
     }
 
+    @Override
+    public List<String> endpoints() {
+        return List.of(file.toString());
+    }
+
     private void load() {
         if (!Files.exists(file)) {
             return;
