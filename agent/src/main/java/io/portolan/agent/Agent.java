@@ -49,6 +49,8 @@ public final class Agent implements AutoCloseable {
     private final RegistryState state;
     private final Registry registry;
     private final AdminServer admin;
+    /** The data plane {@code --dataplane} came to ({@code none}, or a kind's name). */
+    private String planeName;
 
     private Agent(AgentConfig config, List<Integer> inheritedFds) throws IOException {
         new ClassLoaderMetrics().bindTo(meters);
@@ -66,13 +68,24 @@ public final class Agent implements AutoCloseable {
             registry = new LocalRegistry(config.stateDir(), config.layout(), config.vipCidr());
             log.info("registry: embedded local store in {}", config.stateDir());
         } else {
-            registry = new EtcdRegistry(config.etcdEndpoints(), config.layout(), config.vipCidr(), config.etcdTimeout(), meters);
-            log.info("registry: etcd at {} under {}", config.etcdEndpoints(), config.layout().prefix());
+            EtcdRegistry etcd = new EtcdRegistry(config.etcdAccess(), config.layout(), config.vipCidr(), config.etcdTimeout(), meters);
+            registry = etcd;
+            log.info("registry: etcd at {} under {}", config.etcdAccess().describe(), config.layout().prefix());
+            if (config.etcdAccess().secured()) {
+                checkAccess(etcd, config);
+            }
         }
         closeables.add(registry);
+        DataPlanes.Choice choice = DataPlanes.choose(config.dataplane(), config.moduleFlags(), config.vipCidr());
+        if (choice.warning()) {
+            log.warn("data plane none: {}", choice.reason());
+        } else {
+            log.info("data plane {}: {}", choice.name(), choice.reason());
+        }
+        planeName = choice.name();
         DataPlane plane = null;
-        if (config.dataplane() != null) {
-            plane = config.dataplane().create().apply(config.moduleFlags(), meters);
+        if (choice.kind() != null) {
+            plane = choice.kind().create().apply(config.moduleFlags(), meters);
             closeables.add(plane);
             if (plane.coalesces()) {
                 publisher.addDirectListener(plane.name(), plane::update); // its CoalescingSync is the one place bursts coalesce
@@ -99,12 +112,42 @@ public final class Agent implements AutoCloseable {
         registry.start(state);
         closeables.add(announce(new Node(config.node(), config.advertiseAddress())));
         admin = new AdminServer(config.adminListen(), config.registerListen(), config.advertiseAddress(), registry, state, publisher,
-                meters, config.node());
+                meters, config.node(), config.adminToken());
         admin.showDataPlane(plane);
         closeables.add(admin);
+        if (config.adminToken() != null) {
+            log.info("admin API wants its bearer token (--admin-token-file) on every request but /healthz and /readyz");
+        }
         log.info("portolan agent {} ({}) up: admin API on http://{}{}, VIPs from {}, data plane {}", config.node(),
                 config.advertiseAddress().getHostAddress(), hostPort(admin.address()),
-                admin.registerAddresses().isEmpty() ? "" : ", registrations on " + admin.registerAddresses(), config.vipCidr(), config.dataplane() == null ? DataPlanes.NONE : config.dataplane().name());
+                admin.registerAddresses().isEmpty() ? "" : ", registrations on " + admin.registerAddresses(), config.vipCidr(), planeName);
+    }
+
+    /** The data plane running: {@code none} or a kind's name (what {@code --dataplane auto} chose). */
+    public String dataplane() {
+        return planeName;
+    }
+
+    /**
+     * Before anything listens: etcd must let this agent in (TLS, its user, its role's read and write under
+     * the prefix, read under Dubbo's keys when importing). A refusal stops the start with one line naming
+     * it; an etcd that cannot be reached does not (the agent starts and retries, as without security).
+     */
+    private void checkAccess(EtcdRegistry etcd, AgentConfig config) {
+        DubboSettings dubbo = config.dubboImport();
+        List<String> reads = dubbo == null ? List.of() : dubbo.readPrefixes();
+        try {
+            if (etcd.checkAccess(reads)) {
+                log.info("etcd lets {} read and write under {}{}", config.etcdAccess().user() == null ? "this agent"
+                        : "etcd user '" + config.etcdAccess().user() + "'", config.layout().prefix(), reads.isEmpty() ? "" : " and read under " + reads);
+            } else {
+                log.warn("etcd at {} cannot be reached yet; its access was not checked: starting, and retrying", config.etcdAccess().endpoints());
+            }
+        } catch (RuntimeException e) {
+            etcd.close();
+            state.close();
+            throw e;
+        }
     }
 
     /**

@@ -3,6 +3,7 @@ package io.portolan.agent;
 import io.portolan.agent.cli.Commands;
 import io.portolan.agent.config.AgentConfig;
 import io.portolan.agent.registry.RegistryUnavailableException;
+import io.portolan.agent.registry.etcd.EtcdRefusedException;
 import io.portolan.proto.ValidationException;
 
 import java.util.Arrays;
@@ -14,28 +15,18 @@ import java.util.concurrent.TimeUnit;
 import org.slf4j.LoggerFactory;
 
 /**
- * {@code portolan agent|register|deregister|services|delete-service ...}. Exit codes: 0 ok, 1 the
+ * {@code portolan agent|register|deregister|services|delete-service ...}, {@code portolan --version},
+ * {@code portolan [COMMAND] --help} (generated from the flag tables, {@link Help}). Exit codes: 0 ok, 1 the
  * operation failed (store unreachable, not found), 2 bad input (the message names the value).
  */
 public final class Main {
     private Main() {
     }
 
-    static final String USAGE = String.join("\n",
-            "usage:",
-            "  portolan agent      [--config FILE] [--node NAME] [--etcd-endpoints URLS] [--etcd-prefix P] [--etcd-timeout 3s]",
-            "                      [--state-dir DIR] [--dns-listen ADDR:PORT,...|none] [--dns-* ...]",
-            "                      [--admin-listen ADDR:PORT] [--vip-cidr CIDR] [--dataplane none|userspace|nftables|ipvs]",
-            "                      [--lb-*|--nft-*|--ipvs-* ...] [--import dubbo [--dubbo-root dubbo]] [--log-level LEVEL] [--cleanup]",
-            "  portolan register   --service NAME --address IP --port [NAME:]PORT[/tcp|/udp] ... [--mode vip|dnsrr]",
-            "                      [--weight N] [--ttl SECONDS] [--id ID] [--node NAME] [--meta K=V]... [--drain 2s] [--wait-listen 10s]",
-            "                      [--scheduler NAME] [--publish PUBLISHED:TARGET[/tcp|/udp]]...",
-            "                      [--agent URL | --etcd-endpoints URLS] [-- COMMAND ARGS...]",
-            "  portolan deregister --service NAME --id ID [--agent URL | --etcd-endpoints URLS]",
-            "  portolan delete-service --service NAME [--agent URL | --etcd-endpoints URLS]",
-            "  portolan services   [--agent URL] [--json]",
-            "durations carry a unit: 250ms, 5s, 2m, 1h; TTLs are whole seconds",
-            "");
+    /** What a mistyped command line gets: the commands, and where to look next. */
+    static String usage() {
+        return Help.overview();
+    }
 
     public static void main(String[] args) {
         if (args.length > 0) {
@@ -47,11 +38,20 @@ public final class Main {
     /** Runs one command and returns its exit code (tests call this in-process). */
     public static int run(String[] args) {
         if (args.length == 0 || args[0].equals("help") || args[0].equals("--help") || args[0].equals("-h")) {
-            System.out.print(USAGE);
+            String topic = args.length > 1 ? Help.command(args[1]) : null;
+            (args.length == 0 ? System.err : System.out).print(topic != null ? topic : usage());
             return args.length == 0 ? 2 : 0;
+        }
+        if (args[0].equals("--version") || args[0].equals("version")) {
+            System.out.println("portolan " + Help.version());
+            return 0;
         }
         String cmd = args[0];
         String[] rest = Arrays.copyOfRange(args, 1, args.length);
+        if (wantsHelp(rest) && Help.command(cmd) != null) {
+            System.out.print(Help.command(cmd));
+            return 0;
+        }
         int code;
         try {
             code = switch (cmd) {
@@ -61,13 +61,16 @@ public final class Main {
                 case "delete-service" -> Commands.deleteService(rest);
                 case "services" -> Commands.services(rest, System.out);
                 default -> {
-                    System.err.print("portolan: unknown command '" + cmd + "'\n" + USAGE);
+                    System.err.print("portolan: unknown command '" + cmd + "'\n" + usage());
                     yield 2;
                 }
             };
         } catch (ValidationException e) {
             System.err.println("portolan: " + e.getMessage());
             code = 2;
+        } catch (EtcdRefusedException e) {
+            System.err.println("portolan: " + e.getMessage());
+            code = 1;
         } catch (RegistryUnavailableException e) {
             System.err.println("portolan: " + e.getMessage());
             code = 1;
@@ -80,6 +83,19 @@ public final class Main {
             code = 1;
         }
         return code;
+    }
+
+    /** {@code --help} or {@code -h} among a command's flags (before {@code --}, after which the wrapped command's begin). */
+    static boolean wantsHelp(String[] args) {
+        for (String a : args) {
+            if (a.equals("--")) {
+                return false;
+            }
+            if (a.equals("--help") || a.equals("-h")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static int agent(String[] args) throws Exception {

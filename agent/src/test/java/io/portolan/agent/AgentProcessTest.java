@@ -47,7 +47,8 @@ class AgentProcessTest {
                 "admin-listen = 127.0.0.1:" + wrongPort,
                 "vip-cidr = 10.55.0.0/24",
                 "node = conf-node",
-                "dns-listen = 127.0.0.1:" + dnsPort, ""));
+                "dns-listen = 127.0.0.1:" + dnsPort,
+                "dataplane = none", ""));
         Process agent = Cli.builder("agent", "--config", conf.toString(), "--admin-listen", "127.0.0.1:" + port)
                 .redirectErrorStream(true).redirectOutput(dir.resolve("agent.log").toFile()).start();
         String base = "http://127.0.0.1:" + port;

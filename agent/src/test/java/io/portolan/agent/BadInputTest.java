@@ -36,7 +36,7 @@ class BadInputTest {
     @BeforeAll
     static void up() throws Exception {
         etcd = new EtcdServer();
-        agent = Agent.start(AgentConfig.parse(new String[] {"--etcd-endpoints", etcd.endpoint().toString(), "--admin-listen", "127.0.0.1:0", "--dns-listen", "none",
+        agent = Agent.start(AgentConfig.parse(new String[] {"--dataplane", "none", "--etcd-endpoints", etcd.endpoint().toString(), "--admin-listen", "127.0.0.1:0", "--dns-listen", "none",
                 "--state-dir", Files.createTempDirectory("s").toString()}));
         agentUrl = "http://127.0.0.1:" + agent.adminAddress().getPort();
         Await.until("loaded", 10_000, () -> agent.state().loaded());

@@ -30,7 +30,7 @@ class EtcdRegistrationTest {
     static void up() throws Exception {
         etcd = new EtcdServer();
         Path state = Files.createTempDirectory("agent-state");
-        agent = Agent.start(AgentConfig.parse(new String[] {"--etcd-endpoints", etcd.endpoint().toString(),
+        agent = Agent.start(AgentConfig.parse(new String[] {"--dataplane", "none", "--etcd-endpoints", etcd.endpoint().toString(),
                 "--admin-listen", "127.0.0.1:0", "--dns-listen", "none", "--state-dir", state.toString(), "--node", "test-node"}));
         Await.until("agent loaded", 10_000, () -> agent.state().loaded());
     }

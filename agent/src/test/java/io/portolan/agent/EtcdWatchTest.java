@@ -53,7 +53,7 @@ class EtcdWatchTest {
         etcd = new EtcdServer();
         proxy = new TcpProxy(etcd.clientPort());
         client = EtcdClients.client(etcd.endpoint());
-        agent = Agent.start(AgentConfig.parse(new String[] {"--etcd-endpoints", "http://127.0.0.1:" + proxy.port(),
+        agent = Agent.start(AgentConfig.parse(new String[] {"--dataplane", "none", "--etcd-endpoints", "http://127.0.0.1:" + proxy.port(),
                 "--admin-listen", "127.0.0.1:0", "--dns-listen", "none", "--state-dir", Files.createTempDirectory("agent-state").toString(),
                 "--etcd-timeout", "1s"}));
         Await.until("agent loaded", 10_000, () -> agent.state().loaded());
@@ -87,12 +87,27 @@ class EtcdWatchTest {
         return out;
     }
 
-    /** The agent's accepted key/values equal etcd's content under the prefix, key by key (nodes/ aside). */
+    /** Each value parsed as the agent parses it (nodes/ aside): what the agent must hold for etcd's content. */
+    static Map<String, Object> parsedWithoutNodes(Map<String, String> kv) {
+        io.portolan.proto.KeyLayout layout = new io.portolan.proto.KeyLayout(PREFIX);
+        Map<String, Object> out = new java.util.TreeMap<>();
+        withoutNodes(kv).forEach((k, v) -> out.put(k, io.portolan.agent.registry.RegistryState.decode(layout.parse(k),
+                v.getBytes(java.nio.charset.StandardCharsets.UTF_8))));
+        return out;
+    }
+
+    static Map<String, Object> withoutNodeKeys(Map<String, Object> held) {
+        Map<String, Object> out = new java.util.TreeMap<>(held);
+        out.keySet().removeIf(k -> k.startsWith(PREFIX + "nodes/"));
+        return out;
+    }
+
+    /** The agent's parsed values equal etcd's content under the prefix, key by key (nodes/ aside). */
     void awaitEqualToEtcd(long timeoutMillis) throws Exception {
         EtcdClients.Listing want = EtcdClients.list(client, PREFIX);
         Await.until("agent reaches etcd revision " + want.revision(), timeoutMillis, () -> agent.state().revision() >= want.revision());
         Await.until("snapshot published", timeoutMillis, () -> agent.publisher().current().revision() >= want.revision());
-        assertEquals(withoutNodes(want.values()), withoutNodes(EtcdClients.strings(agent.state().acceptedValues())));
+        assertEquals(parsedWithoutNodes(want.values()), withoutNodeKeys(agent.state().acceptedValues()));
         ClusterSnapshot s = agent.publisher().current();
         int instances = (int) want.values().keySet().stream().filter(k -> k.startsWith(PREFIX + "instances/")).count();
         assertEquals(instances, s.instanceCount());
@@ -191,12 +206,12 @@ class EtcdWatchTest {
                     .whenComplete((r, t) -> inFlight.release()));
         }
         CompletableFuture.allOf(all.toArray(new CompletableFuture[0])).get(120, TimeUnit.SECONDS);
-        try (Agent fresh = Agent.start(AgentConfig.parse(new String[] {"--etcd-endpoints", etcd.endpoint().toString(),
+        try (Agent fresh = Agent.start(AgentConfig.parse(new String[] {"--dataplane", "none", "--etcd-endpoints", etcd.endpoint().toString(),
                 "--admin-listen", "127.0.0.1:0", "--dns-listen", "none", "--state-dir", Files.createTempDirectory("agent-state").toString()}))) {
             Await.until("fresh agent loaded", 20_000, () -> fresh.state().loaded());
             EtcdClients.Listing want = EtcdClients.list(client, PREFIX);
             Await.until("fresh agent at etcd's revision", 10_000, () -> fresh.state().revision() >= want.revision());
-            assertEquals(withoutNodes(want.values()), withoutNodes(EtcdClients.strings(fresh.state().acceptedValues())));
+            assertEquals(parsedWithoutNodes(want.values()), withoutNodeKeys(fresh.state().acceptedValues()));
             assertEquals(4_500, want.values().keySet().stream().filter(k -> k.startsWith(PREFIX + "instances/")).count(),
                     "the instances (the listing also holds the agents' nodes/ key)");
         }

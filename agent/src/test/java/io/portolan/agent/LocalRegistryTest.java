@@ -23,7 +23,7 @@ class LocalRegistryTest {
     final HttpClient http = HttpClient.newHttpClient();
 
     static Agent start(Path state) throws Exception {
-        Agent a = Agent.start(AgentConfig.parse(new String[] {"--state-dir", state.toString(), "--admin-listen", "127.0.0.1:0", "--dns-listen", "none",
+        Agent a = Agent.start(AgentConfig.parse(new String[] {"--dataplane", "none", "--state-dir", state.toString(), "--admin-listen", "127.0.0.1:0", "--dns-listen", "none",
                 "--node", "n1"}));
         Await.until("loaded", 5_000, () -> a.state().loaded());
         return a;

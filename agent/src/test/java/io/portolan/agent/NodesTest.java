@@ -37,7 +37,7 @@ class NodesTest {
     }
 
     static Agent agent(String node, String advertise) throws Exception {
-        Agent a = Agent.start(AgentConfig.parse(new String[]{"--etcd-endpoints", etcd.endpoint().toString(), "--node", node,
+        Agent a = Agent.start(AgentConfig.parse(new String[]{"--dataplane", "none", "--etcd-endpoints", etcd.endpoint().toString(), "--node", node,
                 "--advertise-address", advertise, "--admin-listen", "127.0.0.1:0", "--dns-listen", "none",
                 "--state-dir", Files.createTempDirectory("nodes").toString()}));
         Await.until("loaded", 10_000, () -> a.state().loaded());

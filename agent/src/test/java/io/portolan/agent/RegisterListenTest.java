@@ -40,7 +40,7 @@ class RegisterListenTest {
 
     @BeforeAll
     static void up() throws Exception {
-        agent = Agent.start(AgentConfig.parse(new String[]{"--state-dir", Files.createTempDirectory("reg-listen").toString(),
+        agent = Agent.start(AgentConfig.parse(new String[]{"--dataplane", "none", "--state-dir", Files.createTempDirectory("reg-listen").toString(),
                 "--admin-listen", "127.0.0.1:0", "--register-listen", "127.0.0.20:0", "--advertise-address", "10.213.0.1",
                 "--dns-listen", "none", "--node", "host1"}));
         Await.until("loaded", 5_000, () -> agent.state().loaded());
@@ -160,7 +160,7 @@ class RegisterListenTest {
     void afterAnAgentRestart_theSameContainerTakesItsInstanceBack_anotherCannot() throws Exception {
         java.nio.file.Path state = Files.createTempDirectory("reg-restart");
         String[] flags = {"--state-dir", state.toString(), "--admin-listen", "127.0.0.1:0", "--register-listen", "127.0.0.21:0",
-                "--advertise-address", "10.213.0.1", "--dns-listen", "none", "--node", "host1"};
+                "--advertise-address", "10.213.0.1", "--dns-listen", "none", "--node", "host1", "--dataplane", "none"};
         String body = "{\"service\":\"again\",\"id\":\"a1\",\"ports\":[{\"name\":\"http\",\"port\":8080}],\"ttl\":60}";
         try (Agent first = Agent.start(AgentConfig.parse(flags))) {
             Await.until("loaded", 5_000, () -> first.state().loaded());

@@ -143,7 +143,7 @@ class SocketActivationTest {
     @Test
     void registerWrapper_childGetsNoListenVariables() throws Exception {
         dir = Files.createTempDirectory("socket-activation");
-        Agent agent = Agent.start(AgentConfig.parse(new String[] {"--state-dir", dir.resolve("state").toString(),
+        Agent agent = Agent.start(AgentConfig.parse(new String[] {"--dataplane", "none", "--state-dir", dir.resolve("state").toString(),
                 "--admin-listen", "127.0.0.1:0", "--dns-listen", "none", "--node", "wrapper-test"}));
         cleanup.add(agent);
         ProcessBuilder pb = Cli.builder("register", "--agent", "http://" + Agent.hostPort(agent.adminAddress()),

@@ -40,10 +40,13 @@ final class AgentHttp {
     }
 
     private final URI base;
+    private final String token;
     private final HttpClient http;
 
-    AgentHttp(URI base) {
+    /** @param token the agent's admin token ({@code --admin-token-file}), sent as {@code Authorization: Bearer}, or null */
+    AgentHttp(URI base, String token) {
         this.base = base;
+        this.token = token;
         this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(2))
                 .followRedirects(HttpClient.Redirect.NEVER).build();
     }
@@ -52,9 +55,16 @@ final class AgentHttp {
         return base;
     }
 
+    String token() {
+        return token;
+    }
+
     /** One request; IOException when the agent cannot be reached or does not answer within {@code timeout}. */
     Reply send(String method, String path, String json, Duration timeout) throws IOException, InterruptedException {
         HttpRequest.Builder b = HttpRequest.newBuilder(base.resolve(path)).timeout(timeout);
+        if (token != null) {
+            b.header("Authorization", "Bearer " + token);
+        }
         if (json == null) {
             b.method(method, HttpRequest.BodyPublishers.noBody());
         } else {

@@ -1,7 +1,11 @@
 package io.portolan.client;
 
 import java.lang.System.Logger.Level;
+import java.io.IOException;
 import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.Map;
@@ -31,6 +35,8 @@ public final class Portolan {
     public static final URI DEFAULT_AGENT = URI.create("http://127.0.0.1:9190");
     /** The environment variable naming the agent's URL, e.g. {@code http://172.17.0.1:9191} in a container. */
     public static final String AGENT_ENV = "PORTOLAN_AGENT";
+    /** The environment variable naming a file that holds the agent's admin token (see {@link #token}). */
+    public static final String TOKEN_FILE_ENV = "PORTOLAN_AGENT_TOKEN_FILE";
     private static final SecureRandom RANDOM = new SecureRandom();
 
     private final AgentHttp http;
@@ -38,13 +44,17 @@ public final class Portolan {
     private final Consumer<Thread> hooks;
     private ScheduledExecutorService heartbeats; // made with the first registration
 
-    private Portolan(URI agent, Duration retryFor) {
-        this(agent, retryFor, Runtime.getRuntime()::addShutdownHook);
+    private Portolan(URI agent, Duration retryFor, String token) {
+        this(agent, retryFor, Runtime.getRuntime()::addShutdownHook, token);
     }
 
     /** With {@code hooks} installing the shutdown hooks instead of the JVM (tests). */
     Portolan(URI agent, Duration retryFor, Consumer<Thread> hooks) {
-        this.http = new AgentHttp(agent);
+        this(agent, retryFor, hooks, null);
+    }
+
+    Portolan(URI agent, Duration retryFor, Consumer<Thread> hooks, String token) {
+        this.http = new AgentHttp(agent, token);
         this.retryFor = retryFor;
         this.hooks = hooks;
     }
@@ -57,7 +67,9 @@ public final class Portolan {
      */
     public static Portolan agent() {
         String env = System.getenv(AGENT_ENV);
-        return env == null || env.isBlank() ? agent(DEFAULT_AGENT) : new Portolan(Check.agent(AGENT_ENV, env.strip()), Duration.ofSeconds(30));
+        Portolan p = env == null || env.isBlank() ? agent(DEFAULT_AGENT) : new Portolan(Check.agent(AGENT_ENV, env.strip()), Duration.ofSeconds(30), (String) null);
+        String tokenFile = System.getenv(TOKEN_FILE_ENV);
+        return tokenFile == null || tokenFile.isBlank() ? p : p.tokenFile(Path.of(tokenFile.strip()));
     }
 
     /**
@@ -67,7 +79,41 @@ public final class Portolan {
      * @throws IllegalArgumentException if {@code agent} is not such a URL
      */
     public static Portolan agent(URI agent) {
-        return new Portolan(Check.agent("agent URL", agent), Duration.ofSeconds(30));
+        return new Portolan(Check.agent("agent URL", agent), Duration.ofSeconds(30), (String) null);
+    }
+
+    /**
+     * The same agent, sending {@code token} as {@code Authorization: Bearer} (the agent's
+     * {@code --admin-token-file}: its admin API wants one when it listens beyond loopback; the
+     * registration listeners take none).
+     *
+     * @throws IllegalArgumentException if {@code token} is empty or holds spaces or control characters
+     */
+    public Portolan token(String token) {
+        if (token == null || token.isEmpty() || token.chars().anyMatch(c -> c < 0x21 || c > 0x7e)) {
+            throw Check.bad("token", token == null ? null : "(" + token.length() + " characters)", "printable characters, no spaces");
+        }
+        return new Portolan(http.base(), retryFor, hooks, token);
+    }
+
+    /**
+     * {@link #token}, read from {@code file} (its first line). {@link #agent()} does this with the file
+     * {@code $PORTOLAN_AGENT_TOKEN_FILE} names.
+     *
+     * @throws IllegalArgumentException if the file cannot be read or holds no token
+     */
+    public Portolan tokenFile(Path file) {
+        String text;
+        try {
+            text = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (IOException | RuntimeException e) {
+            throw Check.bad("token file", file, "cannot read it (" + e + ")");
+        }
+        String line = text.lines().findFirst().orElse("").strip();
+        if (line.isEmpty()) {
+            throw Check.bad("token file", file, "empty; the token is its first line");
+        }
+        return token(line);
     }
 
     /**
@@ -78,7 +124,7 @@ public final class Portolan {
         if (retryFor == null || retryFor.isNegative()) {
             throw Check.bad("retryFor", retryFor, "zero or more");
         }
-        return new Portolan(http.base(), retryFor, hooks);
+        return new Portolan(http.base(), retryFor, hooks, http.token());
     }
 
     /** The agent's URL. */

@@ -3,6 +3,7 @@ package io.portolan.dns;
 import io.portolan.dns.answer.ZoneTable;
 import io.portolan.proto.Validate;
 import io.portolan.proto.Values;
+import io.portolan.proto.Flag;
 import io.portolan.proto.ValidationException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -108,10 +109,27 @@ public record DnsConfig(List<InetSocketAddress> listen, String zone, List<InetSo
         }
     }
 
-    /** The flags this module owns, without dashes; {@code --dns-listen none} turns the server off. */
-    public static final Set<String> FLAGS = Set.of("dns-listen", "dns-zone", "dns-upstream", "dns-ttl", "dns-recursion-clients",
-            "dns-rate-limit", "dns-forward-timeout", "dns-cache-size", "dns-max-forwards", "dns-udp-sockets", "dns-udp-io");
     public static final String DEFAULT_LISTEN = "127.0.0.11:53";
+
+    /**
+     * The flags this module owns: the table {@link #fromFlags} parses and {@code portolan agent --help}
+     * prints (add a row here and a case in {@code fromFlags}); {@code --dns-listen none} turns the server off.
+     */
+    public static final List<Flag> FLAG_TABLE = List.of(
+            Flag.of("dns-listen", "ADDR:PORT,...|none", DEFAULT_LISTEN, "where DNS answers, UDP and TCP; none turns DNS off"),
+            Flag.of("dns-zone", "ZONE", DEFAULT_ZONE, "the zone answered authoritatively (web, web.ZONE, tasks.web, SRV, PTR)"),
+            Flag.of("dns-upstream", "ADDR:PORT,...", "(the nameservers of /etc/resolv.conf)", "where names outside the zone are forwarded"),
+            Flag.of("dns-ttl", "SECONDS", String.valueOf(DEFAULT_TTL), "TTL of every answer in the zone, and the negative TTL"),
+            Flag.of("dns-recursion-clients", "CIDR,...", DEFAULT_RECURSION_CLIENTS, "clients whose queries outside the zone are forwarded"),
+            Flag.of("dns-rate-limit", "QPS", "0", "UDP queries per second per client; past it half are REFUSED, half dropped; 0 is off"),
+            Flag.of("dns-forward-timeout", "DURATION", Values.text(DEFAULT_FORWARD_TIMEOUT), "how long one upstream may take"),
+            Flag.of("dns-cache-size", "SIZE", "16m", "memory for the cache of forwarded answers; 0 is no cache"),
+            Flag.of("dns-max-forwards", "N", String.valueOf(DEFAULT_MAX_FORWARDS), "forwarded queries in flight at most"),
+            Flag.of("dns-udp-sockets", "N", "(one per core)", "UDP sockets per address (SO_REUSEPORT), 1-64"),
+            Flag.of("dns-udp-io", "blocking|eventloop", "blocking", "UDP served by blocking threads or Netty event loops"));
+
+    /** The names in {@link #FLAG_TABLE}, without dashes. */
+    public static final Set<String> FLAGS = Flag.valueNames(FLAG_TABLE);
 
     /**
      * The settings given by {@code flags} (names without dashes; entries that are not in {@link #FLAGS}

@@ -15,6 +15,19 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class DnsConfigTest {
+    /** Each literal default that --help shows (the flag table's) is the one the parser uses when the flag is absent. */
+    @Test
+    void flagTable_defaults_areTheParsersDefaults() {
+        int literal = 0;
+        for (io.portolan.proto.Flag f : DnsConfig.FLAG_TABLE) {
+            if (f.literalDefault()) {
+                literal++;
+                assertEquals(DnsConfig.fromFlags(Map.of()), DnsConfig.fromFlags(Map.of(f.name(), f.dflt())), f.name() + " " + f.dflt());
+            }
+        }
+        assertEquals(DnsConfig.FLAG_TABLE.size() - 2, literal, "all but dns-upstream and dns-udp-sockets");
+    }
+
     @Test
     void parseAddresses_ipv4Ipv6AndDefaultPort_parsed() {
         assertEquals(List.of(new InetSocketAddress("127.0.0.11", 53), new InetSocketAddress("::1", 5353),

@@ -88,6 +88,11 @@ public final class Cidr {
         }
     }
 
+    /** Whether every address of the pool is a loopback address (inside 127.0.0.0/8): local already, on any host. */
+    public boolean loopback() {
+        return bits == 32 && network.isLoopbackAddress();
+    }
+
     public boolean contains(InetAddress a) {
         if ((a instanceof Inet4Address) != (bits == 32)) {
             return false;

@@ -119,8 +119,10 @@ public final class JsonCodec {
     static Instance instance(ObjectNode o) {
         schema(o);
         String id = text(o, "id", true);
-        String service = text(o, "service", true);
-        String node = text(o, "node", true);
+        // Names repeated across instances (the service, the node, a port's name) are interned: one
+        // String per distinct name however many instances carry it.
+        String service = intern(text(o, "service", true));
+        String node = intern(text(o, "node", true));
         InetAddress address = Validate.unicast("address", text(o, "address", true));
         List<Port> ports = ports(o.get("ports"));
         int weight = o.has("weight") ? Validate.weight("weight", integer(o, "weight")) : Validate.DEFAULT_WEIGHT;
@@ -410,6 +412,10 @@ public final class JsonCodec {
         return v.textValue();
     }
 
+    private static String intern(String s) {
+        return s == null ? null : s.intern();
+    }
+
     private static long integer(JsonNode o, String field) {
         JsonNode v = o.get(field);
         if (v == null || !v.isIntegralNumber() || !v.canConvertToLong()) {
@@ -431,7 +437,7 @@ public final class JsonCodec {
                 throw new ValidationException("ports", p.toString(), "expected an object");
             }
             String name = text(p, "name", false);
-            out.add(new Port(name == null ? "" : Validate.portName("ports.name", name),
+            out.add(new Port(name == null ? "" : intern(Validate.portName("ports.name", name)),
                     Validate.port("ports.port", integer(p, "port")),
                     Protocol.parse("ports.protocol", text(p, "protocol", false))));
         }

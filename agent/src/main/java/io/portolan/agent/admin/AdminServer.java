@@ -83,6 +83,7 @@ public final class AdminServer implements AutoCloseable {
     private final PrometheusMeterRegistry meters;
     private final String node;
     private final StatusPage status;
+    private final BearerToken token;
     /** Instances registered through this agent: their leases, kept alive by heartbeats. */
     private final Map<String, Registry.Lease> leases = new ConcurrentHashMap<>();
     /** Where each of those registrations came from: only that address may refresh or remove it through a registration listener. */
@@ -97,6 +98,17 @@ public final class AdminServer implements AutoCloseable {
 
     public AdminServer(InetSocketAddress listen, List<InetSocketAddress> registerListen, InetAddress advertise, Registry registry,
                        RegistryState state, SnapshotPublisher publisher, PrometheusMeterRegistry meters, String node) throws IOException {
+        this(listen, registerListen, advertise, registry, state, publisher, meters, node, null);
+    }
+
+    /**
+     * @param adminToken the bearer token every request to the admin listener must carry, except /healthz and
+     *                   /readyz ({@code --admin-token-file}), or null for none; the registration listeners take none
+     */
+    public AdminServer(InetSocketAddress listen, List<InetSocketAddress> registerListen, InetAddress advertise, Registry registry,
+                       RegistryState state, SnapshotPublisher publisher, PrometheusMeterRegistry meters, String node,
+                       String adminToken) throws IOException {
+        this.token = adminToken == null ? null : BearerToken.of(adminToken);
         this.advertise = advertise;
         this.registry = registry;
         this.state = state;
@@ -152,6 +164,15 @@ public final class AdminServer implements AutoCloseable {
             String method = ex.getRequestMethod();
             String path = ex.getRequestURI().getRawPath();
             try {
+                // The status page itself (GET /) is static and carries no data: a browser loads it without a
+                // header, and the page sends the token of its address's #token=... with every request it makes.
+                boolean open = BearerToken.OPEN_PATHS.contains(path) || path.equals("/") && "GET".equals(method);
+                if (!registrationOnly && token != null && !open && !token.matches(ex.getRequestHeaders().getFirst("Authorization"))) {
+                    ex.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"portolan\"");
+                    error(ex, 401, "this agent's admin API wants its token: Authorization: Bearer TOKEN (the CLI: --admin-token-file FILE "
+                            + "or $PORTOLAN_AGENT_TOKEN_FILE)");
+                    return;
+                }
                 if (registrationOnly) {
                     routeRegistration(ex, method, path);
                 } else {

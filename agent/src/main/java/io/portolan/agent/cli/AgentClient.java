@@ -36,10 +36,13 @@ final class AgentClient {
     }
 
     private final URI base;
+    private final String token;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
-    AgentClient(URI base) {
+    /** @param token the admin API's bearer token ({@code --admin-token-file}), or null */
+    AgentClient(URI base, String token) {
         this.base = base;
+        this.token = token;
     }
 
     URI base() {
@@ -51,6 +54,9 @@ final class AgentClient {
         b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
         if (body != null) {
             b.header("Content-Type", "application/json");
+        }
+        if (token != null) {
+            b.header("Authorization", "Bearer " + token);
         }
         try {
             HttpResponse<byte[]> r = http.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
@@ -65,6 +71,10 @@ final class AgentClient {
 
     /** Throws the agent's error: 400/409 as a validation error, anything else as unavailable. */
     static void raise(Reply r, String what) {
+        if (r.status() == 401) {
+            throw new RegistryUnavailableException(what + ": the agent wants its admin token (" + r.error() + "): give --admin-token-file FILE "
+                    + "or set $PORTOLAN_AGENT_TOKEN_FILE", null);
+        }
         if (r.status() == 400 || r.status() == 409) {
             throw new ValidationException(what, r.status(), r.error());
         }

@@ -1,10 +1,13 @@
 package io.portolan.agent.cli;
 
 import io.portolan.agent.config.AgentConfig;
+import io.portolan.agent.config.EtcdFlags;
+import io.portolan.agent.config.SecretFiles;
 import io.portolan.agent.config.Flags;
 import io.portolan.agent.config.Hostnames;
 import io.portolan.agent.registry.Ids;
 import io.portolan.proto.Check;
+import io.portolan.proto.Flag;
 import io.portolan.proto.Cidr;
 import io.portolan.proto.ClusterSnapshot;
 import io.portolan.proto.Instance;
@@ -17,6 +20,7 @@ import io.portolan.proto.Registration;
 import io.portolan.proto.Service;
 import io.portolan.proto.Validate;
 import io.portolan.proto.ValidationException;
+import io.portolan.proto.Values;
 
 import java.io.PrintStream;
 import java.net.URI;
@@ -33,22 +37,65 @@ import java.util.stream.Collectors;
 
 /** The client subcommands: register, deregister, services, delete-service. */
 public final class Commands {
-    static final Set<String> TARGET_FLAGS = Set.of("agent", "etcd-endpoints", "etcd-prefix", "etcd-timeout", "etcd-timeout-ms", "vip-cidr", "config",
-            "log-level");
-    static final Set<String> REGISTER_FLAGS = union(TARGET_FLAGS, Set.of("service", "address", "port", "mode", "weight", "ttl", "id",
-            "node", "meta", "drain", "drain-seconds", "publish", "scheduler", "host-port", "wait-listen", "check", "check-interval",
-            "check-timeout", "check-rise", "check-fall", "check-start-period"));
-    static final Set<String> DEREGISTER_FLAGS = union(TARGET_FLAGS, Set.of("service", "id"));
-    static final Set<String> SERVICES_FLAGS = Set.of("agent", "log-level");
+    // The client commands' flag tables: what each command parses and what its --help prints. To add a
+    // flag, add a row to the command's table and read it where the command reads its flags.
+
+    /** Where a command sends its request: the local agent, or etcd itself. */
+    public static final List<Flag> TARGET_TABLE = Flag.concat(List.of(
+            Flag.of("agent", "URL", "($PORTOLAN_AGENT, else http://127.0.0.1:9190)", "the agent's API to go through (it holds the lease)"),
+            Flag.of("admin-token-file", "FILE", "($PORTOLAN_AGENT_TOKEN_FILE)", "the agent API's bearer token, when the agent requires one"),
+            Flag.of("etcd-endpoints", "URL,...", "", "go straight to etcd instead (this command holds the lease)"),
+            Flag.of("etcd-prefix", "PREFIX", KeyLayout.DEFAULT_PREFIX, "the etcd key prefix, with --etcd-endpoints"),
+            Flag.of("etcd-timeout", "DURATION", "3s", "timeout of every etcd call, with --etcd-endpoints"),
+            Flag.of("etcd-timeout-ms", "MILLISECONDS", "", "deprecated spelling of --etcd-timeout"),
+            Flag.of("vip-cidr", "CIDR", AgentConfig.DEFAULT_VIP_CIDR, "the VIP pool, with --etcd-endpoints (the agents' --vip-cidr)"),
+            Flag.of("config", "FILE", "", "read flags from FILE: key = value lines, keys the flag names without --"),
+            Flag.of("log-level", "LEVEL", "warn", "trace, debug, info, warn or error")), EtcdFlags.TABLE);
+
+    public static final List<Flag> REGISTER_TABLE = Flag.concat(List.of(
+            Flag.of("service", "NAME", "", "the service to register an instance of (required)"),
+            Flag.of("address", "IP", "(the request's source, or the agent's advertise address)", "the instance's address"),
+            Flag.of("port", "[NAME:]PORT[/tcp|/udp],...", "", "the instance's ports (repeatable; at least one)"),
+            Flag.of("host-port", "NAME:PORT", "", "port NAME is reached at the node's advertise address on PORT (repeatable)"),
+            Flag.of("mode", "vip|dnsrr", "vip", "a VIP in front of the instances, or DNS round robin"),
+            Flag.of("weight", "N", String.valueOf(Validate.DEFAULT_WEIGHT), "share of new connections, 0-10000; 0 drains"),
+            Flag.of("ttl", "SECONDS", String.valueOf(Validate.DEFAULT_TTL), "the instance's lease, 2-3600 seconds"),
+            Flag.of("id", "ID", "(SERVICE-random)", "the instance's id"),
+            Flag.of("node", "NAME", "(the agent's node)", "the node the instance runs on"),
+            Flag.of("meta", "KEY=VALUE", "", "metadata (repeatable)"),
+            Flag.of("drain", "DURATION", "2s", "on SIGTERM: deregister, wait this long, then pass the signal on"),
+            Flag.of("drain-seconds", "SECONDS", "", "deprecated spelling of --drain"),
+            Flag.of("wait-listen", "DURATION", "0", "register only once COMMAND listens on every --port, waiting at most this long"),
+            Flag.of("scheduler", "NAME", "(wrr)", "the service's scheduler (wrr, rr, lc, p2c, sh, ...)"),
+            Flag.of("publish", "PUBLISHED:TARGET[/tcp|/udp]", "", "a published port on every node's address (repeatable)"),
+            Flag.of("check", "tcp|http:PATH|grpc", "", "a health check the instance's agent runs"),
+            Flag.of("check-interval", "DURATION", Values.text(Check.DEFAULT_INTERVAL), "time between checks"),
+            Flag.of("check-timeout", "DURATION", Values.text(Check.DEFAULT_TIMEOUT), "time one check may take"),
+            Flag.of("check-rise", "N", String.valueOf(Check.DEFAULT_RISE), "successes in a row that make it healthy"),
+            Flag.of("check-fall", "N", String.valueOf(Check.DEFAULT_FALL), "failures in a row that make it unhealthy"),
+            Flag.of("check-start-period", "DURATION", Values.text(Check.DEFAULT_START_PERIOD), "failures this soon after registering do not count")),
+            TARGET_TABLE);
+
+    public static final List<Flag> DEREGISTER_TABLE = Flag.concat(List.of(
+            Flag.of("service", "NAME", "", "the instance's service (required)"),
+            Flag.of("id", "ID", "", "the instance's id, as register printed it (required)")), TARGET_TABLE);
+
+    public static final List<Flag> DELETE_SERVICE_TABLE = Flag.concat(List.of(
+            Flag.of("service", "NAME", "", "the service to delete, with its instances and VIP (required)")), TARGET_TABLE);
+
+    public static final List<Flag> SERVICES_TABLE = List.of(
+            Flag.named(TARGET_TABLE, "agent"),
+            Flag.named(TARGET_TABLE, "admin-token-file"),
+            Flag.named(TARGET_TABLE, "log-level"),
+            Flag.toggle("json", "print the agent's whole snapshot as JSON instead of the table"));
+
+    static final Set<String> REGISTER_FLAGS = Flag.valueNames(REGISTER_TABLE);
+    static final Set<String> DEREGISTER_FLAGS = Flag.valueNames(DEREGISTER_TABLE);
+    static final Set<String> SERVICES_FLAGS = Flag.valueNames(SERVICES_TABLE);
 
     private Commands() {
     }
 
-    private static Set<String> union(Set<String> a, Set<String> b) {
-        java.util.HashSet<String> s = new java.util.HashSet<>(a);
-        s.addAll(b);
-        return Set.copyOf(s);
-    }
 
     /** Registration from flags; every value validated, errors naming the flag. */
     static Registration registration(Flags f) {
@@ -104,6 +151,30 @@ public final class Commands {
         return env == null || env.isBlank() ? "http://" + AgentConfig.DEFAULT_ADMIN : env.strip();
     }
 
+    /**
+     * The agent's admin API at {@code --agent} (default {@link #defaultAgent}), with the bearer token read from
+     * {@code --admin-token-file}, else from the file {@code $PORTOLAN_AGENT_TOKEN_FILE} names (as the Java client reads it).
+     */
+    static AgentClient agentClient(Flags f) {
+        if (f.has("admin-token-file") && f.has("etcd-endpoints")) {
+            throw new ValidationException("--admin-token-file", f.get("admin-token-file", null), "is for the agent's API (--agent), not etcd");
+        }
+        URI url = Flags.agentUrl("--agent", f.get("agent", defaultAgent()));
+        String token = null;
+        if (f.has("admin-token-file")) {
+            token = SecretFiles.secretLine("--admin-token-file", f.get("admin-token-file", null)).strip();
+        } else {
+            String env = System.getenv(TOKEN_FILE_ENV);
+            if (env != null && !env.isBlank()) {
+                token = SecretFiles.secretLine("$" + TOKEN_FILE_ENV, env.strip()).strip();
+            }
+        }
+        return new AgentClient(url, token);
+    }
+
+    /** The environment variable naming the admin token's file, for the CLI and the Java client. */
+    static final String TOKEN_FILE_ENV = "PORTOLAN_AGENT_TOKEN_FILE";
+
     /** {@code --check tcp|http:PATH|grpc} and its timings; a timing without {@code --check} is refused. */
     static Check check(Flags f) {
         if (!f.has("check")) {
@@ -140,11 +211,19 @@ public final class Commands {
         }
         if (f.has("etcd-endpoints")) {
             List<URI> eps = Flags.endpoints("--etcd-endpoints", f.all("etcd-endpoints"));
+            if (eps.isEmpty()) {
+                throw new ValidationException("--etcd-endpoints", f.get("etcd-endpoints", null), "needs at least one URL");
+            }
             KeyLayout layout = AgentConfig.layout(f);
             Cidr cidr = Cidr.parse("--vip-cidr", f.get("vip-cidr", AgentConfig.DEFAULT_VIP_CIDR));
-            return new Registrar.ViaEtcd(eps, layout, cidr, AgentConfig.etcdTimeout(f));
+            return new Registrar.ViaEtcd(EtcdFlags.access(f, eps), layout, cidr, AgentConfig.etcdTimeout(f));
         }
-        return new Registrar.ViaAgent(Flags.agentUrl("--agent", f.get("agent", defaultAgent())));
+        for (String name : EtcdFlags.FLAGS) {
+            if (f.has(name)) {
+                throw new ValidationException("--" + name, f.get(name, null), "goes with --etcd-endpoints");
+            }
+        }
+        return new Registrar.ViaAgent(agentClient(f));
     }
 
     public static int register(String[] args) throws Exception {
@@ -177,8 +256,7 @@ public final class Commands {
             if (registrar instanceof Registrar.ViaEtcd e) {
                 removed = e.registry().deregister(service, id);
             } else {
-                AgentClient.Reply reply = new AgentClient(Flags.agentUrl("--agent", f.get("agent", defaultAgent())))
-                        .send("DELETE", "/v1/instances/" + service + "/" + id, null);
+                AgentClient.Reply reply = agentClient(f).send("DELETE", "/v1/instances/" + service + "/" + id, null);
                 if (reply.status() != 200 && reply.status() != 404) {
                     AgentClient.raise(reply, "deregister");
                 }
@@ -194,15 +272,14 @@ public final class Commands {
     }
 
     public static int deleteService(String[] args) {
-        Flags f = flags(args, union(TARGET_FLAGS, Set.of("service")), Set.of());
+        Flags f = flags(args, Flag.valueNames(DELETE_SERVICE_TABLE), Set.of());
         String service = Validate.serviceName("--service", f.required("service"));
         try (Registrar registrar = registrar(f)) {
             boolean removed;
             if (registrar instanceof Registrar.ViaEtcd e) {
                 removed = e.registry().deleteService(service);
             } else {
-                AgentClient.Reply reply = new AgentClient(Flags.agentUrl("--agent", f.get("agent", defaultAgent())))
-                        .send("DELETE", "/v1/services/" + service, null);
+                AgentClient.Reply reply = agentClient(f).send("DELETE", "/v1/services/" + service, null);
                 if (reply.status() != 200 && reply.status() != 404) {
                     AgentClient.raise(reply, "delete-service");
                 }
@@ -218,8 +295,8 @@ public final class Commands {
     }
 
     public static int services(String[] args, PrintStream out) {
-        Flags f = Flags.parse(args, SERVICES_FLAGS, Set.of("json"));
-        AgentClient client = new AgentClient(Flags.agentUrl("--agent", f.get("agent", defaultAgent())));
+        Flags f = Flags.parse(args, SERVICES_FLAGS, Flag.switchNames(SERVICES_TABLE));
+        AgentClient client = agentClient(f);
         AgentClient.Reply reply = client.send("GET", "/v1/snapshot", null);
         if (reply.status() != 200) {
             AgentClient.raise(reply, "services");

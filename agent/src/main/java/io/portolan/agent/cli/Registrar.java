@@ -1,6 +1,7 @@
 package io.portolan.agent.cli;
 
 import io.portolan.agent.registry.Registry;
+import io.portolan.agent.registry.etcd.EtcdAccess;
 import io.portolan.agent.registry.etcd.EtcdRegistry;
 import io.portolan.proto.Cidr;
 import io.portolan.proto.Instance;
@@ -43,8 +44,8 @@ interface Registrar extends AutoCloseable {
         });
         private volatile Registration registration;
 
-        ViaAgent(URI agent) {
-            this.client = new AgentClient(agent);
+        ViaAgent(AgentClient client) {
+            this.client = client;
         }
 
         @Override
@@ -107,8 +108,16 @@ interface Registrar extends AutoCloseable {
         private final EtcdRegistry registry;
         private volatile Registry.Lease lease;
 
-        ViaEtcd(List<URI> endpoints, KeyLayout layout, Cidr cidr, Duration timeout) {
-            this.registry = new EtcdRegistry(endpoints, layout, cidr, timeout, new SimpleMeterRegistry());
+        ViaEtcd(EtcdAccess access, KeyLayout layout, Cidr cidr, Duration timeout) {
+            this.registry = new EtcdRegistry(access, layout, cidr, timeout, new SimpleMeterRegistry());
+            if (access.secured()) {
+                try {
+                    registry.requireAccess(); // a refusal in one line, before anything is written
+                } catch (RuntimeException e) {
+                    registry.close();
+                    throw e;
+                }
+            }
         }
 
         EtcdRegistry registry() {

@@ -15,7 +15,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.nio.charset.StandardCharsets;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -49,8 +48,13 @@ public final class RegistryState implements AutoCloseable {
     private final Map<String, Map<String, Instance>> importedView = new HashMap<>();
     private final Set<String> pendingImports = new HashSet<>();
     private boolean nodesChanged;
-    /** Raw values of the keys we accepted, to drop no-op puts and to diff on re-list. */
-    private final Map<String, byte[]> accepted = new HashMap<>();
+    /**
+     * The owners of the VIP keys, by key. Nothing else is kept of a value once it is parsed: a put
+     * is a no-op when its parsed value equals the one held (services, instances and nodes are
+     * records), and a re-list diffs against the keys the parsed values give back. Keeping each
+     * key's raw bytes for that cost about a third of the heap at 100,000 instances.
+     */
+    private final Map<String, String> vipOwners = new HashMap<>();
     private final Set<String> rejected = new HashSet<>();
     private long revision;
     /** When the last event or listing was applied (epoch ms; 0: none yet), for the status page. */
@@ -121,7 +125,7 @@ public final class RegistryState implements AutoCloseable {
      */
     public void reset(Map<String, byte[]> listing, long atRevision) {
         synchronized (this) {
-            Set<String> known = new HashSet<>(accepted.keySet());
+            Set<String> known = acceptedKeys();
             known.addAll(rejected);
             int deleted = 0;
             for (String key : known) {
@@ -155,73 +159,112 @@ public final class RegistryState implements AutoCloseable {
         }
         if (e.isDelete()) {
             rejected.remove(key);
-            if (accepted.remove(key) == null) {
+            if (held(k, key) == null) {
                 return;
-            }
-            if (k.service() != null) {
-                dirty.add(k.service());
             }
             switch (k.kind()) {
                 case SERVICE -> services.remove(k.service());
                 case INSTANCE -> {
                     Map<String, Instance> m = instances.get(k.service());
-                    if (m != null) {
-                        m.remove(k.id());
-                        if (m.isEmpty()) {
-                            instances.remove(k.service());
-                        }
+                    m.remove(k.id());
+                    if (m.isEmpty()) {
+                        instances.remove(k.service());
                     }
                 }
                 case NODE -> {
                     nodes.remove(k.id());
                     nodesChanged = true;
                 }
-                case VIP -> { }
+                case VIP -> vipOwners.remove(key);
             }
-            return;
-        }
-        byte[] previous = accepted.get(key);
-        if (previous != null && Arrays.equals(previous, e.value())) {
-            return;
-        }
-        try {
-            switch (k.kind()) {
-                case SERVICE -> {
-                    Service s = JsonCodec.decodeService(e.value());
-                    if (!s.name().equals(k.service())) {
-                        throw new ValidationException("name", s.name(), "does not match the key's service '" + k.service() + "'");
-                    }
-                    services.put(s.name(), s);
-                }
-                case INSTANCE -> {
-                    Instance i = JsonCodec.decodeInstance(e.value());
-                    if (!i.service().equals(k.service()) || !i.id().equals(k.id())) {
-                        throw new ValidationException("service/id", i.service() + "/" + i.id(),
-                                "does not match the key's " + k.service() + "/" + k.id());
-                    }
-                    instances.computeIfAbsent(i.service(), x -> new HashMap<>()).put(i.id(), i);
-                }
-                case NODE -> {
-                    Node n = JsonCodec.decodeNode(e.value());
-                    if (!n.name().equals(k.id())) {
-                        throw new ValidationException("name", n.name(), "does not match the key's node '" + k.id() + "'");
-                    }
-                    nodes.put(n.name(), n);
-                    nodesChanged = true;
-                }
-                case VIP -> {
-                    String owner = new String(e.value(), StandardCharsets.UTF_8);
-                    io.portolan.proto.Validate.serviceName("vip owner", owner);
-                }
-            }
-            accepted.put(key, e.value());
-            rejected.remove(key);
             if (k.service() != null) {
                 dirty.add(k.service());
             }
+            return;
+        }
+        Object value;
+        try {
+            value = decode(k, e.value());
         } catch (ValidationException ex) {
             warnOnce(key, ex.getMessage());
+            return;
         }
+        rejected.remove(key);
+        if (value.equals(held(k, key))) {
+            return; // a no-op put: a re-registration, a re-list of an unchanged key
+        }
+        switch (k.kind()) {
+            case SERVICE -> services.put(k.service(), (Service) value);
+            case INSTANCE -> instances.computeIfAbsent(k.service(), x -> new HashMap<>()).put(k.id(), (Instance) value);
+            case NODE -> {
+                nodes.put(k.id(), (Node) value);
+                nodesChanged = true;
+            }
+            case VIP -> vipOwners.put(key, (String) value);
+        }
+        if (k.service() != null) {
+            dirty.add(k.service());
+        }
+    }
+
+    /** What is held for a key: its Service, Instance, Node or VIP owner; null when nothing is. */
+    private Object held(KeyLayout.Key k, String key) {
+        return switch (k.kind()) {
+            case SERVICE -> services.get(k.service());
+            case INSTANCE -> {
+                Map<String, Instance> m = instances.get(k.service());
+                yield m == null ? null : m.get(k.id());
+            }
+            case NODE -> nodes.get(k.id());
+            case VIP -> vipOwners.get(key);
+        };
+    }
+
+    /**
+     * Parses a value under a key: a {@link Service}, {@link Instance} or {@link Node} whose name
+     * matches the key's, or a VIP's owner (a service name).
+     *
+     * @throws ValidationException naming what does not parse or match
+     */
+    public static Object decode(KeyLayout.Key k, byte[] value) {
+        switch (k.kind()) {
+            case SERVICE -> {
+                Service s = JsonCodec.decodeService(value);
+                if (!s.name().equals(k.service())) {
+                    throw new ValidationException("name", s.name(), "does not match the key's service '" + k.service() + "'");
+                }
+                return s;
+            }
+            case INSTANCE -> {
+                Instance i = JsonCodec.decodeInstance(value);
+                if (!i.service().equals(k.service()) || !i.id().equals(k.id())) {
+                    throw new ValidationException("service/id", i.service() + "/" + i.id(),
+                            "does not match the key's " + k.service() + "/" + k.id());
+                }
+                return i;
+            }
+            case NODE -> {
+                Node n = JsonCodec.decodeNode(value);
+                if (!n.name().equals(k.id())) {
+                    throw new ValidationException("name", n.name(), "does not match the key's node '" + k.id() + "'");
+                }
+                return n;
+            }
+            default -> {
+                String owner = new String(value, StandardCharsets.UTF_8);
+                io.portolan.proto.Validate.serviceName("vip owner", owner);
+                return owner;
+            }
+        }
+    }
+
+    /** The keys of everything held, as the layout spells them. */
+    private Set<String> acceptedKeys() {
+        Set<String> keys = new HashSet<>(vipOwners.keySet());
+        services.keySet().forEach(s -> keys.add(layout.serviceKey(s)));
+        instances.forEach((s, byId) -> byId.keySet().forEach(id -> keys.add(layout.instanceKey(s, id))));
+        nodes.keySet().forEach(n -> keys.add(layout.nodeKey(n)));
+        return keys;
     }
 
     private void warnOnce(String key, String why) {
@@ -366,9 +409,13 @@ public final class RegistryState implements AutoCloseable {
                 && java.util.Objects.equals(a.healthReason(), b.healthReason());
     }
 
-    /** Raw values by key, as accepted (for tests and diagnostics). */
-    public synchronized Map<String, byte[]> acceptedValues() {
-        return new HashMap<>(accepted);
+    /** The parsed values held, by key (see {@link #decode}; for tests and diagnostics). */
+    public synchronized Map<String, Object> acceptedValues() {
+        Map<String, Object> m = new HashMap<>();
+        for (String key : acceptedKeys()) {
+            m.put(key, held(layout.parse(key), key));
+        }
+        return m;
     }
 
     @Override

@@ -38,7 +38,7 @@ class StatusEtcdTest {
     void status_etcd_connectedThenNotWhileDown_thenAgainWithAWatchRestart() throws Exception {
         try (EtcdServer etcd = new EtcdServer();
              Agent agent = Agent.start(AgentConfig.parse(new String[] {"--etcd-endpoints", etcd.endpoint().toString(),
-                     "--admin-listen", "127.0.0.1:0", "--dns-listen", "none", "--etcd-timeout", "1s",
+                     "--admin-listen", "127.0.0.1:0", "--dns-listen", "none", "--etcd-timeout", "1s", "--dataplane", "none",
                      "--state-dir", Files.createTempDirectory("status-etcd").toString()}))) {
             Await.until("agent loaded", 20_000, () -> agent.state().loaded());
             JsonNode r = registry(agent);

@@ -57,11 +57,15 @@ public final class MemoryBench {
 
             int admin = EtcdServer.freePort();
             Path state = Files.createTempDirectory("membench");
-            Process agent = new ProcessBuilder(System.getProperty("java.home") + File.separator + "bin" + File.separator + "java",
-                    "-XX:+UseG1GC", "-jar", jar, "agent", "--etcd-endpoints", etcd.endpoint().toString(),
+            List<String> cmd = new ArrayList<>(List.of(System.getProperty("java.home") + File.separator + "bin" + File.separator + "java",
+                    "-XX:+UseG1GC", "-XX:NativeMemoryTracking=summary"));
+            cmd.addAll(words(System.getProperty("membench.jvm", "")));
+            cmd.addAll(List.of("-jar", jar, "agent", "--etcd-endpoints", etcd.endpoint().toString(),
                     "--admin-listen", "127.0.0.1:" + admin, "--state-dir", state.toString(), "--log-level", "warn",
-                    "--dns-listen", "127.0.0.1:" + EtcdServer.freePort())
-                    .inheritIO().start();
+                    "--dns-listen", "127.0.0.1:" + EtcdServer.freePort()));
+            cmd.addAll(words(System.getProperty("membench.agent", "--dataplane none")));
+            System.out.println("agent: " + String.join(" ", cmd));
+            Process agent = new ProcessBuilder(cmd).inheritIO().start();
             try {
                 HttpClient http = HttpClient.newHttpClient();
                 long t1 = System.nanoTime();
@@ -84,6 +88,20 @@ public final class MemoryBench {
                 }
                 System.out.printf("agent start -> snapshot with %d instances: %.1f s%n", services * per, (System.nanoTime() - t1) / 1e9);
                 String pid = Long.toString(agent.pid());
+                // The data plane syncs after the snapshot is published: measure once the agent is idle
+                // (under 5 % of a core for 3 s running, at most 120 s).
+                long idleSince = System.nanoTime();
+                long cpu = cpuTicks(pid);
+                long waitUntil = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+                while (System.nanoTime() - idleSince < TimeUnit.SECONDS.toNanos(3) && System.nanoTime() < waitUntil) {
+                    Thread.sleep(1000);
+                    long now = cpuTicks(pid);
+                    if (now - cpu > 5) { // clock ticks are 10 ms: 5 ticks in a second is 5 % of a core
+                        idleSince = System.nanoTime();
+                    }
+                    cpu = now;
+                }
+                System.out.printf("agent idle %.1f s after the snapshot%n", (System.nanoTime() - t1) / 1e9);
                 run("jcmd", pid, "GC.run");
                 Thread.sleep(500);
                 String heap = run("jcmd", pid, "GC.heap_info");
@@ -94,11 +112,33 @@ public final class MemoryBench {
                 long rssK = rss.find() ? Long.parseLong(rss.group(1)) : -1;
                 System.out.printf("agent memory with %d services x %d instances: RSS %.0f MiB, heap used after GC %.0f MiB%n",
                         services, per, rssK / 1024.0, usedK / 1024.0);
+                if (Boolean.getBoolean("membench.detail")) {
+                    String histo = run("jcmd", pid, "GC.class_histogram");
+                    histo.lines().limit(35).forEach(System.out::println);
+                    System.out.println(run("jcmd", pid, "VM.native_memory", "summary"));
+                }
             } finally {
                 agent.destroy();
                 agent.waitFor(20, TimeUnit.SECONDS);
             }
         }
+    }
+
+    /** utime + stime of a process, in clock ticks (/proc/PID/stat fields 14 and 15). */
+    static long cpuTicks(String pid) throws java.io.IOException {
+        String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return Long.parseLong(f[11]) + Long.parseLong(f[12]);
+    }
+
+    static List<String> words(String s) {
+        List<String> w = new ArrayList<>();
+        for (String x : s.trim().split("\\s+")) {
+            if (!x.isEmpty()) {
+                w.add(x);
+            }
+        }
+        return w;
     }
 
     static String run(String... cmd) throws Exception {

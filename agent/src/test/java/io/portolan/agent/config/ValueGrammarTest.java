@@ -60,9 +60,9 @@ class ValueGrammarTest {
     void moduleFlags_parsedByTheirModule() {
         AgentConfig c = AgentConfig.parse(new String[]{"--dns-forward-timeout", "750ms", "--dataplane", "nftables", "--nft-slots", "16"});
         assertEquals(Duration.ofMillis(750), c.dns().forwardTimeout());
-        assertEquals("nftables", c.dataplane().name());
+        assertEquals("nftables", c.dataplane());
         assertEquals(Map.of("dns-forward-timeout", "750ms", "nft-slots", "16"), c.moduleFlags());
-        assertEquals(DataPlanes.names(), java.util.List.of("none", "userspace", "nftables", "ipvs"));
+        assertEquals(DataPlanes.names(), java.util.List.of("auto", "none", "userspace", "nftables", "ipvs"));
         assertTrue(AgentConfig.FLAGS.containsAll(DnsConfig.FLAGS));
     }
 

@@ -498,7 +498,7 @@ public final class Fleet implements AutoCloseable {
      * classpath (the same classes and dependencies the shaded jar holds; test classes and test-only
      * libraries left out), run by the launcher with {@code java -jar} like the real one.
      */
-    static Path findOrMakeJar(Path dir) {
+    public static Path findOrMakeJar(Path dir) {
         String given = System.getProperty("portolan.jar");
         if (given != null && !given.isBlank()) {
             Path p = Path.of(given).toAbsolutePath();

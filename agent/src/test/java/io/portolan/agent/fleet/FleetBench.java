@@ -190,8 +190,8 @@ public final class FleetBench {
     }
 
     /** This process's side of a probe JVM in a container: commands on its stdin, answers on its stdout. */
-    static final class Probe implements AutoCloseable {
-        final Container container;
+    public static final class Probe implements AutoCloseable {
+        public final Container container;
         final Process process;
         final PrintWriter in;
         final BlockingQueue<String> lines = new ArrayBlockingQueue<>(10_000);
@@ -214,10 +214,15 @@ public final class FleetBench {
         }
 
         static Probe start(Fleet fleet, Container c) throws IOException, InterruptedException {
+            return start(fleet, c, SERVICE, 10);
+        }
+
+        /** A probe polling the A records of {@code name} (in the fleet's zone), each watch for {@code watchSeconds} at most. */
+        public static Probe start(Fleet fleet, Container c, String name, int watchSeconds) throws IOException, InterruptedException {
             List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", c.ns,
                     Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-XX:+UseSerialGC", "-Xmx64m",
                     "-cp", System.getProperty("java.class.path"), ProbeMain.class.getName(),
-                    c.host.gateway, "http://" + c.host.gateway + ":" + LISTENER_PORT));
+                    c.host.gateway, "http://" + c.host.gateway + ":" + LISTENER_PORT, name, String.valueOf(watchSeconds)));
             Path err = fleet.dir().resolve("probe-" + c.name + ".err");
             Process p = new ProcessBuilder(cmd).redirectError(err.toFile()).start();
             Probe probe = new Probe(c, p);
@@ -225,7 +230,7 @@ public final class FleetBench {
             return probe;
         }
 
-        void send(String command) {
+        public void send(String command) {
             in.println(command);
         }
 
@@ -233,7 +238,12 @@ public final class FleetBench {
         final List<String> pending = new ArrayList<>();
 
         /** The first line that starts with {@code prefix} (15 s at most); an "error" or "timeout" line fails. */
-        String expect(String prefix) throws InterruptedException {
+        public String expect(String prefix) throws InterruptedException {
+            return expect(prefix, 15);
+        }
+
+        /** The first line that starts with {@code prefix} ({@code seconds} at most); an "error" or "timeout" line fails. */
+        public String expect(String prefix, int seconds) throws InterruptedException {
             for (var it = pending.iterator(); it.hasNext(); ) {
                 String l = it.next();
                 if (l.startsWith(prefix)) {
@@ -241,7 +251,7 @@ public final class FleetBench {
                     return l;
                 }
             }
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
             while (System.nanoTime() < deadline) {
                 String l = lines.poll(100, TimeUnit.MILLISECONDS);
                 if (l == null) {
@@ -255,7 +265,7 @@ public final class FleetBench {
                 }
                 pending.add(l);
             }
-            throw new IllegalStateException(container.name + "'s probe: no '" + prefix + "' line in 15 s (pending " + pending + ")"
+            throw new IllegalStateException(container.name + "'s probe: no '" + prefix + "' line in " + seconds + " s (pending " + pending + ")"
                     + (process.isAlive() ? "" : " (exited " + process.exitValue() + ")"));
         }
 
@@ -274,9 +284,10 @@ public final class FleetBench {
     }
 
     /**
-     * The probe, run in a container: {@code ProbeMain DNS_SERVER LISTENER_URL}. Commands on stdin:
+     * The probe, run in a container: {@code ProbeMain DNS_SERVER LISTENER_URL [NAME [WATCH_SECONDS]]} (NAME: the
+     * name polled, in the fleet's zone, default the bench's service). Commands on stdin:
      * {@code watch present|absent ADDRESS} (answers "watching" after the first poll, then "seen NANOS"
-     * once the DNS answer for the service has, or no longer has, ADDRESS; "timeout" after 10 s),
+     * once the DNS answer for the name has, or no longer has, ADDRESS; "timeout" after WATCH_SECONDS, default 10),
      * {@code register ID} / {@code deregister ID} through the listener (answers "done NANOS" at the
      * 201/200), {@code quit}.
      */
@@ -289,7 +300,8 @@ public final class FleetBench {
             URI listener = URI.create(args[1]);
             HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
             PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
-            Name name = Name.fromString(SERVICE + "." + Fleet.ZONE + ".");
+            Name name = Name.fromString((args.length > 2 ? args[2] : SERVICE) + "." + Fleet.ZONE + ".");
+            long watchNanos = TimeUnit.SECONDS.toNanos(args.length > 3 ? Long.parseLong(args[3]) : 10);
             BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
             try (DatagramSocket socket = new DatagramSocket()) {
                 socket.connect(dns);
@@ -305,11 +317,11 @@ public final class FleetBench {
                     switch (w[0]) {
                         case "watch" -> {
                             if (watcher != null) {
-                                watcher.join(15_000);
+                                watcher.join(TimeUnit.NANOSECONDS.toMillis(watchNanos) + 5_000);
                             }
                             boolean present = w[1].equals("present");
                             String address = w[2];
-                            watcher = new Thread(() -> watch(socket, name, present, address, out), "watch");
+                            watcher = new Thread(() -> watch(socket, name, present, address, out, watchNanos), "watch");
                             watcher.start();
                         }
                         case "register", "deregister" -> {
@@ -335,8 +347,8 @@ public final class FleetBench {
             }
         }
 
-        static void watch(DatagramSocket socket, Name name, boolean present, String address, PrintStream out) {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        static void watch(DatagramSocket socket, Name name, boolean present, String address, PrintStream out, long watchNanos) {
+            long deadline = System.nanoTime() + watchNanos;
             int id = 1;
             boolean first = true;
             while (System.nanoTime() < deadline) {

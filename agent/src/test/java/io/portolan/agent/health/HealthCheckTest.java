@@ -45,7 +45,7 @@ class HealthCheckTest {
 
     @BeforeAll
     static void up() throws Exception {
-        agent = Agent.start(AgentConfig.parse(new String[]{"--state-dir", Files.createTempDirectory("health").toString(),
+        agent = Agent.start(AgentConfig.parse(new String[]{"--dataplane", "none", "--state-dir", Files.createTempDirectory("health").toString(),
                 "--admin-listen", "127.0.0.1:0", "--dns-listen", "none", "--node", "n1", "--advertise-address", "127.0.0.1"}));
         Await.until("loaded", 5_000, () -> agent.state().loaded());
     }
@@ -166,7 +166,9 @@ class HealthCheckTest {
         Server server = NettyServerBuilder.forAddress(new InetSocketAddress(InetAddress.getByName("127.0.0.66"), 0))
                 .addService(health).build().start();
         servers.add(server::shutdownNow);
-        register("rpc", "g", "127.0.0.66", server.getPort(), "{\"kind\":\"grpc\",\"interval\":\"200ms\",\"timeout\":\"150ms\",\"fall\":1}");
+        // A generous timeout and fall 2: the first call also sets up the channel, which on a loaded
+        // 2-core machine took over 150 ms and failed the check (DEADLINE_EXCEEDED) before NOT_SERVING.
+        register("rpc", "g", "127.0.0.66", server.getPort(), "{\"kind\":\"grpc\",\"interval\":\"200ms\",\"timeout\":\"2s\",\"fall\":2}");
         register("rpc", "other", "127.0.0.67", httpServer("127.0.0.67", new AtomicInteger(200), new AtomicInteger()),
                 "{\"kind\":\"tcp\",\"interval\":\"200ms\",\"timeout\":\"150ms\"}");
         Thread.sleep(600);

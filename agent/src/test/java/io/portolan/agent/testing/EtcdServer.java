@@ -20,14 +20,41 @@ public final class EtcdServer implements AutoCloseable {
     private final int clientPort;
     private final int peerPort;
     private final Path log;
+    /** With TLS: the certificates ({@link TestPki}); etcd asks every client for a certificate its CA signed. */
+    private final TestPki pki;
+    private final int metricsPort;
+    private final String serverCert;
+    /** etcdctl's {@code --user} once authentication is on, or null. */
+    private volatile String etcdctlUser;
     private Process process;
 
     public EtcdServer() throws IOException {
+        this(null, null);
+    }
+
+    /**
+     * With {@code pki}: https on the client port with the PKI's server certificate, and
+     * {@code --client-cert-auth} with its CA; health is read from a plain metrics port.
+     */
+    public EtcdServer(TestPki pki) throws IOException {
+        this(pki, "server");
+    }
+
+    /** {@link #EtcdServer(TestPki)} serving the PKI's certificate {@code serverCert} (e.g. one that names another address). */
+    public EtcdServer(TestPki pki, String serverCert) throws IOException {
+        this.pki = pki;
+        this.serverCert = serverCert;
         this.dataDir = Files.createTempDirectory("etcd-test");
         this.clientPort = freePort();
         this.peerPort = freePort();
+        this.metricsPort = pki == null ? 0 : freePort();
         this.log = dataDir.resolveSibling(dataDir.getFileName() + ".log");
         start();
+    }
+
+    /** etcdctl runs as this user from now on ({@code NAME:PASSWORD}), e.g. root once authentication is enabled. */
+    public void etcdctlUser(String userColonPassword) {
+        this.etcdctlUser = userColonPassword;
     }
 
     public static int freePort() throws IOException {
@@ -37,7 +64,7 @@ public final class EtcdServer implements AutoCloseable {
     }
 
     public URI endpoint() {
-        return URI.create("http://127.0.0.1:" + clientPort);
+        return URI.create((pki == null ? "http" : "https") + "://127.0.0.1:" + clientPort);
     }
 
     public int clientPort() {
@@ -45,13 +72,19 @@ public final class EtcdServer implements AutoCloseable {
     }
 
     public synchronized void start() throws IOException {
-        String client = "http://127.0.0.1:" + clientPort;
+        String client = endpoint().toString();
         String peer = "http://127.0.0.1:" + peerPort;
-        ProcessBuilder pb = new ProcessBuilder(List.of("etcd", "--name", "test", "--data-dir", dataDir.resolve("data").toString(),
+        List<String> cmd = new java.util.ArrayList<>(List.of("etcd", "--name", "test", "--data-dir", dataDir.resolve("data").toString(),
                 "--listen-client-urls", client, "--advertise-client-urls", client,
                 "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
                 "--initial-cluster", "test=" + peer, "--initial-cluster-state", "new",
-                "--log-level", "warn", "--logger", "zap"))
+                "--log-level", "warn", "--logger", "zap"));
+        if (pki != null) {
+            cmd.addAll(List.of("--cert-file", pki.cert(serverCert).toString(), "--key-file", pki.key(serverCert).toString(),
+                    "--trusted-ca-file", pki.caCert().toString(), "--client-cert-auth",
+                    "--listen-metrics-urls", "http://127.0.0.1:" + metricsPort));
+        }
+        ProcessBuilder pb = new ProcessBuilder(cmd)
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
         pb.environment().put("ETCD_UNSUPPORTED_ARCH", "");
@@ -71,7 +104,7 @@ public final class EtcdServer implements AutoCloseable {
 
     private boolean healthy() {
         try (Socket s = new Socket()) {
-            s.connect(new InetSocketAddress("127.0.0.1", clientPort), 200);
+            s.connect(new InetSocketAddress("127.0.0.1", pki == null ? clientPort : metricsPort), 200);
             s.getOutputStream().write(("GET /health HTTP/1.0\r\nHost: x\r\n\r\n").getBytes());
             s.setSoTimeout(1000);
             String r = new String(s.getInputStream().readAllBytes());
@@ -93,6 +126,12 @@ public final class EtcdServer implements AutoCloseable {
     /** etcdctl with this server as endpoint (argv only). */
     public String etcdctl(String... args) throws IOException, InterruptedException {
         List<String> cmd = new java.util.ArrayList<>(List.of("etcdctl", "--endpoints", endpoint().toString()));
+        if (pki != null) {
+            cmd.addAll(List.of("--cacert", pki.caCert().toString(), "--cert", pki.clientCert().toString(), "--key", pki.clientKey().toString()));
+        }
+        if (etcdctlUser != null) {
+            cmd.add("--user=" + etcdctlUser);
+        }
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
         pb.environment().put("ETCDCTL_API", "3");

@@ -236,7 +236,7 @@ public final class ZoneCompiler {
         rev.compileInto(keys, entries);
         int i = 0;
         for (Map.Entry<InetAddress, Set<String>> e : b.ptr.entrySet()) { // reverse() added the names in this order
-            part.ptr.put(e.getKey(), new Ptr(e.getValue(), keys.get(i), entries.get(i)));
+            part.ptr.put(e.getKey(), new Ptr(List.copyOf(e.getValue()), keys.get(i), entries.get(i)));
             i++;
         }
         return part;
@@ -316,8 +316,12 @@ public final class ZoneCompiler {
         return new ZoneTable(names, zoneWire, zone, entries.get(0), nodata, nxdomain, revision);
     }
 
-    /** One address's reverse name as compiled for one service: its targets, the name and the entry. */
-    private record Ptr(Set<String> targets, byte[] key, NameEntry entry) {
+    /**
+     * One address's reverse name as compiled for one service: its targets (in order, distinct: a
+     * list, as one or two names are the rule and a set per address cost 150 bytes each), the name
+     * and the entry.
+     */
+    private record Ptr(List<String> targets, byte[] key, NameEntry entry) {
     }
 
     /** One service's compiled names, kept while the service and its serving instances are unchanged. */

@@ -2,10 +2,12 @@ package io.portolan.lb.ipvs;
 
 import io.portolan.lb.host.VipAddresses;
 import io.portolan.proto.Cidr;
+import io.portolan.proto.Flag;
 import io.portolan.proto.ValidationException;
 import io.portolan.proto.Values;
 
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
@@ -29,9 +31,26 @@ record IpvsConfig(String device, Duration tcpTimeout, Duration tcpFinTimeout, Du
     static final int DEFAULT_MARK_BASE = 0x0c000000;
     static final int DEFAULT_MARK_BITS = 20;
 
-    static final Set<String> FLAG_NAMES = Set.of("ipvs-device", "ipvs-tcp-timeout", "ipvs-tcpfin-timeout", "ipvs-udp-timeout",
-            "ipvs-drain-timeout", "ipvs-min-sync-interval", "ipvs-max-backoff", "ipvs-full-resync-interval", "ipvs-mark-base",
-            "ipvs-mark-bits", "ipvs-masquerade-cidr", "ipvs-ip-forward");
+    /** The flags {@link #parse} reads (their defaults from here) and {@code --help} prints: add a row here and read it in {@code parse}. */
+    static final List<Flag> FLAG_TABLE = List.of(
+            Flag.of("ipvs-device", "DEV", DEFAULT_DEVICE, "the dummy device the VIPs are bound on"),
+            Flag.of("ipvs-tcp-timeout", "DURATION", "3h", "IPVS timeout of an established TCP connection (whole seconds)"),
+            Flag.of("ipvs-tcpfin-timeout", "DURATION", "2m", "IPVS timeout of a TCP connection after FIN (whole seconds)"),
+            Flag.of("ipvs-udp-timeout", "DURATION", "5m", "IPVS timeout of a UDP flow (whole seconds)"),
+            Flag.of("ipvs-drain-timeout", "DURATION", "30s", "how long a removed real server keeps weight 0 while it drains"),
+            Flag.of("ipvs-min-sync-interval", "DURATION", "100ms", "changes are applied at most this often"),
+            Flag.of("ipvs-max-backoff", "DURATION", "30s", "the longest wait between retries of a failed sync"),
+            Flag.of("ipvs-full-resync-interval", "DURATION", "5m", "a full sync against the kernel this often; 0 is never"),
+            Flag.of("ipvs-mark-base", "MARK", "0x" + Integer.toHexString(DEFAULT_MARK_BASE), "the first firewall mark of the range this plane owns"),
+            Flag.of("ipvs-mark-bits", "N", String.valueOf(DEFAULT_MARK_BITS), "the range holds 2^N marks, 8-24"),
+            Flag.of("ipvs-masquerade-cidr", "CIDR|none", "0.0.0.0/0", "SNAT IPVS traffic to real servers in this prefix"),
+            Flag.of("ipvs-ip-forward", "true|false", "true", "set net.ipv4.ip_forward=1 at start"));
+
+    static final Set<String> FLAG_NAMES = Flag.valueNames(FLAG_TABLE);
+
+    private static String def(String name) {
+        return Flag.named(FLAG_TABLE, name).dflt();
+    }
 
     static final IpvsConfig DEFAULT = parse(Map.of());
 
@@ -54,22 +73,22 @@ record IpvsConfig(String device, Duration tcpTimeout, Duration tcpFinTimeout, Du
                 throw new ValidationException("--" + k, flags.get(k), "unknown ipvs flag; known: " + new TreeSet<>(FLAG_NAMES));
             }
         }
-        String device = VipAddresses.checkDevice("--ipvs-device", flags.getOrDefault("ipvs-device", DEFAULT_DEVICE), 15);
-        Duration tcp = seconds(flags, "ipvs-tcp-timeout", "3h", 1, 31 * 24 * 3600);
-        Duration fin = seconds(flags, "ipvs-tcpfin-timeout", "2m", 1, 24 * 3600);
-        Duration udp = seconds(flags, "ipvs-udp-timeout", "5m", 1, 24 * 3600);
-        Duration drain = duration(flags, "ipvs-drain-timeout", "30s", Duration.ZERO, Duration.ofHours(24));
-        Duration minSync = duration(flags, "ipvs-min-sync-interval", "100ms", Duration.ZERO, Duration.ofMinutes(10));
-        Duration backoff = duration(flags, "ipvs-max-backoff", "30s", Duration.ofMillis(100), Duration.ofHours(1));
-        Duration resync = duration(flags, "ipvs-full-resync-interval", "5m", Duration.ZERO, Duration.ofDays(1));
-        int bits = Values.integer("--ipvs-mark-bits", flags.getOrDefault("ipvs-mark-bits", String.valueOf(DEFAULT_MARK_BITS)), 8, 24);
-        String baseText = flags.getOrDefault("ipvs-mark-base", "0x" + Integer.toHexString(DEFAULT_MARK_BASE));
+        String device = VipAddresses.checkDevice("--ipvs-device", flags.getOrDefault("ipvs-device", def("ipvs-device")), 15);
+        Duration tcp = seconds(flags, "ipvs-tcp-timeout", def("ipvs-tcp-timeout"), 1, 31 * 24 * 3600);
+        Duration fin = seconds(flags, "ipvs-tcpfin-timeout", def("ipvs-tcpfin-timeout"), 1, 24 * 3600);
+        Duration udp = seconds(flags, "ipvs-udp-timeout", def("ipvs-udp-timeout"), 1, 24 * 3600);
+        Duration drain = duration(flags, "ipvs-drain-timeout", def("ipvs-drain-timeout"), Duration.ZERO, Duration.ofHours(24));
+        Duration minSync = duration(flags, "ipvs-min-sync-interval", def("ipvs-min-sync-interval"), Duration.ZERO, Duration.ofMinutes(10));
+        Duration backoff = duration(flags, "ipvs-max-backoff", def("ipvs-max-backoff"), Duration.ofMillis(100), Duration.ofHours(1));
+        Duration resync = duration(flags, "ipvs-full-resync-interval", def("ipvs-full-resync-interval"), Duration.ZERO, Duration.ofDays(1));
+        int bits = Values.integer("--ipvs-mark-bits", flags.getOrDefault("ipvs-mark-bits", def("ipvs-mark-bits")), 8, 24);
+        String baseText = flags.getOrDefault("ipvs-mark-base", def("ipvs-mark-base"));
         long base = parseMark("--ipvs-mark-base", baseText);
         if ((base & ((1L << bits) - 1)) != 0 || base == 0) {
             throw new ValidationException("--ipvs-mark-base", baseText, "a non-zero mark whose low --ipvs-mark-bits (" + bits
                     + ") bits are 0, e.g. 0x0c000000, so that one mask selects every mark of the range");
         }
-        String masqText = flags.getOrDefault("ipvs-masquerade-cidr", "0.0.0.0/0");
+        String masqText = flags.getOrDefault("ipvs-masquerade-cidr", def("ipvs-masquerade-cidr"));
         Cidr masq = null;
         if (!masqText.equals("none")) {
             if (masqText.equals("0.0.0.0/0")) {
@@ -81,7 +100,7 @@ record IpvsConfig(String device, Duration tcpTimeout, Duration tcpFinTimeout, Du
                 }
             }
         }
-        String fwd = flags.getOrDefault("ipvs-ip-forward", "true");
+        String fwd = flags.getOrDefault("ipvs-ip-forward", def("ipvs-ip-forward"));
         if (!fwd.equals("true") && !fwd.equals("false")) {
             throw new ValidationException("--ipvs-ip-forward", fwd, "true or false");
         }

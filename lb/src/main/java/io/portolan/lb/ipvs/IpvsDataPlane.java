@@ -25,7 +25,15 @@ import java.util.concurrent.TimeUnit;
  */
 public final class IpvsDataPlane implements DataPlane {
     /** The kind the agent chooses with {@code --dataplane ipvs}. */
-    public static final DataPlaneKind KIND = new DataPlaneKind("ipvs", IpvsConfig.FLAG_NAMES, IpvsConfig::parse,
+    public static final DataPlaneKind KIND = new DataPlaneKind("ipvs", IpvsConfig.FLAG_TABLE, IpvsConfig::parse,
+            (flags, vips) -> {
+                try {
+                    preflight(Exec.local(), Exec.onPath("ipvsadm"));
+                    return null;
+                } catch (IllegalStateException e) {
+                    return e.getMessage();
+                }
+            },
             (flags, meters) -> create(IpvsConfig.parse(flags), Exec.local(), meters), flags -> cleanup(IpvsConfig.parse(flags), Exec.local()));
 
     /** While real servers drain, the plane re-syncs this often to read their connection counts. */

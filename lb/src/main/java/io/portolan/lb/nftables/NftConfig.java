@@ -1,10 +1,12 @@
 package io.portolan.lb.nftables;
 
 import io.portolan.lb.host.VipAddresses;
+import io.portolan.proto.Flag;
 import io.portolan.proto.ValidationException;
 import io.portolan.proto.Values;
 
 import java.time.Duration;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
@@ -35,11 +37,22 @@ record NftConfig(String table, Duration minSyncInterval, Duration maxBackoff, Du
     static final String VIP_DEVICE = "nft-vip-device";
     static final String AFFINITY_TIMEOUT = "nft-affinity-timeout";
 
-    static final Set<String> FLAGS = Set.of(TABLE, MIN_SYNC_INTERVAL, MAX_BACKOFF, FULL_RESYNC, SLOTS, MASQUERADE, MARK,
-            VIP_DEVICE, AFFINITY_TIMEOUT);
-
     static final NftConfig DEFAULTS = new NftConfig("portolan", Duration.ofMillis(500), Duration.ofSeconds(30),
             Duration.ofHours(1), 64, Masquerade.ALL, 0x4000, null, Duration.ofMinutes(3));
+
+    /** The flags {@link #parse} reads and {@code --help} prints: add a row here and read it in {@code parse}. */
+    static final List<Flag> FLAG_TABLE = List.of(
+            Flag.of(TABLE, "NAME", DEFAULTS.table, "the nftables table (family ip) this plane owns"),
+            Flag.of(MIN_SYNC_INTERVAL, "DURATION", Values.text(DEFAULTS.minSyncInterval), "changes are applied at most this often"),
+            Flag.of(MAX_BACKOFF, "DURATION", Values.text(DEFAULTS.maxBackoff), "the longest wait between retries of a failed sync"),
+            Flag.of(FULL_RESYNC, "DURATION", Values.text(DEFAULTS.fullResync), "a full sync against the kernel this often; 0 is never"),
+            Flag.of(SLOTS, "N", String.valueOf(DEFAULTS.slots), "most slots per service port (weights are slot counts), 1-1024"),
+            Flag.of(MASQUERADE, "all|published|none", DEFAULTS.masquerade.lower(), "which DNATed traffic is masqueraded"),
+            Flag.of(MARK, "MARK", "0x4000", "packet mark bit(s) used to pick traffic to masquerade"),
+            Flag.of(VIP_DEVICE, "DEV|none", "none", "also put each VIP on DEV as /32 (the kernel DNATs without it)"),
+            Flag.of(AFFINITY_TIMEOUT, "DURATION", Values.text(DEFAULTS.affinityTimeout), "how long sh (source hash) affinity lasts"));
+
+    static final Set<String> FLAGS = Flag.valueNames(FLAG_TABLE);
 
     /** Parses the {@code nft-*} entries of {@code flags}; other planes' flags (ipvs-*, lb-*) are theirs to check. */
     static NftConfig parse(Map<String, String> flags) {

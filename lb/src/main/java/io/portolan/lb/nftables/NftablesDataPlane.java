@@ -71,8 +71,29 @@ public final class NftablesDataPlane implements DataPlane {
     private volatile Timings lastTimings;
 
     /** The kind the agent chooses with {@code --dataplane nftables}. */
-    public static final DataPlaneKind KIND = new DataPlaneKind("nftables", NftConfig.FLAGS, NftConfig::parse,
+    public static final DataPlaneKind KIND = new DataPlaneKind("nftables", NftConfig.FLAG_TABLE, NftConfig::parse,
+            (flags, vips) -> probe(Exec.local(), Exec.onPath("nft")),
             (flags, meters) -> create(NftConfig.parse(flags), Exec.local(), meters), flags -> cleanup(NftConfig.parse(flags), Exec.local()));
+
+    /**
+     * Whether this host lets the agent make its table: {@code nft} installed, and one transaction that
+     * adds a scratch table and deletes it again (the kernel checks CAP_NET_ADMIN and nf_tables support,
+     * and nothing is left behind). Null when it can, else what refused it.
+     */
+    static String probe(Exec exec, boolean nftInstalled) {
+        if (!nftInstalled) {
+            return "nft is not on PATH (Debian package nftables)";
+        }
+        String scratch = "portolan_probe_" + ProcessHandle.current().pid();
+        try {
+            Exec.Result r = exec.run(List.of("nft", "-f", "-"), "add table ip " + scratch + "\ndelete table ip " + scratch + "\n",
+                    java.time.Duration.ofSeconds(10));
+            return r.code() == 0 ? null : "nft cannot create a table here (" + r.errOrOut()
+                    + "): the agent needs root or CAP_NET_ADMIN, and a kernel with nf_tables";
+        } catch (IOException e) {
+            return "cannot run nft: " + e.getMessage();
+        }
+    }
 
     static NftablesDataPlane create(NftConfig config, Exec exec, MeterRegistry meters) {
         warnIfNotForwarding();

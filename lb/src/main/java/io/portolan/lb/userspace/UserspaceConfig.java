@@ -1,6 +1,7 @@
 package io.portolan.lb.userspace;
 
 import io.portolan.lb.host.VipAddresses;
+import io.portolan.proto.Flag;
 import io.portolan.proto.Validate;
 import io.portolan.proto.ValidationException;
 import io.portolan.proto.Values;
@@ -142,22 +143,48 @@ public record UserspaceConfig(String vipDevice, List<InetAddress> sourceAddresse
         return new Builder();
     }
 
-    /** The settings' names without the {@code --lb-} prefix; see {@link Builder#flag}. */
-    static final List<String> NAMES = List.of("vip-device", "source-addresses", "max-connections", "idle-timeout",
-            "service-idle-timeouts", "udp-idle-timeout", "drain-timeout", "connect-timeout", "connect-retries", "keepalive-idle",
-            "affinity-timeout", "proxy-protocol", "splice", "threads", "tcp-io", "eject", "eject-window", "eject-min-calls",
-            "eject-failure-rate", "eject-duration", "eject-max-percent");
+    /**
+     * The agent flags of the userspace data plane (names {@code lb-NAME}, without dashes): the table
+     * {@link #fromFlags} reads and {@code --help} prints. Add a row here and a case in {@link Builder#flag}.
+     */
+    public static final List<Flag> FLAG_TABLE = List.of(
+            lb("vip-device", "DEV", DEFAULT_VIP_DEVICE, "the device VIPs are added to (/32, label DEV:ptl); 127.0.0.0/8 VIPs need none"),
+            lb("source-addresses", "ADDR,...", "(the kernel picks)", "local addresses upstream connections are bound to, in turn"),
+            lb("max-connections", "N", String.valueOf(DEFAULT_MAX_CONNECTIONS), "connections (TCP) or flows (UDP) per service port; past it, refused"),
+            lb("idle-timeout", "DURATION", Values.text(DEFAULT_IDLE_TIMEOUT), "a TCP connection idle both ways this long is closed"),
+            lb("service-idle-timeouts", "SERVICE=DURATION,...", "", "per-service idle timeouts over --lb-idle-timeout"),
+            lb("udp-idle-timeout", "DURATION", Values.text(DEFAULT_UDP_IDLE_TIMEOUT), "a UDP flow idle both ways this long is dropped"),
+            lb("drain-timeout", "DURATION", Values.text(DEFAULT_DRAIN_TIMEOUT), "how long connections to a removed or weight-0 instance may go on"),
+            lb("connect-timeout", "DURATION", Values.text(DEFAULT_CONNECT_TIMEOUT), "upstream TCP connect timeout"),
+            lb("connect-retries", "N", String.valueOf(DEFAULT_CONNECT_RETRIES), "other instances tried when a connect fails, 0-16"),
+            lb("keepalive-idle", "DURATION", Values.text(DEFAULT_KEEPALIVE_IDLE), "TCP keep-alive idle time on both sides"),
+            lb("affinity-timeout", "DURATION", Values.text(DEFAULT_AFFINITY_TIMEOUT), "how long sh (source hash) affinity outlives the last connection"),
+            lb("proxy-protocol", "SERVICE,...", "", "services whose instances get a PROXY protocol v2 header (TCP)"),
+            lb("splice", "true|false", "false", "relay TCP with splice(2) through Netty instead of buffers"),
+            lb("threads", "N", "0", "event-loop threads; 0 is one per core"),
+            lb("tcp-io", "native|netty", "native", "TCP relayed by portolan's own epoll loop or by Netty's"),
+            lb("eject", "true|false", "true", "passive outlier ejection of instances whose connects fail"),
+            lb("eject-window", "DURATION", Values.text(Eject.DEFAULT.window()), "the window of connect outcomes ejection looks at"),
+            lb("eject-min-calls", "N", String.valueOf(Eject.DEFAULT.minimumCalls()), "connects in the window before an instance can be ejected"),
+            lb("eject-failure-rate", "PERCENT", String.valueOf((int) Eject.DEFAULT.failureRatePercent()), "failed connects that eject an instance, 1-100"),
+            lb("eject-duration", "DURATION", Values.text(Eject.DEFAULT.ejectFor()), "how long an ejected instance stays out before a probe"),
+            lb("eject-max-percent", "PERCENT", String.valueOf((int) Math.round(Eject.DEFAULT.maxEjectedFraction() * 100)),
+                    "most of a port's instances ejected at once (at least one)"));
 
-    /** The agent flags of the userspace data plane, without dashes: {@code lb-NAME}. */
-    public static final Set<String> FLAGS = NAMES.stream().map(n -> "lb-" + n).collect(java.util.stream.Collectors.toUnmodifiableSet());
+    private static Flag lb(String name, String value, String dflt, String meaning) {
+        return Flag.of("lb-" + name, value, dflt, meaning);
+    }
+
+    /** The names in {@link #FLAG_TABLE}. */
+    public static final Set<String> FLAGS = Flag.valueNames(FLAG_TABLE);
 
     /** The settings given by the {@code lb-*} entries of {@code flags} over the defaults; other entries are ignored. */
     public static UserspaceConfig fromFlags(Map<String, String> flags) {
         Builder b = builder();
-        for (String name : NAMES) {
-            String v = flags.get("lb-" + name);
+        for (Flag f : FLAG_TABLE) {
+            String v = flags.get(f.name());
             if (v != null) {
-                b.flag(name, v);
+                b.flag(f.name().substring("lb-".length()), v);
             }
         }
         return b.build();

@@ -44,8 +44,26 @@ public final class UserspaceDataPlane implements DataPlane {
     static final Logger log = LoggerFactory.getLogger(UserspaceDataPlane.class);
 
     /** The kind the agent chooses with {@code --dataplane userspace}. */
-    public static final DataPlaneKind KIND = new DataPlaneKind("userspace", UserspaceConfig.FLAGS, UserspaceConfig::fromFlags,
+    public static final DataPlaneKind KIND = new DataPlaneKind("userspace", UserspaceConfig.FLAG_TABLE, UserspaceConfig::fromFlags,
+            (flags, vips) -> probe(vips, io.portolan.lb.host.Capabilities.netAdmin(), Exec.onPath("ip"), UserspaceConfig.fromFlags(flags).vipDevice()),
             (flags, meters) -> create(UserspaceConfig.fromFlags(flags), meters), flags -> cleanup(UserspaceConfig.fromFlags(flags)));
+
+    /**
+     * Whether this plane can make its VIPs reach it: VIPs in 127.0.0.0/8 are local already; any
+     * other VIP goes on the device with {@code ip addr add}, which needs CAP_NET_ADMIN. Null when it can.
+     */
+    static String probe(io.portolan.proto.Cidr vips, boolean netAdmin, boolean ipInstalled, String device) {
+        if (vips.loopback()) {
+            return null;
+        }
+        if (!ipInstalled) {
+            return "ip is not on PATH (Debian package iproute2), needed to put VIPs from " + vips + " on " + device;
+        }
+        if (!netAdmin) {
+            return "putting VIPs from " + vips + " on " + device + " needs root or CAP_NET_ADMIN (or --vip-cidr inside 127.0.0.0/8)";
+        }
+        return null;
+    }
 
     /** A listener: a VIP's port, or a published port on every local address ({@link #ANY}). */
     private record Key(InetAddress vip, int port, Protocol protocol) {

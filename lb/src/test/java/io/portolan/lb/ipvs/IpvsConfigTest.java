@@ -13,6 +13,15 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class IpvsConfigTest {
+    /** Each default that --help shows (the flag table's) is the one the parser uses when the flag is absent. */
+    @Test
+    void flagTable_defaults_areTheParsersDefaults() {
+        for (io.portolan.proto.Flag f : IpvsConfig.FLAG_TABLE) {
+            assertTrue(f.literalDefault(), f.name());
+            assertEquals(IpvsConfig.parse(Map.of()), IpvsConfig.parse(Map.of(f.name(), f.dflt())), f.name() + " " + f.dflt());
+        }
+    }
+
     @Test
     void defaults() {
         IpvsConfig c = IpvsConfig.DEFAULT;

@@ -14,6 +14,16 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class NftConfigTest {
+    /** Each default that --help shows (the flag table's) is the one the parser uses when the flag is absent. */
+    @Test
+    void flagTable_defaults_areTheParsersDefaults() {
+        for (io.portolan.proto.Flag f : NftConfig.FLAG_TABLE) {
+            assertTrue(f.literalDefault(), f.name());
+            assertEquals(NftConfig.parse(Map.of()), NftConfig.parse(Map.of(f.name(), f.dflt())), f.name() + " " + f.dflt());
+        }
+        assertEquals(NftConfig.FLAGS, NftablesDataPlane.KIND.flags());
+    }
+
     @Test
     void parse_noFlags_defaults() {
         NftConfig c = NftConfig.parse(Map.of());

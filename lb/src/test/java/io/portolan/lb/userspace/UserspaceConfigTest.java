@@ -16,6 +16,19 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class UserspaceConfigTest {
+    /** Each literal default that --help shows (the flag table's) is the one the parser uses when the flag is absent. */
+    @Test
+    void flagTable_defaults_areTheParsersDefaults() {
+        int literal = 0;
+        for (io.portolan.proto.Flag f : UserspaceConfig.FLAG_TABLE) {
+            if (f.literalDefault()) {
+                literal++;
+                assertEquals(UserspaceConfig.fromFlags(Map.of()), UserspaceConfig.fromFlags(Map.of(f.name(), f.dflt())), f.name() + " " + f.dflt());
+            }
+        }
+        assertEquals(UserspaceConfig.FLAG_TABLE.size() - 3, literal, "all but source-addresses, service-idle-timeouts, proxy-protocol");
+    }
+
     @Test
     void defaults_noFlags_documentedValues() {
         UserspaceConfig c = UserspaceConfig.defaults();

@@ -24,8 +24,8 @@ import java.util.Map;
  *   the value a lease id ({@code JEtcdClientWrapper#createEphemeral}) or a hash (a persistent key, {@code dynamic=false});
  *   Dubbo also writes {@code /ROOT/INTERFACE} and {@code /ROOT/INTERFACE/providers} themselves (hash values), and
  *   {@code consumers}, {@code routers} and {@code configurators} beside {@code providers}: those are not providers and are
- *   passed over;</li>
- *   <li>application level ({@code EtcdServiceDiscovery#toPath}, Dubbo 3): {@code /services/APPLICATION/HOST:PORT}, the value
+ *   passed over, as are the providers of Dubbo's own {@link #METADATA_SERVICE};</li>
+ *   <li>application level ({@code EtcdServiceDiscovery#toPath}, Dubbo 2.7.23 with {@code registry-type=service} and Dubbo 3): {@code /services/APPLICATION/HOST:PORT}, the value
  *   the {@code DefaultServiceInstance} as JSON ({@code serviceName}, {@code host}, {@code port}, {@code enabled},
  *   {@code healthy}, {@code metadata} whose {@code dubbo.endpoints} is a JSON array of {@code {"port","protocol"}});
  *   {@code /services/APPLICATION} itself (a hash) is passed over.</li>
@@ -39,6 +39,12 @@ final class DubboKeys {
     /** Dubbo's default provider weight ({@code Constants.DEFAULT_WEIGHT}), also portolan's. */
     static final int DEFAULT_WEIGHT = 100;
     static final String APPLICATIONS_PREFIX = "/services/";
+    /**
+     * Dubbo's own metadata service, exported by every application-level provider and registered at interface level
+     * too by Dubbo 2.7.23 (on a port of its own, 20881 beside 20880): not the application's service, so passed over, or
+     * the application's VIP would send its callers to a port that serves none of its interfaces.
+     */
+    static final String METADATA_SERVICE = "org.apache.dubbo.metadata.MetadataService";
 
     private DubboKeys() {
     }
@@ -77,6 +83,9 @@ final class DubboKeys {
             return null;
         }
         String iface = decode("interface", seg[0]);
+        if (iface.equals(METADATA_SERVICE)) {
+            return null;
+        }
         String url = decode("provider URL", seg[2]);
         return fromUrl(url, iface);
     }

@@ -62,4 +62,9 @@ public record DubboSettings(String rootPrefix) {
         }
         return new DubboSettings(prefix);
     }
+
+    /** The prefixes the importer reads (so its etcd role needs read on them). */
+    public java.util.List<String> readPrefixes() {
+        return java.util.List.of(rootPrefix, DubboKeys.APPLICATIONS_PREFIX);
+    }
 }

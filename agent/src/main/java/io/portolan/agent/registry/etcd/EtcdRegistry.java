@@ -64,6 +64,7 @@ public final class EtcdRegistry implements Registry {
     /** At most one nudge of gRPC's reconnect backoff per this many ms. */
     static final long RECONNECT_EVERY_MS = 1_000;
 
+    private final EtcdAccess access;
     private final Client client;
     private final KV kv;
     private final KeyLayout layout;
@@ -81,15 +82,21 @@ public final class EtcdRegistry implements Registry {
     private volatile PrefixWatch registryWatch;
 
     public EtcdRegistry(List<URI> endpoints, KeyLayout layout, Cidr vipCidr, Duration timeout, MeterRegistry meters) {
+        this(EtcdAccess.plain(endpoints), layout, vipCidr, timeout, meters);
+    }
+
+    /** @param access the endpoints, and TLS and the etcd user when etcd asks for them */
+    public EtcdRegistry(EtcdAccess access, KeyLayout layout, Cidr vipCidr, Duration timeout, MeterRegistry meters) {
+        this.access = access;
         this.layout = layout;
-        this.endpoints = endpoints.stream().map(URI::toString).toList();
+        this.endpoints = access.endpoints().stream().map(URI::toString).toList();
         this.vipCidr = vipCidr;
         this.timeout = timeout;
         this.meters = meters;
-        this.client = newClient(endpoints, timeout);
+        this.client = access.build(timeout);
         this.kv = client.getKVClient();
         this.reconnect = new ConnectBackoff(client, RECONNECT_EVERY_MS);
-        this.members = new WatchMembers(endpoints, e -> newClient(List.of(e), timeout));
+        this.members = new WatchMembers(access.endpoints(), e -> access.only(e).build(timeout));
         this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "etcd-registry");
             t.setDaemon(true);
@@ -106,22 +113,6 @@ public final class EtcdRegistry implements Registry {
         TaggedCircuitBreakerMetrics.ofCircuitBreakerRegistry(breakers).bindTo(meters);
     }
 
-    /**
-     * A jetcd client of {@code endpoints}: no waiting for a ready connection (a call to a dead etcd
-     * fails), a connect timeout of {@code timeout}, gRPC keepalive at its minimum (10 s, 5 s to
-     * answer) and keepaliveWithoutCalls left as jetcd has it (on: turning it off broke reconnecting).
-     */
-    private static Client newClient(List<URI> endpoints, Duration timeout) {
-        return Client.builder()
-                .endpoints(endpoints)
-                .waitForReady(false)
-                .connectTimeout(timeout)
-                .keepaliveTime(Duration.ofSeconds(10))
-                .keepaliveTimeout(Duration.ofSeconds(5))
-                .maxInboundMessageSize(64 * 1024 * 1024)
-                .build();
-    }
-
     @Override
     public String kind() {
         return "etcd";
@@ -136,6 +127,28 @@ public final class EtcdRegistry implements Registry {
     public boolean connected() {
         PrefixWatch w = registryWatch;
         return w != null && w.connected() && !closed;
+    }
+
+    /**
+     * Asks etcd, before the agent starts anything else, whether it lets this client in: read and write
+     * under the prefix, read under each of {@code readPrefixes} (an importer's).
+     *
+     * @return false when etcd could not be reached (an outage, not a refusal: the agent starts and retries)
+     * @throws EtcdRefusedException when TLS, the user or its role refused, in one line naming what
+     */
+    public boolean checkAccess(List<String> readPrefixes) {
+        return AccessCheck.run(kv, access, layout.prefix(), readPrefixes, timeout.toMillis()) == AccessCheck.Outcome.ALLOWED;
+    }
+
+    /** {@link #checkAccess} for a command that needs etcd now: unreachable is an error too. */
+    public void requireAccess() {
+        if (!checkAccess(List.of())) {
+            throw new RegistryUnavailableException("cannot reach etcd at " + access.endpoints() + " within " + timeout.toMillis() + " ms", null);
+        }
+    }
+
+    public EtcdAccess access() {
+        return access;
     }
 
     // ---- reading ------------------------------------------------------------------------

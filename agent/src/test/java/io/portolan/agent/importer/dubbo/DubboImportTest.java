@@ -63,7 +63,7 @@ class DubboImportTest {
         client = EtcdClients.client(etcd.endpoint());
         lease = client.getLeaseClient().grant(300).get(10, TimeUnit.SECONDS).getID();
         dnsPort = EtcdServer.freePort();
-        agent = Agent.start(AgentConfig.parse(new String[] {"--etcd-endpoints", "http://127.0.0.1:" + proxy.port(), "--import", "dubbo",
+        agent = Agent.start(AgentConfig.parse(new String[] {"--dataplane", "none", "--etcd-endpoints", "http://127.0.0.1:" + proxy.port(), "--import", "dubbo",
                 "--node", "host-a", "--advertise-address", "10.20.0.5", "--admin-listen", "127.0.0.1:0",
                 "--dns-listen", "127.0.0.1:" + dnsPort, "--vip-cidr", "10.99.0.0/16", "--etcd-timeout", "1s",
                 "--state-dir", Files.createTempDirectory("dubbo-import").toString()}));

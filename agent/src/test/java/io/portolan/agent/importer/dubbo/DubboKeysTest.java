@@ -46,6 +46,10 @@ class DubboKeysTest {
         assertNull(DubboKeys.provider("/dubbo/", "/dubbo/io.portolan.demo.GreetingService/providers"));
         assertNull(DubboKeys.provider("/dubbo/", "/dubbo/io.portolan.demo.GreetingService/consumers/consumer%3A%2F%2F10.0.0.1%2Fx"));
         assertNull(DubboKeys.provider("/dubbo/", "/dubbo/config/dubbo/demo-provider.configurators"));
+        // Dubbo 2.7.23's metadata service, registered at interface level on a port of its own: not the application's
+        assertNull(DubboKeys.provider("/dubbo/", "/dubbo/org.apache.dubbo.metadata.MetadataService/providers/"
+                + "dubbo%3A%2F%2F172.31.1.3%3A20881%2Forg.apache.dubbo.metadata.MetadataService%3Fapplication%3Ddemo-provider%26group%3Ddemo-provider"
+                + "%26interface%3Dorg.apache.dubbo.metadata.MetadataService%26release%3D2.7.23%26version%3D1.0.0"));
         DubboKeys.BadKey raw = assertThrows(DubboKeys.BadKey.class,
                 () -> DubboKeys.provider("/dubbo/", "/dubbo/x/providers/dubbo://10.0.0.1:20880/x?application=a"));
         assertTrue(raw.getMessage().contains("URL-encoded"), raw.getMessage());

@@ -3,6 +3,7 @@ package io.portolan.agent.registry.etcd;
 import io.etcd.jetcd.Client;
 import io.portolan.agent.Agent;
 import io.portolan.agent.config.AgentConfig;
+import io.portolan.agent.registry.RegistryState;
 import io.portolan.agent.testing.Await;
 import io.portolan.agent.testing.EtcdClients;
 import io.portolan.agent.testing.EtcdServer;
@@ -12,6 +13,7 @@ import io.portolan.proto.Extras;
 import io.portolan.proto.Health;
 import io.portolan.proto.Instance;
 import io.portolan.proto.JsonCodec;
+import io.portolan.proto.KeyLayout;
 import io.portolan.proto.Mode;
 import io.portolan.proto.Port;
 import io.portolan.proto.Protocol;
@@ -94,9 +96,8 @@ class WatchSilenceTest {
                 assertTrue(!text.contains(" on " + memberB + " silent for"), "B never fell silent: " + tail(text));
 
                 // nothing missed: the agent holds what etcd holds (its own nodes/ key aside)
-                Map<String, String> want = withoutNodes(EtcdClients.list(client, PREFIX).values());
-                Await.until("the agent holds what etcd holds", 10_000,
-                        () -> want.equals(withoutNodes(EtcdClients.strings(agent.state().acceptedValues()))));
+                Map<String, Object> want = parsedWithoutNodes(EtcdClients.list(client, PREFIX).values());
+                Await.until("the agent holds what etcd holds", 10_000, () -> want.equals(withoutNodeKeys(agent.state().acceptedValues())));
             } finally {
                 a.thaw();
             }
@@ -137,8 +138,20 @@ class WatchSilenceTest {
         return URLEncoder.encode(s, StandardCharsets.UTF_8);
     }
 
-    static Map<String, String> withoutNodes(Map<String, String> kv) {
-        Map<String, String> out = new TreeMap<>(kv);
+    /** etcd's values under the prefix as the registry state holds them (parsed), nodes/ aside. */
+    static Map<String, Object> parsedWithoutNodes(Map<String, String> kv) {
+        KeyLayout layout = new KeyLayout(PREFIX);
+        Map<String, Object> out = new TreeMap<>();
+        kv.forEach((k, v) -> {
+            if (!k.startsWith(PREFIX + "nodes/")) {
+                out.put(k, RegistryState.decode(layout.parse(k), v.getBytes(StandardCharsets.UTF_8)));
+            }
+        });
+        return out;
+    }
+
+    static Map<String, Object> withoutNodeKeys(Map<String, Object> held) {
+        Map<String, Object> out = new TreeMap<>(held);
         out.keySet().removeIf(k -> k.startsWith(PREFIX + "nodes/"));
         return out;
     }
