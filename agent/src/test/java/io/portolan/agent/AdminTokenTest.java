@@ -80,7 +80,7 @@ class AdminTokenTest {
             assertTrue(r.body().contains("--admin-token-file"), r.body());
             assertEquals("Bearer realm=\"portolan\"", r.headers().firstValue("WWW-Authenticate").orElse(null));
         }
-        for (String path : new String[] {"/v1/services", "/v1/snapshot", "/metrics"}) {
+        for (String path : new String[] {"/v1/services", "/v1/snapshot", "/metrics", "/v1/status", "/v1/status/services"}) {
             assertEquals(200, get(admin + path, "Bearer " + TOKEN).statusCode(), path);
             assertEquals(401, get(admin + path, null).statusCode(), path);
         }
@@ -95,6 +95,17 @@ class AdminTokenTest {
     void probes_needNoToken() throws Exception {
         assertEquals(200, get(admin + "/healthz", null).statusCode());
         assertEquals(200, get(admin + "/readyz", null).statusCode());
+    }
+
+    @Test
+    void statusPage_loadsWithoutToken_itsDocumentsDoNot() throws Exception {
+        HttpResponse<String> page = get(admin + "/", null);
+        assertEquals(200, page.statusCode());
+        assertTrue(page.body().contains("token="), "the page takes the token from its address's #token=");
+        assertEquals(401, get(admin + "/v1/status/services", null).statusCode());
+        HttpResponse<String> post = http.send(HttpRequest.newBuilder(URI.create(admin + "/"))
+                .POST(HttpRequest.BodyPublishers.ofString("x")).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(401, post.statusCode(), "only GET / is open: " + post.body());
     }
 
     @Test

@@ -166,15 +166,15 @@ class HealthCheckTest {
         Server server = NettyServerBuilder.forAddress(new InetSocketAddress(InetAddress.getByName("127.0.0.66"), 0))
                 .addService(health).build().start();
         servers.add(server::shutdownNow);
-        // A generous timeout and fall 2: the first call also sets up the channel, which on a loaded
-        // 2-core machine took over 150 ms and failed the check (DEADLINE_EXCEEDED) before NOT_SERVING.
-        register("rpc", "g", "127.0.0.66", server.getPort(), "{\"kind\":\"grpc\",\"interval\":\"200ms\",\"timeout\":\"2s\",\"fall\":2}");
+        // A generous timeout (at most the interval) and fall 2: the first call also sets up the channel,
+        // which on a loaded 2-core machine took over 150 ms and failed the check (DEADLINE_EXCEEDED).
+        register("rpc", "g", "127.0.0.66", server.getPort(), "{\"kind\":\"grpc\",\"interval\":\"1s\",\"timeout\":\"1s\",\"fall\":2}");
         register("rpc", "other", "127.0.0.67", httpServer("127.0.0.67", new AtomicInteger(200), new AtomicInteger()),
                 "{\"kind\":\"tcp\",\"interval\":\"200ms\",\"timeout\":\"150ms\"}");
-        Thread.sleep(600);
+        Thread.sleep(2_500); // at least two checks (1 s apart, the first jittered) have run and passed
         assertTrue(health("rpc", "g", Health.HEALTHY));
         status.set(2); // NOT_SERVING
-        Await.until("g unhealthy", 3_000, () -> health("rpc", "g", Health.UNHEALTHY));
+        Await.until("g unhealthy", 6_000, () -> health("rpc", "g", Health.UNHEALTHY));
         assertTrue(instance("rpc", "g").healthReason().contains("NOT_SERVING"), instance("rpc", "g").healthReason());
     }
 

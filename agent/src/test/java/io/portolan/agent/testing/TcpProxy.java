@@ -53,8 +53,17 @@ public final class TcpProxy implements AutoCloseable {
                 Socket u = new Socket(InetAddress.getLoopbackAddress(), target);
                 c.setTcpNoDelay(true);
                 u.setTcpNoDelay(true);
-                open.add(c);
-                open.add(u);
+                synchronized (this) {
+                    // A cut between accept() and here must not miss this connection: cut() and this block
+                    // exclude each other, and a cut listener is no longer the current one.
+                    if (server != s) {
+                        closeQuietly(c);
+                        closeQuietly(u);
+                        continue;
+                    }
+                    open.add(c);
+                    open.add(u);
+                }
                 pump(c, u);
                 pump(u, c);
             } catch (IOException e) {
