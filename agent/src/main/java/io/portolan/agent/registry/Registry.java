@@ -25,11 +25,11 @@ public interface Registry extends AutoCloseable {
     Service ensureService(Service wanted);
 
     /**
-     * Stores {@code instance} under a lease of {@code ttlSeconds}. With {@code keepAliveStream} the
+     * Stores {@code instance} under a lease of {@code ttlSeconds}. With {@code keepsItselfAlive} the
      * registry keeps the lease alive itself until the lease is closed (a registrant process);
      * otherwise the caller calls {@link Lease#keepAliveOnce()} (the agent, on each heartbeat).
      */
-    Lease register(Instance instance, int ttlSeconds, boolean keepAliveStream);
+    Lease register(Instance instance, int ttlSeconds, boolean keepsItselfAlive);
 
     /**
      * Announces this host's agent ({@code nodes/NAME}): under a lease the registry keeps alive until

@@ -118,17 +118,6 @@ public final class RegistryState implements AutoCloseable {
         scheduleBuild();
     }
 
-    /** Only the revision moved (a progress notification): publish it so waiters see the store's progress. */
-    public void progress(long atRevision) {
-        synchronized (this) {
-            if (atRevision <= revision) {
-                return;
-            }
-            revision = atRevision;
-        }
-        scheduleBuild();
-    }
-
     /**
      * Replaces the state with a full listing taken at {@code atRevision}: keys that are gone are
      * deleted, changed keys re-parsed, unchanged keys left alone. This is how a compaction or a

@@ -26,7 +26,7 @@ import java.util.regex.Pattern;
 /**
  * The fleet: several hosts as network namespaces on one underlay bridge, each running the real
  * launcher ({@code deploy/bin/portolan agent}) as a process of its own and one member of a
- * 3-member etcd cluster, with containers (namespaces behind a bridge on each host) and an outside
+ * 3-member etcd cluster (or members on the first hosts only, {@link Options#etcdMembers}), with containers (namespaces behind a bridge on each host) and an outside
  * client on the underlay. Every address exists only inside namespaces the fleet made; {@link #close()}
  * removes everything it made. See "The fleet harness" in agent/README.md.
  *
@@ -65,7 +65,10 @@ public final class Fleet implements AutoCloseable {
 
     /** The agents' {@code --dataplane}. */
     public enum Plane {
-        NFTABLES("nftables"), USERSPACE("userspace"), NONE("none");
+        NFTABLES("nftables"), USERSPACE("userspace"),
+        /** Needs a kernel with IPVS: only inside the test VM (deploy/vm, see IpvsMeshScenario). */
+        IPVS("ipvs"),
+        NONE("none");
 
         public final String flag;
 
@@ -77,6 +80,9 @@ public final class Fleet implements AutoCloseable {
     /** What to build. */
     public static final class Options {
         int hosts = 3;
+        /** etcd members on hosts 1..etcdMembers; 0: one on every host. */
+        int etcdMembers;
+        boolean resolvConf = true;
         Layout layout = Layout.ROUTED;
         Plane plane = Plane.NFTABLES;
         final List<String> agentFlags = new ArrayList<>();
@@ -90,6 +96,38 @@ public final class Fleet implements AutoCloseable {
             }
             this.hosts = n;
             return this;
+        }
+
+        /**
+         * An etcd member on hosts 1 to {@code n} only (default: every host); the other hosts' agents
+         * reach the cluster over the underlay. Fewer members start faster (the test VM).
+         */
+        public Options etcdMembers(int n) {
+            if (n < 1 || n > 9) {
+                throw new IllegalArgumentException("1-9 etcd members");
+            }
+            this.etcdMembers = n;
+            return this;
+        }
+
+        /**
+         * Whether each container gets {@code /etc/netns/NS/resolv.conf} naming its host's agent
+         * (default true). Off where {@code /etc} is read-only (the test VM): containers then have
+         * the system's resolv.conf, so look up names with {@link Netns#dig} at the gateway instead.
+         */
+        public Options containerResolvConf(boolean on) {
+            this.resolvConf = on;
+            return this;
+        }
+
+        /** How long each agent may take to become ready (default 120 s). */
+        public Options startTimeout(Duration d) {
+            this.startTimeout = d;
+            return this;
+        }
+
+        int members() {
+            return etcdMembers == 0 ? hosts : Math.min(etcdMembers, hosts);
         }
 
         public Options layout(Layout l) {
@@ -198,10 +236,10 @@ public final class Fleet implements AutoCloseable {
             h.setUp();
         }
         client.setUp();
-        for (Host h : hosts) {
+        for (Host h : etcdHosts()) {
             h.startEtcd();
         }
-        for (Host h : hosts) {
+        for (Host h : etcdHosts()) {
             h.awaitEtcd();
         }
         long etcd = System.nanoTime();
@@ -256,10 +294,15 @@ public final class Fleet implements AutoCloseable {
         return options.plane;
     }
 
+    /** The hosts that run an etcd member (every host unless {@link Options#etcdMembers} said fewer). */
+    public List<Host> etcdHosts() {
+        return hosts.subList(0, options.members());
+    }
+
     /** {@code http://10.213.0.1:2379,...}: every member. */
     public String etcdEndpoints() {
         List<String> l = new ArrayList<>();
-        for (Host h : hosts) {
+        for (Host h : etcdHosts()) {
             l.add("http://" + h.underlay + ":2379");
         }
         return String.join(",", l);
@@ -267,7 +310,7 @@ public final class Fleet implements AutoCloseable {
 
     String initialCluster() {
         List<String> l = new ArrayList<>();
-        for (Host h : hosts) {
+        for (Host h : etcdHosts()) {
             l.add(h.node + "=http://" + h.underlay + ":2380");
         }
         return String.join(",", l);
@@ -330,7 +373,9 @@ public final class Fleet implements AutoCloseable {
         for (Host h : hosts) {
             b.append("--- ").append(h.node).append(" agent log (").append(h.agentLog).append(")\n")
                     .append(Sh.tail(h.agentLog, 3000)).append('\n');
-            b.append("--- ").append(h.node).append(" etcd log\n").append(Sh.tail(h.etcdLog, 800)).append('\n');
+            if (h.index <= options.members()) {
+                b.append("--- ").append(h.node).append(" etcd log\n").append(Sh.tail(h.etcdLog, 800)).append('\n');
+            }
         }
         return b.toString();
     }
@@ -436,7 +481,8 @@ public final class Fleet implements AutoCloseable {
         }
         for (Path parent : List.of(Path.of("/etc/netns"), Path.of(System.getProperty("java.io.tmpdir")))) {
             File[] children = parent.toFile().listFiles();
-            if (children == null) {
+            if (children == null || !Files.isWritable(parent)) {
+                // absent, or read-only (the test VM sees the host's /etc, other runs' entries included)
                 continue;
             }
             for (File f : children) {
@@ -721,6 +767,9 @@ public final class Fleet implements AutoCloseable {
         // ------------------------------------------------------------ etcd
 
         void startEtcd() {
+            if (index > fleet.options.members()) {
+                throw new IllegalStateException(node + " runs no etcd member (etcdMembers " + fleet.options.members() + ")");
+            }
             if (etcd != null && etcd.isAlive()) {
                 throw new IllegalStateException(node + ": etcd is running");
             }
@@ -954,6 +1003,9 @@ public final class Fleet implements AutoCloseable {
             Sh.check("ip", "-n", ns, "addr", "add", address + "/24", "dev", "eth0");
             Sh.check("ip", "-n", ns, "link", "set", "eth0", "up");
             Sh.check("ip", "-n", ns, "route", "add", "default", "via", host.gateway);
+            if (!fleet.options.resolvConf) {
+                return;
+            }
             try {
                 Path etc = Files.createDirectories(Path.of("/etc/netns", ns));
                 Files.writeString(etc.resolve("resolv.conf"), "nameserver " + host.gateway + "\nsearch " + ZONE + "\n",

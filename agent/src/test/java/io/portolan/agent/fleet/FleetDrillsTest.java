@@ -59,9 +59,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  *     other hosts' DNS answers and nftables maps within TTL + 2 s (TTL + 4 s when its member led),
  *     nothing else leaves, no failure once they left, and they come back, without a restart, when
  *     the link returns. Once with a host whose etcd member is a follower, once with the leader's.
- *     Known limit, asserted at its own bound ({@link #STALE_WATCH_BOUND_MS}) and printed as such:
- *     an agent whose watch stream the cut member served sees the change only when gRPC's
- *     keepalive closes that connection.
+ *     Every agent is held to that bound, also one whose watch stream the cut member served (it
+ *     moves to another member after 3 s without an answer to its progress requests); no host
+ *     still connected loses its node's lease.
  * </ul>
  * One fleet for all drills: each starts from the same checked baseline (every member healthy,
  * every agent running, every link up, both services with 3 instances on every host's DNS and
@@ -363,6 +363,7 @@ class FleetDrillsTest {
         boolean paused = false;
         Map<String, Integer> warnings = new TreeMap<>();
         Map<String, Object> m = new LinkedHashMap<>();
+        Map<String, Long> watchBack = new TreeMap<>();
         long down = 0;
         long back = 0;
         long converged = 0;
@@ -470,6 +471,14 @@ class FleetDrillsTest {
             }
             m.put("each registrant's last failed heartbeat, ms after etcd started (its agent reached etcd by the next one, 1.7 s later)",
                     lastFailed);
+            // each agent's own way back: its registry watch answering again, its node's keep-alive working again
+            Map<String, Long> nodeBack = new TreeMap<>();
+            for (Host h : fleet.hosts()) {
+                watchBack.put(h.node, firstAfter(logTimes(h.agentLog(), "registry: watch of ", " answers again"), back) - back);
+                nodeBack.put(h.node, firstAfter(logTimes(h.agentLog(), "node " + h.node + ": keep-alive works again"), back) - back);
+            }
+            m.put("each agent's registry watch answering again, ms after etcd started", watchBack);
+            m.put("each agent's node keep-alive working again, ms after etcd started (tried every 3.3 s)", nodeBack);
         } finally {
             if (paused) {
                 signal(lapse, "CONT");
@@ -511,12 +520,19 @@ class FleetDrillsTest {
         for (LoadClient.Result r : results) {
             assertEquals(r.count(), r.sent(), r.summary());
             assertTrue(r.lastAtMs() + r.startEpochMs() > back + 10_000, "the load ran on well after etcd returned: " + r.summary());
-            // the requirement under load is for the outage (and before it); after etcd's return the leases of instances
-            // whose agent reaches etcd late expire and are put again by the next heartbeat: counted above, not asserted
             List<LoadClient.Failure> untilReturn = r.between(0, back);
             assertTrue(untilReturn.isEmpty(), "failures before etcd returned: " + r.where() + " " + untilReturn.stream().limit(20).toList());
+            // and after it: no agent reaches etcd so late that a running registrant's lease expires (below)
+            List<LoadClient.Failure> afterReturn = r.between(back, Long.MAX_VALUE);
+            assertTrue(afterReturn.isEmpty(), "failures after etcd returned: " + r.where() + " " + afterReturn.stream().limit(20).toList());
         }
         assertTrue(gapsDuring.isEmpty(), "every agent kept answering every instance while etcd was down: " + gapsDuring);
+        // Converging after the return: a new leader gives every lease TTL + its election timeout, so an agent must be back
+        // (its watch answering, its registrants' heartbeats through) within TTL of etcd's start, or instances leave.
+        watchBack.forEach((node, ms) -> assertTrue(ms >= 0 && ms <= TTL * 1000L,
+                node + "'s registry watch answered again " + ms + " ms after etcd started, not within TTL (" + TTL + " s): " + watchBack));
+        assertTrue(gapsAfter.isEmpty(), "no web or rr instance left any host after etcd returned (every agent was back within TTL): "
+                + gapsAfter);
     }
 
     // ------------------------------------------------------------------ 5d
@@ -537,14 +553,6 @@ class FleetDrillsTest {
     }
 
     /**
-     * The known limit of 5d: an agent whose watch stream is served by the member cut off sees
-     * nothing until gRPC's keepalive closes that connection (EtcdRegistry: keepaliveTime 10 s,
-     * grpc-java's minimum, + keepaliveTimeout 5 s), then resumes the watch on another member. Its
-     * removal is allowed this long when its log shows that ("Keepalive failed") before it.
-     */
-    static final long STALE_WATCH_BOUND_MS = 10_000 + 5_000 + 2_000;
-
-    /**
      * Cuts host x off the underlay, measures, brings it back; returns what was not as it should be.
      * Bound for x's instances to leave the others: TTL + 2 s; when x's member led etcd, TTL + 4 s:
      * the other two elect a leader (election timeout 1 s, randomized up to 2 s) and a new leader
@@ -561,6 +569,7 @@ class FleetDrillsTest {
         String label = "drill 5d (" + hx.node + " cut off, its etcd member " + (leader ? "the leader" : "a follower") + ")";
         Path agentLog = hx.agentLog();
         Map<String, Integer> lossesBefore = leaseLosses();
+        Map<String, Integer> nodeLossesBefore = leaseLosses("node");
         List<Monitor> monitors = monitors(others, 50, Duration.ofSeconds(120));
         List<LoadClient> loads = new ArrayList<>();
         for (Host h : others) {
@@ -609,39 +618,28 @@ class FleetDrillsTest {
         }
         Map<String, List<String>> healthyGaps = gaps(monitors, healthy, cut, end);
         Map<String, Integer> losses = since(lossesBefore, leaseLosses());
-        Map<String, List<Long>> watchRestarts = new TreeMap<>();
-        Map<String, Long> keepaliveClosed = new TreeMap<>();
+        Map<String, Integer> nodeLosses = since(nodeLossesBefore, leaseLosses("node"));
+        Map<String, List<String>> watchMoves = new TreeMap<>();
         for (Host h : others) {
-            List<Long> t = new ArrayList<>();
-            for (long at : logTimes(h.agentLog(), "watch failed")) {
-                if (at >= cut && at < end) {
-                    t.add(at - cut);
-                }
-            }
-            watchRestarts.put(h.node, t);
-            for (long at : logTimes(h.agentLog(), "Keepalive failed")) {
-                if (at >= cut && at < end && !keepaliveClosed.containsKey(h.node)) {
-                    keepaliveClosed.put(h.node, at - cut);
-                }
-            }
+            watchMoves.put(h.node, watchMoves(h.agentLog(), cut, end));
         }
         note("%s: %s's instances (%s) left: %s (ms after the cut; -1: not seen), bound %d ms", label, hx.node, gone, removed, bound);
         note("%s: link up %d ms after the cut; back: %s (ms after the link came up)", label, up - cut, returned);
         note("%s: other hosts' instances missing from a host's DNS: %s (START+DURATION ms after the cut; sampled every ~%d ms);"
-                + " instance leases lost (per host agent): %s; watch restarts on the other hosts (ms after the cut): %s",
-                label, healthyGaps, monitors.get(0).meanIntervalMs(cut, end), losses, watchRestarts);
+                + " instance leases lost (per host agent): %s; node leases lost: %s; the other hosts' registry watches that left a"
+                + " member (ms after the cut: why): %s", label, healthyGaps, monitors.get(0).meanIntervalMs(cut, end), losses, nodeLosses,
+                watchMoves);
         removed.forEach((k, v) -> {
-            String node = k.substring(0, k.indexOf(' '));
-            Long closedAt = keepaliveClosed.get(node);
-            if (v > bound && v <= STALE_WATCH_BOUND_MS && closedAt != null && closedAt <= v) {
-                // the known limit: this agent's watch stream was served by the cut member
-                note("%s: KNOWN LIMIT (stale watch): %s left after %d ms, beyond %d ms: %s's watch stream was on the cut member and"
-                        + " ended only when gRPC's keepalive closed that connection, %d ms after the cut", label, k, v, bound, node, closedAt);
-            } else if (v < 0 || v > bound) {
-                problems.add(label + ": " + k + " left after " + v + " ms, not within " + bound + " ms (watch restarts on the other"
-                        + " hosts, ms after the cut: " + watchRestarts + ")");
+            if (v < 0 || v > bound) {
+                problems.add(label + ": " + k + " left after " + v + " ms, not within " + bound + " ms (the other hosts' registry watches"
+                        + " that left a member, ms after the cut: " + watchMoves + ")");
             }
         });
+        for (Host h : others) {
+            if (nodeLosses.keySet().stream().anyMatch(k -> k.startsWith(h.node + " "))) {
+                problems.add(label + ": " + h.node + ", still connected, lost its node lease: " + nodeLosses);
+            }
+        }
         returned.forEach((k, v) -> {
             if (v < 0) {
                 problems.add(label + ": " + k + " did not come back within 60 s of the link coming up");
@@ -731,8 +729,13 @@ class FleetDrillsTest {
 
     /** Per "HOST SERVICE/ID": how many times that host's agent logged the instance's lease lost ("was lost; granting"), all agent logs so far. */
     Map<String, Integer> leaseLosses() {
+        return leaseLosses("instance");
+    }
+
+    /** Per "HOST NAME": how many times that host's agent logged the lease of {@code kind} (instance, node) NAME lost, all agent logs so far. */
+    Map<String, Integer> leaseLosses(String kind) {
         Map<String, Integer> m = new TreeMap<>();
-        Pattern p = Pattern.compile("lease of instance (\\S+) was lost");
+        Pattern p = Pattern.compile("lease of " + kind + " (\\S+) was lost");
         for (Host h : fleet.hosts()) {
             Matcher mm = p.matcher(Sh.tail(h.agentLog(), 20_000_000));
             while (mm.find()) {
@@ -740,6 +743,23 @@ class FleetDrillsTest {
             }
         }
         return m;
+    }
+
+    /**
+     * The registry watch's moves off a member in [from, to) in an agent's log, as "MS: silent" (no answer for the silence
+     * bound) or "MS: failed", MS after {@code from}.
+     */
+    static List<String> watchMoves(Path log, long from, long to) {
+        List<String> l = new ArrayList<>();
+        for (String kind : List.of("silent", "failed")) {
+            for (long at : logTimes(log, "registry: watch of ", " " + kind + " ")) {
+                if (at >= from && at < to) {
+                    l.add((at - from) + ": " + kind);
+                }
+            }
+        }
+        l.sort(java.util.Comparator.comparingLong(x -> Long.parseLong(x.substring(0, x.indexOf(':')))));
+        return l;
     }
 
     static Map<String, Integer> since(Map<String, Integer> before, Map<String, Integer> now) {
@@ -755,11 +775,11 @@ class FleetDrillsTest {
 
     private static final java.time.format.DateTimeFormatter LOG_TIME = java.time.format.DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSZ");
 
-    /** The times (epoch ms) of the lines of a portolan log (slf4j-simple, ISO time first) that contain {@code needle}. */
-    static List<Long> logTimes(Path log, String needle) {
+    /** The times (epoch ms) of the lines of a portolan log (slf4j-simple, ISO time first) that contain every one of {@code needles}. */
+    static List<Long> logTimes(Path log, String... needles) {
         List<Long> l = new ArrayList<>();
         for (String line : Sh.tail(log, 20_000_000).split("\n")) {
-            if (line.contains(needle) && line.length() > 28) {
+            if (java.util.Arrays.stream(needles).allMatch(line::contains) && line.length() > 28) {
                 try {
                     l.add(java.time.OffsetDateTime.parse(line.substring(0, 28), LOG_TIME).toInstant().toEpochMilli());
                 } catch (java.time.format.DateTimeParseException ignored) {
@@ -884,6 +904,11 @@ class FleetDrillsTest {
         long s = System.nanoTime();
         fleet.await(what, bound, condition);
         return Math.max(1, ms(System.nanoTime() - s));
+    }
+
+    /** The first of {@code times} at or after {@code from}; none: {@code from - 1} (so that "- from" prints -1). */
+    static long firstAfter(List<Long> times, long from) {
+        return times.stream().filter(t -> t >= from).findFirst().orElse(from - 1);
     }
 
     static void sleepUntil(long epochMs) {

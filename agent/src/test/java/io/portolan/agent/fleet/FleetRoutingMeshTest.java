@@ -20,7 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * 2; from the outside client on the underlay, {@code http://HOST:8080/} reaches both instances
  * through every host, host 3 (which runs none) included, with no failure. With the nftables plane
  * and the userspace plane (a listener on every local address per published port); ipvs runs the
- * routing mesh in the test VM (IpvsScenario).
+ * routing mesh in the test VM (ipvs/IpvsMeshScenario, run by IpvsVmTest).
  */
 class FleetRoutingMeshTest {
 

@@ -44,24 +44,30 @@ public final class IpvsScenario {
     private IpvsScenario() {
     }
 
-    public static void main(String[] args) throws Exception {
-        int code = 1;
+    public static void main(String[] args) {
+        boolean ok = runReported();
+        System.out.flush();
+        Runtime.getRuntime().halt(ok ? 0 : 1);
+    }
+
+    /** Runs the scenario, prints {@code IPVS SCENARIO PASSED|FAILED}, ends its processes; true if it passed. */
+    static boolean runReported() {
+        t0 = System.nanoTime();
         try {
             run();
             System.out.println("IPVS SCENARIO PASSED in " + (System.nanoTime() - t0) / 1_000_000 + " ms");
-            code = 0;
+            return true;
         } catch (Throwable e) {
             System.out.println("IPVS SCENARIO FAILED: " + e);
             e.printStackTrace(System.out);
             dump();
+            return false;
         } finally {
             for (Process p : processes) {
                 p.descendants().forEach(ProcessHandle::destroyForcibly);
                 p.destroyForcibly();
             }
         }
-        System.out.flush();
-        Runtime.getRuntime().halt(code);
     }
 
     static void step(String what) {

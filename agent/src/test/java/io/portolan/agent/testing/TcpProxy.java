@@ -12,13 +12,16 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * A loopback TCP relay that a test can cut (closing every connection and refusing new ones) and
- * restore on the same port: the agent loses etcd while etcd itself stays up for other clients.
+ * restore on the same port: the agent loses etcd while etcd itself stays up for other clients. Or
+ * freeze: every connection, open or new, stays open and carries nothing, as one to a member cut
+ * off by the network does (no reset, no answer).
  */
 public final class TcpProxy implements AutoCloseable {
     private final int port;
     private final int target;
     private final Set<Socket> open = ConcurrentHashMap.newKeySet();
     private volatile ServerSocket server;
+    private volatile boolean frozen;
 
     public TcpProxy(int target) throws IOException {
         this.target = target;
@@ -75,9 +78,12 @@ public final class TcpProxy implements AutoCloseable {
             try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
                 int n;
                 while ((n = in.read(buf)) >= 0) {
+                    while (frozen && !from.isClosed()) {
+                        Thread.sleep(20);
+                    }
                     out.write(buf, 0, n);
                 }
-            } catch (IOException ignored) {
+            } catch (IOException | InterruptedException ignored) {
                 // cut
             } finally {
                 closeQuietly(from);
@@ -86,6 +92,15 @@ public final class TcpProxy implements AutoCloseable {
         }, "proxy-pump");
         t.setDaemon(true);
         t.start();
+    }
+
+    /** Holds every byte, on open connections and new ones, until {@link #thaw()}. */
+    public void freeze() {
+        frozen = true;
+    }
+
+    public void thaw() {
+        frozen = false;
     }
 
     /** Closes the listener and every relayed connection. */

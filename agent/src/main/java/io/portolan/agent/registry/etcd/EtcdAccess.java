@@ -42,7 +42,17 @@ public record EtcdAccess(List<URI> endpoints, SslContext tls, String tlsFrom, St
         return tls != null || user != null;
     }
 
-    /** The jetcd client for these settings (no call made yet). */
+    /** The same settings for one of the endpoints (the watches' client: {@link WatchMembers}). */
+    EtcdAccess only(URI endpoint) {
+        return new EtcdAccess(List.of(endpoint), tls, tlsFrom, user, password);
+    }
+
+    /**
+     * The jetcd client for these settings (no call made yet): no waiting for a ready connection (a
+     * call to a dead etcd fails), a connect timeout of {@code timeout}, gRPC keepalive at its minimum
+     * (10 s, 5 s to answer), keepaliveWithoutCalls left as jetcd has it (on: turning it off broke
+     * reconnecting).
+     */
     Client build(Duration timeout) {
         ClientBuilder b = Client.builder()
                 .endpoints(endpoints)

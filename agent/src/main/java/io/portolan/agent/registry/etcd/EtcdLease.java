@@ -2,8 +2,6 @@ package io.portolan.agent.registry.etcd;
 
 import io.etcd.jetcd.lease.LeaseKeepAliveResponse;
 import io.etcd.jetcd.options.PutOption;
-import io.etcd.jetcd.support.CloseableClient;
-import io.grpc.stub.StreamObserver;
 import io.portolan.agent.registry.Registry;
 import io.portolan.agent.registry.RegistryUnavailableException;
 import io.portolan.proto.Instance;
@@ -11,13 +9,19 @@ import io.portolan.proto.JsonCodec;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * A key held by an etcd lease: an instance's, or a node's announcement (then {@link #instance()} is null). The key is only ever written together with a live lease:
- * when the keep-alive stream ends (jetcd completes it, or the lease is gone after an outage longer
- * than the TTL), a new lease is granted and the key put again, with backoff while etcd is down.
+ * A key held by an etcd lease: an instance's, or a node's announcement (then {@link #instance()} is
+ * null). The key is only ever written together with a live lease. Kept alive either by the caller
+ * ({@link #keepAliveOnce()} on each heartbeat: registrations through the agent) or by this lease
+ * itself ({@link #startKeepAlive()}: the agent's node, a registrant straight to etcd), which does
+ * the same every TTL/3 on the registry's thread. Each keep-alive is one call in attempts (see
+ * {@link #attempts}), never a long-lived stream: jetcd's keep-alive stream is pinned to one member
+ * and, when that member is cut off from us, stays silent until gRPC's keepalive gives up (15 s),
+ * longer than a lease lasts. When the lease is gone (expired during an outage, revoked behind our
+ * back), a new lease is granted and the key put again.
  */
 final class EtcdLease implements Registry.Lease {
     private static final Logger log = LoggerFactory.getLogger(EtcdLease.class);
@@ -29,12 +33,11 @@ final class EtcdLease implements Registry.Lease {
     private final byte[] value;
     /** How the log names what is held: {@code instance web/a1}, {@code node host1}. */
     private final String what;
-    private final AtomicInteger failures = new AtomicInteger();
-    private final java.util.concurrent.atomic.AtomicBoolean regrantScheduled = new java.util.concurrent.atomic.AtomicBoolean();
     private volatile long leaseId;
-    private volatile boolean stream;
     private volatile boolean closed;
-    private volatile CloseableClient keepAlive;
+    private volatile ScheduledFuture<?> keeper;
+    /** Keep-alives by this lease itself that failed in a row (logged at the first and every tenth). */
+    private int failed;
 
     EtcdLease(EtcdRegistry registry, Instance instance, int ttlSeconds) {
         this(registry, instance, registry.layout().instanceKey(instance.service(), instance.id()), JsonCodec.encode(instance),
@@ -61,73 +64,31 @@ final class EtcdLease implements Registry.Lease {
                 io.etcd.jetcd.ByteSequence.from(value),
                 PutOption.builder().withLeaseId(id).build()), "put " + key);
         // The key now hangs on the new lease. An old lease, if it still exists, holds nothing and
-        // expires with its TTL: revoking it here would only wake its keep-alive stream again.
+        // expires with its TTL: revoking it here would only cost a call.
         leaseId = id;
     }
 
-    void startStream() {
-        stream = true;
-        openStream();
+    /** Keeps the lease alive from now on, every TTL/3, until closed or revoked. */
+    void startKeepAlive() {
+        long every = Math.max(200, ttlSeconds * 1000L / 3);
+        keeper = registry.scheduler().scheduleWithFixedDelay(this::keepAliveTick, every, every, TimeUnit.MILLISECONDS);
     }
 
-    private void openStream() {
-        if (closed) {
+    private void keepAliveTick() {
+        if (closed || registry.isClosed()) {
             return;
         }
-        final long id = leaseId;
-        keepAlive = registry.client().getLeaseClient().keepAlive(id, new StreamObserver<>() {
-            @Override
-            public void onNext(LeaseKeepAliveResponse r) {
-                if (id != leaseId) {
-                    return; // a stream of a lease we already replaced
-                }
-                failures.set(0);
-                if (r.getTTL() <= 0) {
-                    regrantLater("lease " + Long.toHexString(id) + " expired");
-                }
+        try {
+            keepAliveOnce();
+            if (failed > 0) {
+                log.info("{}: keep-alive works again (lease {}) after {} failed", what, Long.toHexString(leaseId), failed);
             }
-
-            @Override
-            public void onError(Throwable t) {
-                if (id == leaseId) {
-                    regrantLater("keep-alive failed: " + t);
-                }
+            failed = 0;
+        } catch (RuntimeException e) {
+            if (failed++ % 10 == 0) {
+                log.warn("{}: keep-alive failed ({}); trying again every {} ms", what, e.getMessage(), ttlSeconds * 1000L / 3);
             }
-
-            @Override
-            public void onCompleted() {
-                if (id == leaseId) {
-                    regrantLater("keep-alive stream completed");
-                }
-            }
-        });
-    }
-
-    private void regrantLater(String why) {
-        if (closed || !regrantScheduled.compareAndSet(false, true)) {
-            return; // one re-grant at a time: the stream may report the same loss twice
         }
-        CloseableClient k = keepAlive;
-        if (k != null) {
-            k.close();
-        }
-        long wait = registry.backoff().apply(Math.min(failures.incrementAndGet(), 10));
-        log.warn("{}: {}; granting a new lease and putting the key again in {} ms", what, why, wait);
-        registry.scheduler().schedule(() -> {
-            regrantScheduled.set(false);
-            if (closed || registry.isClosed()) {
-                return;
-            }
-            try {
-                grantAndPut();
-                log.info("{} is registered again under lease {}", what, Long.toHexString(leaseId));
-                if (stream) {
-                    openStream();
-                }
-            } catch (RuntimeException e) {
-                regrantLater("re-registration failed: " + e.getMessage());
-            }
-        }, wait, TimeUnit.MILLISECONDS);
     }
 
     @Override
@@ -191,20 +152,16 @@ final class EtcdLease implements Registry.Lease {
 
     @Override
     public void revoke() {
-        closed = true;
-        CloseableClient k = keepAlive;
-        if (k != null) {
-            k.close();
-        }
+        close();
         registry.call(registry.client().getLeaseClient().revoke(leaseId), "revoke lease of " + key);
     }
 
     @Override
     public void close() {
         closed = true;
-        CloseableClient k = keepAlive;
+        ScheduledFuture<?> k = keeper;
         if (k != null) {
-            k.close();
+            k.cancel(false);
         }
     }
 }

@@ -4,8 +4,6 @@ import io.etcd.jetcd.ByteSequence;
 import io.etcd.jetcd.Client;
 import io.etcd.jetcd.KV;
 import io.etcd.jetcd.KeyValue;
-import io.etcd.jetcd.Watch;
-import io.etcd.jetcd.common.exception.CompactedException;
 import io.etcd.jetcd.kv.GetResponse;
 import io.etcd.jetcd.kv.TxnResponse;
 import io.etcd.jetcd.op.Cmp;
@@ -14,16 +12,11 @@ import io.etcd.jetcd.op.Op;
 import io.etcd.jetcd.options.DeleteOption;
 import io.etcd.jetcd.options.GetOption;
 import io.etcd.jetcd.options.PutOption;
-import io.etcd.jetcd.options.WatchOption;
-import io.etcd.jetcd.watch.WatchEvent;
-import io.etcd.jetcd.watch.WatchResponse;
-import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
-import io.github.resilience4j.core.IntervalFunction;
 import io.github.resilience4j.micrometer.tagged.TaggedCircuitBreakerMetrics;
-import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tags;
 import io.portolan.agent.registry.KvEvent;
 import io.portolan.agent.registry.Registry;
 import io.portolan.agent.registry.RegistryState;
@@ -46,7 +39,6 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -55,20 +47,22 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The etcd store, through jetcd. Reading: a full get at revision R, then a watch from R+1 with
- * prevKV, progress notifications and require-leader; a compaction or a closed watch leads to a
- * re-list diffed against the state (so no delete is missed), retried with exponential backoff
- * behind a resilience4j circuit breaker. Writing: VIPs by transaction (create-if-absent), instances
- * under leases. Every call has a timeout: jetcd is built with waitForReady off, so a call to a
- * dead etcd fails instead of hanging.
+ * The etcd store, through jetcd. Reading: {@link PrefixWatch} (a paged listing at revision R, a
+ * watch from R+1 with prevKV, progress requests and require-leader, a re-list after a compaction,
+ * a resume on another member after a failure or {@value PrefixWatch#SILENCE_MS} ms of silence),
+ * the listing behind a resilience4j circuit breaker; the watches run through one member at a
+ * time ({@link WatchMembers}). Writing: VIPs by transaction (create-if-absent), instances under
+ * leases ({@link EtcdLease}). Every call has a timeout: jetcd is built with waitForReady off, so a
+ * call to a dead etcd fails instead of hanging, and a failed call cuts gRPC's reconnect backoff
+ * short ({@link ConnectBackoff}), so a member that comes back is reached within a second or so.
  */
 public final class EtcdRegistry implements Registry {
     private static final Logger log = LoggerFactory.getLogger(EtcdRegistry.class);
     private static final int MAX_ATTEMPTS = 64;
-    private static final int PAGE = 2_000;
+    /** At most one nudge of gRPC's reconnect backoff per this many ms. */
+    static final long RECONNECT_EVERY_MS = 1_000;
 
     private final EtcdAccess access;
     private final Client client;
@@ -76,23 +70,16 @@ public final class EtcdRegistry implements Registry {
     private final KeyLayout layout;
     private final Cidr vipCidr;
     private final Duration timeout;
-    private final ByteSequence prefix;
     private final ScheduledExecutorService scheduler;
-    private final CircuitBreaker relistBreaker;
-    private final IntervalFunction backoff = IntervalFunction.ofExponentialRandomBackoff(200, 2.0, 0.3, 10_000);
-    private final AtomicInteger failures = new AtomicInteger();
-    private final Counter watchRestarts;
-    private final Counter compactions;
-
-    private volatile RegistryState state;
-    private volatile Watch.Watcher watcher;
-    private volatile long lastRevision;
+    private final CircuitBreakerRegistry breakers;
+    private final WatchMembers members;
+    private final ConnectBackoff reconnect;
+    private final MeterRegistry meters;
+    private final List<PrefixWatch> watches = new java.util.concurrent.CopyOnWriteArrayList<>();
     private volatile boolean closed;
     private final List<String> endpoints;
-    /** The last listing succeeded and the watch has not failed since (for the status page). */
-    private volatile boolean connected;
-    /** Bumped on every (re)subscription so that callbacks of an abandoned watcher are ignored. */
-    private final AtomicInteger generation = new AtomicInteger();
+    /** The registry's own watch, once started (its state is the registry's "connected" on the status page). */
+    private volatile PrefixWatch registryWatch;
 
     public EtcdRegistry(List<URI> endpoints, KeyLayout layout, Cidr vipCidr, Duration timeout, MeterRegistry meters) {
         this(EtcdAccess.plain(endpoints), layout, vipCidr, timeout, meters);
@@ -105,15 +92,17 @@ public final class EtcdRegistry implements Registry {
         this.endpoints = access.endpoints().stream().map(URI::toString).toList();
         this.vipCidr = vipCidr;
         this.timeout = timeout;
-        this.prefix = bytes(layout.prefix());
+        this.meters = meters;
         this.client = access.build(timeout);
         this.kv = client.getKVClient();
+        this.reconnect = new ConnectBackoff(client, RECONNECT_EVERY_MS);
+        this.members = new WatchMembers(access.endpoints(), e -> access.only(e).build(timeout));
         this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "etcd-registry");
             t.setDaemon(true);
             return t;
         });
-        CircuitBreakerRegistry breakers = CircuitBreakerRegistry.of(CircuitBreakerConfig.custom()
+        this.breakers = CircuitBreakerRegistry.of(CircuitBreakerConfig.custom()
                 .slidingWindowType(CircuitBreakerConfig.SlidingWindowType.COUNT_BASED)
                 .slidingWindowSize(4)
                 .minimumNumberOfCalls(2)
@@ -121,10 +110,7 @@ public final class EtcdRegistry implements Registry {
                 .waitDurationInOpenState(Duration.ofSeconds(2))
                 .permittedNumberOfCallsInHalfOpenState(1)
                 .build());
-        this.relistBreaker = breakers.circuitBreaker("etcd-relist");
         TaggedCircuitBreakerMetrics.ofCircuitBreakerRegistry(breakers).bindTo(meters);
-        this.watchRestarts = Counter.builder("portolan_etcd_watch_restarts").description("watches resumed after a close").register(meters);
-        this.compactions = Counter.builder("portolan_etcd_compactions").description("watches that hit a compacted revision").register(meters);
     }
 
     @Override
@@ -139,7 +125,8 @@ public final class EtcdRegistry implements Registry {
 
     @Override
     public boolean connected() {
-        return connected && !closed;
+        PrefixWatch w = registryWatch;
+        return w != null && w.connected() && !closed;
     }
 
     /**
@@ -168,64 +155,19 @@ public final class EtcdRegistry implements Registry {
 
     @Override
     public void start(RegistryState target) {
-        this.state = target;
-        scheduler.execute(this::relist);
-    }
+        PrefixWatch.Sink sink = new PrefixWatch.Sink() {
+            @Override
+            public void reset(Map<String, byte[]> listing, long revision) {
+                target.reset(listing, revision);
+            }
 
-    private void relist() {
-        if (closed) {
-            return;
-        }
-        try {
-            Listing listing = relistBreaker.executeCallable(this::list);
-            long rev = listing.revision();
-            state.reset(listing.values(), rev);
-            lastRevision = rev;
-            failures.set(0);
-            connected = true;
-            subscribe(rev + 1);
-        } catch (Exception e) {
-            connected = false;
-            long wait = backoff.apply(Math.min(failures.incrementAndGet(), 20));
-            log.warn("listing {} failed ({}); keeping the last snapshot, retrying in {} ms", layout.prefix(), e.toString(), wait);
-            schedule(this::relist, wait);
-        }
-    }
-
-    private record Listing(Map<String, byte[]> values, long revision) {
-    }
-
-    /**
-     * The whole prefix at one revision, in pages of {@value #PAGE} keys (a single range over 100k
-     * keys would exceed gRPC's message limit): the first page fixes the revision, the others read
-     * at that same revision, so the listing is one consistent cut.
-     */
-    private Listing list() {
-        ByteSequence end = ByteSequence.from(prefixEnd(layout.prefix()));
-        Map<String, byte[]> values = new HashMap<>();
-        ByteSequence from = prefix;
-        long revision = 0;
-        while (true) {
-            GetOption.Builder opt = GetOption.builder().withRange(end).withLimit(PAGE);
-            if (revision != 0) {
-                opt.withRevision(revision);
+            @Override
+            public void apply(List<KvEvent> events, long revision) {
+                target.apply(events, revision);
             }
-            GetResponse r = call(kv.get(from, opt.build()), "list " + layout.prefix());
-            if (revision == 0) {
-                revision = r.getHeader().getRevision();
-            }
-            KeyValue last = null;
-            for (KeyValue kvp : r.getKvs()) {
-                values.put(string(kvp.getKey()), kvp.getValue().getBytes());
-                last = kvp;
-            }
-            if (!r.isMore() || last == null) {
-                return new Listing(values, revision);
-            }
-            byte[] k = last.getKey().getBytes();
-            byte[] next = java.util.Arrays.copyOf(k, k.length + 1); // the smallest key after `last`
-            from = ByteSequence.from(next);
-        }
+        };
+        registryWatch = startWatch(new PrefixWatch(this, members, "registry", layout.prefix(), sink,
+                PrefixWatch.Meters.of(meters, "portolan_etcd_", "the registry's", Tags.empty()), breakers.circuitBreaker("etcd-relist")));
     }
 
     static byte[] prefixEnd(String prefix) {
@@ -235,103 +177,6 @@ public final class EtcdRegistry implements Registry {
         return end;
     }
 
-    private void subscribe(long fromRevision) {
-        if (closed) {
-            return;
-        }
-        int gen = generation.incrementAndGet();
-        Watch.Watcher old = watcher;
-        if (old != null) {
-            old.close();
-        }
-        WatchOption option = WatchOption.builder()
-                .isPrefix(true)
-                .withRevision(fromRevision)
-                .withPrevKV(true)
-                .withProgressNotify(true)
-                .withRequireLeader(true)
-                .build();
-        watcher = client.getWatchClient().watch(prefix, option, Watch.listener(
-                r -> onWatch(gen, r), t -> onWatchError(gen, t), () -> onWatchClosed(gen)));
-        log.debug("watching {} from revision {}", layout.prefix(), fromRevision);
-    }
-
-    private void onWatch(int gen, WatchResponse r) {
-        if (gen != generation.get()) {
-            return;
-        }
-        failures.set(0);
-        connected = true;
-        long rev = r.getHeader().getRevision();
-        List<WatchEvent> events = r.getEvents();
-        if (events.isEmpty()) {
-            if (rev > 0) {
-                lastRevision = Math.max(lastRevision, rev);
-                state.progress(rev);
-            }
-            return;
-        }
-        List<KvEvent> batch = new ArrayList<>(events.size());
-        long maxMod = 0;
-        for (WatchEvent e : events) {
-            KeyValue kvp = e.getKeyValue();
-            long mod = kvp.getModRevision();
-            maxMod = Math.max(maxMod, mod);
-            String key = string(kvp.getKey());
-            batch.add(e.getEventType() == WatchEvent.EventType.DELETE
-                    ? new KvEvent(key, null, mod)
-                    : new KvEvent(key, kvp.getValue().getBytes(), mod));
-        }
-        // A watch response's header revision may run ahead of its events when the response is one
-        // fragment of a larger batch; only the events' own revision is known to be complete.
-        long seen = Math.max(maxMod, lastRevision);
-        lastRevision = seen;
-        state.apply(batch, seen);
-    }
-
-    private void onWatchError(int gen, Throwable t) {
-        if (gen != generation.get() || closed) {
-            return;
-        }
-        Throwable cause = t;
-        while (cause != null && !(cause instanceof CompactedException)) {
-            cause = cause.getCause();
-        }
-        if (cause != null) {
-            compactions.increment();
-            log.warn("watch fell behind a compaction (last seen revision {}); re-listing and diffing", lastRevision);
-            generation.incrementAndGet();
-            scheduler.execute(this::relist);
-            return;
-        }
-        connected = false;
-        watchRestarts.increment();
-        long wait = backoff.apply(Math.min(failures.incrementAndGet(), 20));
-        log.warn("watch failed ({}); resuming from revision {} in {} ms", t.toString(), lastRevision + 1, wait);
-        generation.incrementAndGet();
-        schedule(() -> subscribe(lastRevision + 1), wait);
-    }
-
-    private void onWatchClosed(int gen) {
-        if (gen != generation.get() || closed) {
-            return;
-        }
-        watchRestarts.increment();
-        log.info("watch closed by the client; resuming from revision {}", lastRevision + 1);
-        generation.incrementAndGet();
-        schedule(() -> subscribe(lastRevision + 1), 100);
-    }
-
-    private void schedule(Runnable r, long millis) {
-        if (!closed) {
-            try {
-                scheduler.schedule(r, millis, TimeUnit.MILLISECONDS);
-            } catch (java.util.concurrent.RejectedExecutionException ignored) {
-                // closing
-            }
-        }
-    }
-
     // ---- imported prefixes (an importer's keys in this etcd: Dubbo's) ----------------------
 
     /**
@@ -339,7 +184,16 @@ public final class EtcdRegistry implements Registry {
      * feeding {@code sink} (reads only; closing the returned watch stops it).
      */
     public PrefixWatch watchPrefix(String name, String prefix, PrefixWatch.Sink sink, MeterRegistry meters) {
-        PrefixWatch w = new PrefixWatch(this, name, prefix, sink, meters);
+        return startWatch(new PrefixWatch(this, members, name, prefix, sink,
+                PrefixWatch.Meters.of(meters, "portolan_import_", "imported", Tags.of("prefix", prefix)),
+                breakers.circuitBreaker("etcd-relist-" + name)));
+    }
+
+    private PrefixWatch startWatch(PrefixWatch w) {
+        if (closed) {
+            throw new IllegalStateException("the etcd registry is closed");
+        }
+        watches.add(w);
         w.start();
         return w;
     }
@@ -460,11 +314,11 @@ public final class EtcdRegistry implements Registry {
     }
 
     @Override
-    public Lease register(Instance instance, int ttlSeconds, boolean keepAliveStream) {
+    public Lease register(Instance instance, int ttlSeconds, boolean keepsItselfAlive) {
         EtcdLease lease = new EtcdLease(this, instance, ttlSeconds);
         lease.grantAndPut();
-        if (keepAliveStream) {
-            lease.startStream();
+        if (keepsItselfAlive) {
+            lease.startKeepAlive();
         }
         return lease;
     }
@@ -477,7 +331,7 @@ public final class EtcdRegistry implements Registry {
         EtcdLease lease = new EtcdLease(this, null, layout.nodeKey(node.name()), JsonCodec.encode(node), "node " + node.name(),
                 NODE_TTL_SECONDS);
         lease.grantAndPut();
-        lease.startStream();
+        lease.startKeepAlive();
         return lease;
     }
 
@@ -572,10 +426,6 @@ public final class EtcdRegistry implements Registry {
         return closed;
     }
 
-    IntervalFunction backoff() {
-        return backoff;
-    }
-
     /** Waits for an etcd call within the timeout, turning every failure into one exception type. */
     <T> T call(CompletableFuture<T> f, String what) {
         return call(f, what, timeout.toMillis());
@@ -587,8 +437,10 @@ public final class EtcdRegistry implements Registry {
             return f.get(timeoutMillis, TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
             f.cancel(true);
+            reconnect.reset();
             throw new RegistryUnavailableException("etcd did not answer '" + what + "' within " + timeoutMillis + " ms", e);
         } catch (ExecutionException e) {
+            reconnect.reset();
             throw new RegistryUnavailableException("etcd call '" + what + "' failed: " + e.getCause(), e.getCause());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -611,11 +463,8 @@ public final class EtcdRegistry implements Registry {
     @Override
     public void close() {
         closed = true;
-        generation.incrementAndGet();
-        Watch.Watcher w = watcher;
-        if (w != null) {
-            w.close();
-        }
+        watches.forEach(PrefixWatch::close);
+        members.close();
         scheduler.shutdownNow();
         client.close();
     }

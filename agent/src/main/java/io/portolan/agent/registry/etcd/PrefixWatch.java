@@ -9,9 +9,11 @@ import io.etcd.jetcd.options.GetOption;
 import io.etcd.jetcd.options.WatchOption;
 import io.etcd.jetcd.watch.WatchEvent;
 import io.etcd.jetcd.watch.WatchResponse;
+import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.github.resilience4j.core.IntervalFunction;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tags;
 import io.portolan.agent.registry.KvEvent;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -28,16 +30,41 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The registry's never-miss-an-event watch, for any other prefix of the same etcd (an importer's:
- * Dubbo's keys): a listing at revision R in pages, all read at R; then a watch from R+1 with prevKV,
- * progress notifications and require-leader; a compaction leads to a re-list handed to the sink as
- * a whole (which diffs it against what it holds, so no delete is missed); any other end of the watch
- * to a resume from the last revision seen, with exponential backoff. Reads only: it never writes.
- * Runs on the registry's jetcd client and timeout, on a thread of its own.
+ * The never-miss-an-event watch of one prefix of etcd: the registry's own and every importer's
+ * (Dubbo's keys) run this one class.
+ *
+ * <ul>
+ * <li>A listing at revision R, in pages all read at R, handed to the sink as a whole; then a watch
+ *     from R+1 with prevKV, progress notifications and require-leader.
+ * <li>The resume point is the last revision whose events the sink got (the listing's, then the
+ *     newest event's). Any end of the watch other than a compaction resumes from there + 1, with
+ *     exponential backoff up to {@value #RESUME_MAX_MS} ms; a compaction leads to a re-list, which
+ *     the sink diffs against what it holds, so no delete is missed.
+ * <li>Silence: every {@value #PROGRESS_EVERY_MS} ms without a response the watch asks etcd for a
+ *     progress notification. When nothing (no event, no answer to those requests) has come for
+ *     {@value #SILENCE_MS} ms, the stream is taken as dead (its member cut off from us: a gRPC
+ *     stream to it just goes silent until gRPC's keepalive gives up, 15 s) and the watch resumes
+ *     on the next member ({@link WatchMembers}) at once. Each silence in a row doubles that bound
+ *     (up to {@value #SILENCE_MAX_MS} ms) until something is heard again.
+ * <li>A progress answer proves the stream alive and nothing more: it does not move the resume
+ *     point nor the sink's revision. etcd 3.4 answers a progress request with its current revision
+ *     even while events before it are still on their way to this watcher, so resuming after such
+ *     a revision could skip events.
+ * </ul>
+ * Reads only: it never writes. Listings use the registry's client and timeout; the watch runs on
+ * its member's client; every callback runs on this watch's own thread, so the sink sees one call
+ * at a time, in order.
  */
 public final class PrefixWatch implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(PrefixWatch.class);
     private static final int PAGE = 2_000;
+    /** How often a quiet watch asks for a progress notification. */
+    static final long PROGRESS_EVERY_MS = 1_000;
+    /** How long a watch may stay silent (no event, no progress answer) before it is moved to another member. */
+    static final long SILENCE_MS = 3_000;
+    static final long SILENCE_MAX_MS = 30_000;
+    /** The longest wait before a failed watch or listing is tried again. */
+    static final long RESUME_MAX_MS = 2_000;
 
     /** Where the watched keys go; called from one thread at a time. */
     public interface Sink {
@@ -46,46 +73,67 @@ public final class PrefixWatch implements AutoCloseable {
 
         /** Changes observed up to {@code revision}. */
         void apply(List<KvEvent> events, long revision);
+    }
 
-        /** Only the revision moved (a progress notification). */
-        default void progress(long revision) {
+    /** What a watch counts, named by its owner: {@code portolan_etcd_*} for the registry, {@code portolan_import_*} for an import. */
+    record Meters(Counter restarts, Counter silences, Counter compactions, Counter listings) {
+        static Meters of(MeterRegistry registry, String namePrefix, String what, Tags tags) {
+            return new Meters(
+                    Counter.builder(namePrefix + "watch_restarts").description(what + " watches resumed after a failure or a close")
+                            .tags(tags).register(registry),
+                    Counter.builder(namePrefix + "watch_silences").description(what + " watches moved to another member after "
+                            + SILENCE_MS + " ms without an answer").tags(tags).register(registry),
+                    Counter.builder(namePrefix + "compactions").description(what + " watches that hit a compacted revision")
+                            .tags(tags).register(registry),
+                    Counter.builder(namePrefix + "listings").description("full listings of " + what + " prefixes")
+                            .tags(tags).register(registry));
         }
     }
 
     private final EtcdRegistry registry;
+    private final WatchMembers members;
     private final String name;
     private final String prefix;
     private final Sink sink;
+    private final Meters meters;
+    private final CircuitBreaker breaker;
     private final ScheduledExecutorService scheduler;
-    private final IntervalFunction backoff = IntervalFunction.ofExponentialRandomBackoff(200, 2.0, 0.3, 10_000);
-    private final AtomicInteger failures = new AtomicInteger();
+    private final IntervalFunction backoff = IntervalFunction.ofExponentialRandomBackoff(200, 2.0, 0.3, RESUME_MAX_MS);
+    /** Bumped on every (re)subscription, so that callbacks of an abandoned watcher are ignored. */
     private final AtomicInteger generation = new AtomicInteger();
-    private final Counter restarts;
-    private final Counter compactions;
-    private final Counter relists;
+
+    // on this watch's thread only
+    private int failures;
+    private WatchMembers.Member member;
+    private boolean watching;
+    private long heardAt;
+    private long silenceMs = SILENCE_MS;
+    /** Set when the watch had to resume; the first answer after that is logged. */
+    private boolean resuming;
+
     private volatile Watch.Watcher watcher;
+    /** The last listing succeeded and the watch has not failed nor fallen silent since. */
+    private volatile boolean connected;
     private volatile long lastRevision;
     private volatile boolean closed;
 
-    PrefixWatch(EtcdRegistry registry, String name, String prefix, Sink sink, MeterRegistry meters) {
+    PrefixWatch(EtcdRegistry registry, WatchMembers members, String name, String prefix, Sink sink, Meters meters,
+                CircuitBreaker breaker) {
         if (prefix == null || prefix.isEmpty()) {
             throw new IllegalArgumentException("an empty prefix would watch all of etcd");
         }
         this.registry = registry;
+        this.members = members;
         this.name = name;
         this.prefix = prefix;
         this.sink = sink;
+        this.meters = meters;
+        this.breaker = breaker;
         this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "watch-" + name);
             t.setDaemon(true);
             return t;
         });
-        this.restarts = Counter.builder("portolan_import_watch_restarts").description("imported prefixes' watches resumed after a close")
-                .tag("prefix", prefix).register(meters);
-        this.compactions = Counter.builder("portolan_import_compactions")
-                .description("imported prefixes' watches that hit a compacted revision").tag("prefix", prefix).register(meters);
-        this.relists = Counter.builder("portolan_import_listings").description("full listings of imported prefixes")
-                .tag("prefix", prefix).register(meters);
     }
 
     public String prefix() {
@@ -94,25 +142,44 @@ public final class PrefixWatch implements AutoCloseable {
 
     void start() {
         scheduler.execute(this::relist);
+        scheduler.scheduleWithFixedDelay(() -> {
+            try {
+                tick();
+            } catch (RuntimeException e) { // a periodic task that throws is never run again
+                log.warn("{}: checking the watch of {} failed: {}", name, prefix, e.toString());
+            }
+        }, PROGRESS_EVERY_MS, PROGRESS_EVERY_MS, TimeUnit.MILLISECONDS);
     }
 
     private void relist() {
         if (closed) {
             return;
         }
+        watching = false;
         try {
-            long rev = list();
+            long rev = breaker.executeCallable(this::list);
             lastRevision = rev;
-            failures.set(0);
+            failures = 0;
+            connected = true;
             subscribe(rev + 1);
-        } catch (RuntimeException e) {
-            long wait = backoff.apply(Math.min(failures.incrementAndGet(), 20));
-            log.warn("{}: listing {} failed ({}); keeping what was imported, retrying in {} ms", name, prefix, e.toString(), wait);
+        } catch (Exception e) {
+            connected = false;
+            long wait = backoff.apply(Math.min(++failures, 20));
+            if (failures == 1 || failures % 10 == 0) { // an outage: the first failure and every tenth
+                log.warn("{}: listing {} failed ({}); keeping what it holds, retrying in {} ms (failure {} in a row)", name, prefix,
+                        e.toString(), wait, failures);
+            } else {
+                log.debug("{}: listing {} failed ({}); retrying in {} ms (failure {} in a row)", name, prefix, e.toString(), wait, failures);
+            }
             schedule(this::relist, wait);
         }
     }
 
-    /** The whole prefix at one revision, in pages all read at the first page's revision; handed to the sink. */
+    /**
+     * The whole prefix at one revision, in pages of {@value #PAGE} keys (a single range over 100k
+     * keys would exceed gRPC's message limit): the first page fixes the revision, the others read
+     * at that same revision, so the listing is one consistent cut. Handed to the sink.
+     */
     private long list() {
         ByteSequence end = ByteSequence.from(EtcdRegistry.prefixEnd(prefix));
         Map<String, byte[]> values = new HashMap<>();
@@ -136,9 +203,9 @@ public final class PrefixWatch implements AutoCloseable {
                 break;
             }
             byte[] k = last.getKey().getBytes();
-            from = ByteSequence.from(Arrays.copyOf(k, k.length + 1));
+            from = ByteSequence.from(Arrays.copyOf(k, k.length + 1)); // the smallest key after `last`
         }
-        relists.increment();
+        meters.listings().increment();
         sink.reset(values, revision);
         return revision;
     }
@@ -148,39 +215,88 @@ public final class PrefixWatch implements AutoCloseable {
             return;
         }
         int gen = generation.incrementAndGet();
-        Watch.Watcher old = watcher;
-        if (old != null) {
-            old.close();
-        }
+        closeWatcher();
         WatchOption option = WatchOption.builder()
                 .isPrefix(true)
                 .withRevision(fromRevision)
                 .withPrevKV(true)
                 .withProgressNotify(true)
+                .withCreateNotify(true)
                 .withRequireLeader(true)
                 .build();
-        watcher = registry.client().getWatchClient().watch(EtcdRegistry.bytes(prefix), option, Watch.listener(
-                r -> later(() -> onWatch(gen, r)),
-                t -> later(() -> onError(gen, t)),
-                () -> later(() -> onClosed(gen))));
-        log.debug("{}: watching {} from revision {}", name, prefix, fromRevision);
+        try {
+            member = members.current();
+            watcher = member.client().getWatchClient().watch(EtcdRegistry.bytes(prefix), option, Watch.listener(
+                    r -> later(() -> onWatch(gen, r)),
+                    t -> later(() -> onError(gen, t)),
+                    () -> later(() -> onClosed(gen))));
+        } catch (RuntimeException e) {
+            // the member's client was closed meanwhile (another watch left it), or this registry is closing
+            if (closed) {
+                return;
+            }
+            generation.incrementAndGet();
+            long wait = backoff.apply(Math.min(++failures, 20));
+            log.warn("{}: could not watch {} through {} ({}); trying again in {} ms", name, prefix, member, e.toString(), wait);
+            schedule(() -> subscribe(lastRevision + 1), wait);
+            return;
+        }
+        watching = true;
+        heardAt = System.nanoTime();
+        log.debug("{}: watching {} through {} from revision {}", name, prefix, member, fromRevision);
     }
 
-    // The callbacks run on this watch's own thread, so the sink sees one call at a time, in order.
+    /** Every {@value #PROGRESS_EVERY_MS} ms: a progress request to a quiet watch, or a move off a silent one. */
+    private void tick() {
+        if (closed || !watching) {
+            return;
+        }
+        long quiet = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - heardAt);
+        if (quiet < silenceMs) {
+            if (quiet >= PROGRESS_EVERY_MS - 100) {
+                Watch.Watcher w = watcher;
+                if (w != null) {
+                    try {
+                        w.requestProgress();
+                    } catch (RuntimeException e) {
+                        log.debug("{}: progress request on {} failed: {}", name, member, e.toString());
+                    }
+                }
+            }
+            return;
+        }
+        meters.silences().increment();
+        connected = false;
+        watching = false;
+        resuming = true;
+        generation.incrementAndGet();
+        closeWatcher();
+        WatchMembers.Member silent = member;
+        long bound = silenceMs;
+        silenceMs = Math.min(silenceMs * 2, SILENCE_MAX_MS);
+        WatchMembers.Member next = failOver(silent, "silent for " + quiet + " ms");
+        log.warn("{}: watch of {} on {} silent for {} ms (no event, no answer to a progress request; bound {} ms); resuming on {}"
+                + " from revision {}", name, prefix, silent, quiet, bound, next, lastRevision + 1);
+        subscribe(lastRevision + 1);
+    }
+
+    // The callbacks run on this watch's own thread (see later()).
 
     private void onWatch(int gen, WatchResponse r) {
         if (gen != generation.get() || closed) {
             return;
         }
-        failures.set(0);
+        heardAt = System.nanoTime();
+        silenceMs = SILENCE_MS;
+        failures = 0;
+        connected = true;
+        if (resuming) {
+            resuming = false;
+            log.info("{}: watch of {} on {} answers again (resumed from revision {})", name, prefix, member, lastRevision + 1);
+        }
         List<WatchEvent> events = r.getEvents();
         if (events.isEmpty()) {
-            long rev = r.getHeader().getRevision();
-            if (rev > lastRevision) {
-                lastRevision = rev;
-                sink.progress(rev);
-            }
-            return;
+            return; // created, or progress: the stream is alive (and only that: see the class comment)
         }
         List<KvEvent> batch = new ArrayList<>(events.size());
         long maxMod = 0;
@@ -192,7 +308,8 @@ public final class PrefixWatch implements AutoCloseable {
             batch.add(e.getEventType() == WatchEvent.EventType.DELETE ? new KvEvent(key, null, mod)
                     : new KvEvent(key, kvp.getValue().getBytes(), mod));
         }
-        // only the events' own revision is known to be complete (a fragment's header may run ahead)
+        // A response's header revision may run ahead of its events when the response is one fragment
+        // of a larger batch: only the events' own revision is known to be complete.
         lastRevision = Math.max(maxMod, lastRevision);
         sink.apply(batch, lastRevision);
     }
@@ -201,20 +318,32 @@ public final class PrefixWatch implements AutoCloseable {
         if (gen != generation.get() || closed) {
             return;
         }
+        watching = false;
+        generation.incrementAndGet();
+        closeWatcher(); // before jetcd resumes it on its own, from a revision of its own
         Throwable cause = t;
         while (cause != null && !(cause instanceof CompactedException)) {
             cause = cause.getCause();
         }
-        generation.incrementAndGet();
         if (cause != null) {
-            compactions.increment();
+            meters.compactions().increment();
             log.warn("{}: watch of {} fell behind a compaction (last seen revision {}); re-listing and diffing", name, prefix, lastRevision);
             relist();
             return;
         }
-        restarts.increment();
-        long wait = backoff.apply(Math.min(failures.incrementAndGet(), 20));
-        log.warn("{}: watch of {} failed ({}); resuming from revision {} in {} ms", name, prefix, t.toString(), lastRevision + 1, wait);
+        meters.restarts().increment();
+        connected = false;
+        resuming = true;
+        long wait = backoff.apply(Math.min(++failures, 20));
+        WatchMembers.Member failed = member;
+        WatchMembers.Member next = failOver(failed, String.valueOf(t.getMessage()));
+        if (failures == 1 || failures % 10 == 0) { // an outage: the first failure and every tenth
+            log.warn("{}: watch of {} on {} failed ({}); resuming on {} from revision {} in {} ms (failure {} in a row)", name, prefix,
+                    failed, t.toString(), next, lastRevision + 1, wait, failures);
+        } else {
+            log.debug("{}: watch of {} on {} failed ({}); resuming on {} from revision {} in {} ms (failure {} in a row)", name, prefix,
+                    failed, t.toString(), next, lastRevision + 1, wait, failures);
+        }
         schedule(() -> subscribe(lastRevision + 1), wait);
     }
 
@@ -222,10 +351,33 @@ public final class PrefixWatch implements AutoCloseable {
         if (gen != generation.get() || closed) {
             return;
         }
-        restarts.increment();
+        // the member's client was closed under it (another watch left that member)
+        meters.restarts().increment();
+        watching = false;
+        resuming = true;
         generation.incrementAndGet();
-        log.info("{}: watch of {} closed by the client; resuming from revision {}", name, prefix, lastRevision + 1);
+        log.info("{}: watch of {} on {} closed by the client; resuming from revision {}", name, prefix, member, lastRevision + 1);
         schedule(() -> subscribe(lastRevision + 1), 100);
+    }
+
+    private WatchMembers.Member failOver(WatchMembers.Member from, String why) {
+        try {
+            return from == null ? members.current() : members.failed(from, why);
+        } catch (IllegalStateException closing) {
+            return from;
+        }
+    }
+
+    private void closeWatcher() {
+        Watch.Watcher w = watcher;
+        watcher = null;
+        if (w != null) {
+            try {
+                w.close();
+            } catch (RuntimeException e) {
+                log.debug("{}: closing a watcher: {}", name, e.toString());
+            }
+        }
     }
 
     /** Runs {@code r} on this watch's thread (jetcd calls back on its own); nothing once closed. */
@@ -247,7 +399,12 @@ public final class PrefixWatch implements AutoCloseable {
         }
     }
 
-    /** The last revision the sink was given (for tests and diagnostics). */
+    /** Whether the last listing succeeded and the watch has neither failed nor fallen silent since (the status page). */
+    public boolean connected() {
+        return connected && !closed;
+    }
+
+    /** The resume point: the last revision whose events the sink was given (for tests and diagnostics). */
     public long revision() {
         return lastRevision;
     }
@@ -256,11 +413,8 @@ public final class PrefixWatch implements AutoCloseable {
     public void close() {
         closed = true;
         generation.incrementAndGet();
-        Watch.Watcher w = watcher;
-        if (w != null) {
-            w.close();
-        }
         scheduler.shutdownNow();
+        closeWatcher();
     }
 
     @Override

@@ -480,13 +480,13 @@ public final class LocalRegistry implements Registry {
     }
 
     @Override
-    public synchronized Lease register(Instance instance, int ttlSeconds, boolean keepAliveStream) {
+    public synchronized Lease register(Instance instance, int ttlSeconds, boolean keepsItselfAlive) {
         String key = layout.instanceKey(instance.service(), instance.id());
         byte[] value = JsonCodec.encode(instance);
         leases.put(key, new long[] {ttlSeconds, System.nanoTime() + TimeUnit.SECONDS.toNanos(ttlSeconds)});
         emit(List.of(put(key, value)));
         LocalLease lease = new LocalLease(key, instance, ttlSeconds, value);
-        if (keepAliveStream) {
+        if (keepsItselfAlive) {
             lease.task = reaper.scheduleWithFixedDelay(() -> {
                 try {
                     lease.keepAliveOnce();
