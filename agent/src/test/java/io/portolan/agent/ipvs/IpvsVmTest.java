@@ -1,6 +1,8 @@
 package io.portolan.agent.ipvs;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 
 import java.io.File;
 import java.nio.charset.StandardCharsets;
@@ -22,6 +24,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * {@link IpvsMeshScenario}: fleet scenario 2 (the routing mesh) across {@value #MESH_HOSTS} hosts
  * of the {@code Fleet} harness, each running the launcher with --dataplane ipvs.
  */
+@Execution(ExecutionMode.CONCURRENT) // runs beside the other classes (junit-platform.properties): it only waits for QEMU
 class IpvsVmTest {
     static final int MESH_HOSTS = 2;
     static final int WAIT_MINUTES = 20;
