@@ -115,7 +115,7 @@ class QuickStartTest {
             assertTrue(o.contains("quickstart: the last command exited 0"), o);
             assertEquals("", ns.in("nft", "list", "ruleset").text().strip(), "--cleanup left no ruleset");
             assertFalse(ns.in("ip", "addr").text().contains(":ptl"), "no labelled VIP");
-            assertTrue(Files.isRegularFile(work.resolve("varlib/portolan/registry.json")), "the store went to the mounted /var/lib");
+            assertTrue(Files.isRegularFile(work.resolve("varlib/portolan/registry.journal")), "the store went to the mounted /var/lib");
         }
         assertEquals(resolvBefore, Files.readString(Path.of("/etc/resolv.conf")), "the host's resolv.conf is untouched");
         assertEquals(varLibPortolanBefore, Files.exists(Path.of("/var/lib/portolan")), "the host's /var/lib is untouched");
