@@ -524,8 +524,19 @@ public final class Fleet implements AutoCloseable {
 
     // ---------------------------------------------------------------- launcher and jar
 
-    /** deploy/bin/portolan of this checkout (surefire runs in the agent module's directory). */
+    /**
+     * deploy/bin/portolan of this checkout (surefire runs in the agent module's directory), or the one
+     * {@code -Dportolan.launcher=PATH} names (the test VM's guest, which cannot see a checkout under /tmp).
+     */
     static Path findLauncher() {
+        String given = System.getProperty("portolan.launcher");
+        if (given != null && !given.isBlank()) {
+            Path l = Path.of(given).toAbsolutePath();
+            if (!Files.isExecutable(l)) {
+                throw new IllegalStateException("-Dportolan.launcher=" + given + ": not an executable file");
+            }
+            return l;
+        }
         Path d = Path.of(System.getProperty("user.dir")).toAbsolutePath();
         for (Path p = d; p != null; p = p.getParent()) {
             Path l = p.resolve("deploy/bin/portolan");

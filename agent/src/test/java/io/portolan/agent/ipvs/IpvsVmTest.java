@@ -34,8 +34,9 @@ class IpvsVmTest {
         Path script = Path.of("..", "deploy", "vm", "run-in-vm.sh").toAbsolutePath().normalize();
         Path out = Files.createTempFile("ipvs-vm", ".log");
         String java = System.getProperty("java.home") + File.separator + "bin" + File.separator + "java";
+        Path launcher = guestPath(Path.of("..", "deploy", "bin", "portolan").toAbsolutePath().normalize());
         ProcessBuilder pb = new ProcessBuilder(List.of(script.toString(), java, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-                "-cp", guestClasspath(), IpvsVmScenarios.class.getName(), String.valueOf(MESH_HOSTS)))
+                "-Dportolan.launcher=" + launcher, "-cp", guestClasspath(), IpvsVmScenarios.class.getName(), String.valueOf(MESH_HOSTS)))
                 .redirectErrorStream(true).redirectOutput(out.toFile());
         // two scenarios under TCG on a loaded host: the VM's own limit just under this test's
         pb.environment().putIfAbsent("PORTOLAN_VM_TIMEOUT", String.valueOf(WAIT_MINUTES * 60 - 30));
@@ -60,25 +61,29 @@ class IpvsVmTest {
      */
     static String guestClasspath() throws java.io.IOException {
         List<String> out = new java.util.ArrayList<>();
-        Path stage = null;
-        int n = 0;
         for (String entry : System.getProperty("java.class.path").split(File.pathSeparator)) {
-            Path p = Path.of(entry).toAbsolutePath().normalize();
-            if (!(p.startsWith("/tmp") || p.startsWith("/run") || p.startsWith("/dev"))) {
-                out.add(entry);
-                continue;
-            }
-            if (stage == null) {
-                Path base = Files.createDirectories(Path.of(System.getProperty("user.home"), ".cache", "portolan-vm"));
-                stage = Files.createTempDirectory(base, "cp-");
-                Path toDelete = stage;
-                Runtime.getRuntime().addShutdownHook(new Thread(() -> deleteTree(toDelete)));
-            }
-            Path dst = stage.resolve((n++) + "-" + p.getFileName());
-            copyTree(p, dst);
-            out.add(dst.toString());
+            out.add(guestPath(Path.of(entry).toAbsolutePath().normalize()).toString());
         }
         return String.join(File.pathSeparator, out);
+    }
+
+    private static Path stage;
+    private static int staged;
+
+    /** {@code p} as the guest sees it: itself, or a copy under ~/.cache/portolan-vm/cp-* when it lies under /tmp, /run or /dev. */
+    static synchronized Path guestPath(Path p) throws java.io.IOException {
+        if (!(p.startsWith("/tmp") || p.startsWith("/run") || p.startsWith("/dev"))) {
+            return p;
+        }
+        if (stage == null) {
+            Path base = Files.createDirectories(Path.of(System.getProperty("user.home"), ".cache", "portolan-vm"));
+            stage = Files.createTempDirectory(base, "cp-");
+            Path toDelete = stage;
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> deleteTree(toDelete)));
+        }
+        Path dst = stage.resolve((staged++) + "-" + p.getFileName());
+        copyTree(p, dst);
+        return dst;
     }
 
     static void copyTree(Path from, Path to) throws java.io.IOException {
@@ -92,7 +97,7 @@ class IpvsVmTest {
                     Files.createDirectories(t);
                 } else {
                     Files.createDirectories(t.getParent());
-                    Files.copy(f, t, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                    Files.copy(f, t, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.COPY_ATTRIBUTES);
                 }
             }
         }
