@@ -190,6 +190,22 @@ public final class FleetBench {
     }
 
     /** This process's side of a probe JVM in a container: commands on its stdin, answers on its stdout. */
+    /**
+     * When the last of {@code probes} saw what it watches for (its "seen" line's time), waiting at most
+     * {@code seconds} for each; a probe that saw it before it was told to watch fails the run.
+     */
+    public static long lastSeen(List<Probe> probes, int seconds) throws InterruptedException {
+        long last = Long.MIN_VALUE;
+        for (Probe p : probes) {
+            String l = p.expect("seen", seconds);
+            if (l.contains("already")) {
+                throw new IllegalStateException(p.container.name + ": " + l);
+            }
+            last = Math.max(last, Long.parseLong(l.split(" ")[1]));
+        }
+        return last;
+    }
+
     public static final class Probe implements AutoCloseable {
         public final Container container;
         final Process process;

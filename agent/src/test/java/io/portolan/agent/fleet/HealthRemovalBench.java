@@ -93,14 +93,7 @@ public final class HealthRemovalBench {
         }
         long t0 = System.nanoTime();
         act.run();
-        long last = Long.MIN_VALUE;
-        for (FleetBench.Probe p : probes) {
-            String l = p.expect("seen", 35);
-            if (l.contains("already")) {
-                throw new IllegalStateException(p.container.name + ": " + l);
-            }
-            last = Math.max(last, Long.parseLong(l.split(" ")[1]));
-        }
+        long last = FleetBench.lastSeen(probes, 35);
         long first = -1;
         for (String line : Sh.tail(log, 2_000_000).split("\n")) {
             String[] w = line.trim().split(" ");

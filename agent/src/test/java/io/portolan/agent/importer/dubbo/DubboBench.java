@@ -72,7 +72,7 @@ public final class DubboBench {
                             Process provider = dubbo.provider(box, log, List.of("-Ddubbo.service.shutdown.wait=0"),
                                     "etcd3://" + h1.underlay + ":2379", "demo-provider", box.address, "dubbo:20880");
                             long put = event(events, 1, provider, log);
-                            reg.add(lastSeen(probes) - put);
+                            reg.add(FleetBench.lastSeen(probes, 120) - put);
                             for (FleetBench.Probe p : probes) {
                                 p.send("watch absent " + box.address);
                             }
@@ -81,7 +81,7 @@ public final class DubboBench {
                             }
                             provider.destroy();
                             long del = event(events, 0, null, log);
-                            dereg.add(lastSeen(probes) - del);
+                            dereg.add(FleetBench.lastSeen(probes, 120) - del);
                             Sh.stop(provider, Duration.ofSeconds(30));
                             System.out.printf("%s #%d: registration -> every host's DNS %.1f ms, deregistration %.1f ms%n", line, i,
                                     reg.get(reg.size() - 1) / 1e6, dereg.get(dereg.size() - 1) / 1e6);
@@ -143,17 +143,6 @@ public final class DubboBench {
         throw new IllegalStateException("no " + (kind == 1 ? "PUT" : "DELETE") + " of the provider's key in 90 s: " + Sh.tail(log, 4000));
     }
 
-    static long lastSeen(List<FleetBench.Probe> probes) throws InterruptedException {
-        long last = Long.MIN_VALUE;
-        for (FleetBench.Probe p : probes) {
-            String l = p.expect("seen", 120);
-            if (l.contains("already")) {
-                throw new IllegalStateException(p.container.name + ": " + l);
-            }
-            last = Math.max(last, Long.parseLong(l.split(" ")[1]));
-        }
-        return last;
-    }
 
     static String stats(List<Long> nanos) {
         List<Long> s = new ArrayList<>(nanos);
