@@ -9,7 +9,6 @@ import io.portolan.proto.Port;
 import io.portolan.proto.Protocol;
 import io.portolan.proto.Service;
 
-import java.io.File;
 import java.net.InetAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -27,7 +26,9 @@ import java.util.regex.Pattern;
 
 /**
  * Agent memory holding S services x I instances: loads etcd, starts the real agent jar against it,
- * waits until its snapshot holds everything, forces a GC, and prints RSS and heap used.
+ * waits until its snapshot holds everything, forces a GC, and prints RSS and heap used. The agent runs
+ * through the launcher ({@code deploy/bin/portolan}, or {@code -Dmembench.launcher}) with the JVM
+ * options it gives an agent; {@code -Dmembench.jvm} adds to them.
  * Usage: MemoryBench JAR [services] [instances-per-service]
  */
 public final class MemoryBench {
@@ -57,15 +58,18 @@ public final class MemoryBench {
 
             int admin = EtcdServer.freePort();
             Path state = Files.createTempDirectory("membench");
-            List<String> cmd = new ArrayList<>(List.of(System.getProperty("java.home") + File.separator + "bin" + File.separator + "java",
-                    "-XX:+UseG1GC", "-XX:NativeMemoryTracking=summary"));
-            cmd.addAll(words(System.getProperty("membench.jvm", "")));
-            cmd.addAll(List.of("-jar", jar, "agent", "--etcd-endpoints", etcd.endpoint().toString(),
+            // Through the launcher, as systemd runs it: its JVM options (heap cap, collector) are measured too.
+            List<String> cmd = new ArrayList<>(List.of(System.getProperty("membench.launcher", "deploy/bin/portolan"),
+                    "agent", "--etcd-endpoints", etcd.endpoint().toString(),
                     "--admin-listen", "127.0.0.1:" + admin, "--state-dir", state.toString(), "--log-level", "warn",
                     "--dns-listen", "127.0.0.1:" + EtcdServer.freePort()));
             cmd.addAll(words(System.getProperty("membench.agent", "--dataplane none")));
-            System.out.println("agent: " + String.join(" ", cmd));
-            Process agent = new ProcessBuilder(cmd).inheritIO().start();
+            String javaOpts = ("-XX:NativeMemoryTracking=summary " + System.getProperty("membench.jvm", "")).trim();
+            System.out.println("agent: PORTOLAN_JAR=" + jar + " PORTOLAN_JAVA_OPTS='" + javaOpts + "' " + String.join(" ", cmd));
+            ProcessBuilder pb = new ProcessBuilder(cmd).inheritIO();
+            pb.environment().put("PORTOLAN_JAR", jar);
+            pb.environment().put("PORTOLAN_JAVA_OPTS", javaOpts);
+            Process agent = pb.start();
             try {
                 HttpClient http = HttpClient.newHttpClient();
                 long t1 = System.nanoTime();
@@ -105,17 +109,33 @@ public final class MemoryBench {
                 run("jcmd", pid, "GC.run");
                 Thread.sleep(500);
                 String heap = run("jcmd", pid, "GC.heap_info");
-                Matcher used = Pattern.compile("used (\\d+)K").matcher(heap);
-                long usedK = used.find() ? Long.parseLong(used.group(1)) : -1;
+                // G1: "garbage-first heap ... used N"; Serial, Parallel: one line per generation.
+                Matcher used = Pattern.compile("(?m)^\\s*(?:garbage-first heap|def new generation|tenured generation|PSYoungGen|ParOldGen)"
+                        + "\\s.*?used (\\d+)K").matcher(heap);
+                long usedK = 0;
+                while (used.find()) {
+                    usedK += Long.parseLong(used.group(1));
+                }
                 String status = Files.readString(Path.of("/proc/" + pid + "/status"));
                 Matcher rss = Pattern.compile("VmRSS:\\s+(\\d+) kB").matcher(status);
                 long rssK = rss.find() ? Long.parseLong(rss.group(1)) : -1;
                 System.out.printf("agent memory with %d services x %d instances: RSS %.0f MiB, heap used after GC %.0f MiB%n",
                         services, per, rssK / 1024.0, usedK / 1024.0);
+                // Where the RSS goes, by the JVM's own count (committed KB per category).
+                String nmt = run("jcmd", pid, "VM.native_memory", "summary");
+                Matcher cat = Pattern.compile("(?m)^-\\s+([A-Za-z ]+?) \\(reserved=\\d+KB, committed=(\\d+)KB").matcher(nmt);
+                StringBuilder parts = new StringBuilder("committed by category (MiB):");
+                while (cat.find()) {
+                    long mib = Long.parseLong(cat.group(2)) / 1024;
+                    if (mib > 0) {
+                        parts.append(' ').append(cat.group(1).trim().replace(' ', '_')).append('=').append(mib);
+                    }
+                }
+                System.out.println(parts);
                 if (Boolean.getBoolean("membench.detail")) {
                     String histo = run("jcmd", pid, "GC.class_histogram");
                     histo.lines().limit(35).forEach(System.out::println);
-                    System.out.println(run("jcmd", pid, "VM.native_memory", "summary"));
+                    System.out.println(nmt);
                 }
             } finally {
                 agent.destroy();

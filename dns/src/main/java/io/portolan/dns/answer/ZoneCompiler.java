@@ -8,7 +8,6 @@ import io.portolan.proto.Service;
 import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -43,14 +42,14 @@ public final class ZoneCompiler {
     private final int ttl;
     private final byte[] zoneWire;
     /** The apex's names that do not depend on the snapshot: {@code ns.dns.Z.}, {@code dns.Z.}, and {@code Z.} as {@link ZoneTable#APEX}. */
-    private final NameMap<NameEntry> apexNames;
+    private final NameMap<Object> apexNames;
     private final List<byte[]> apexKeys = new ArrayList<>();
-    private final List<NameEntry> apexEntries = new ArrayList<>();
+    private final List<Object> apexEntries = new ArrayList<>();
 
     /** The snapshot of the last table returned; null before the first or after a failure. */
     private ClusterSnapshot last;
     /** The last table's names: published, so never changed here, only copied. */
-    private NameMap<NameEntry> names;
+    private NameMap<Object> names;
     private final Map<String, ServicePart> parts = new HashMap<>();
     /** The services whose names an address maps back to: a service name, or a sorted set of them when shared. */
     private final Map<InetAddress, Object> ptrOwners = new HashMap<>();
@@ -110,12 +109,12 @@ public final class ZoneCompiler {
         for (Service s : snapshot.services().values()) {
             ServicePart part = compile(s, snapshot.servingInstances(s.name()));
             parts.put(s.name(), part);
-            total += part.keys.size();
+            total += part.keys.length;
             for (InetAddress a : part.ptr.keySet()) {
                 addOwner(a, s.name());
             }
         }
-        NameMap<NameEntry> map = new NameMap<>(total + ptrOwners.size());
+        NameMap<Object> map = new NameMap<>(total + ptrOwners.size());
         for (int i = 0; i < apexKeys.size(); i++) {
             map.put(apexKeys.get(i), apexEntries.get(i));
         }
@@ -160,11 +159,11 @@ public final class ZoneCompiler {
         if (changes.isEmpty()) {
             return; // the same names: the new table shares the map
         }
-        NameMap<NameEntry> map = names.copy();
+        NameMap<Object> map = names.copy();
         for (Change c : changes) {
             if (c.before != null) {
                 for (byte[] key : c.before.keys) {
-                    NameEntry apex = apexNames.get(key, 0, key.length);
+                    Object apex = apexNames.get(key, 0, key.length);
                     if (apex != null) {
                         map.put(key, apex);
                     } else {
@@ -226,18 +225,19 @@ public final class ZoneCompiler {
         Builder b = new Builder(zone, ttl);
         b.service(s, serving);
         b.emptyNonTerminals();
-        ServicePart part = new ServicePart(s, serving);
-        b.compileInto(part.keys, part.entries);
+        List<byte[]> keys = new ArrayList<>();
+        List<Object> entries = new ArrayList<>();
+        b.compileInto(keys, entries);
+        ServicePart part = new ServicePart(s, serving, keys.toArray(new byte[0][]), entries.toArray());
         Builder rev = new Builder(zone, ttl);
         rev.ptr.putAll(b.ptr);
         rev.reverse();
-        List<byte[]> keys = new ArrayList<>(b.ptr.size());
-        List<NameEntry> entries = new ArrayList<>(b.ptr.size());
+        keys.clear();
+        entries.clear();
         rev.compileInto(keys, entries);
         int i = 0;
-        for (Map.Entry<InetAddress, Set<String>> e : b.ptr.entrySet()) { // reverse() added the names in this order
-            part.ptr.put(e.getKey(), new Ptr(List.copyOf(e.getValue()), keys.get(i), entries.get(i)));
-            i++;
+        for (InetAddress a : b.ptr.keySet()) { // reverse() added the names in this order
+            part.ptr.put(a, (Answer) entries.get(i++)); // a reverse name has PTR records only
         }
         return part;
     }
@@ -274,25 +274,30 @@ public final class ZoneCompiler {
      * Puts the reverse name of {@code a} as its owners say: none, removed; one, that service's
      * compiled entry; several, their targets merged in the order of the service names.
      */
-    private void putPtr(NameMap<NameEntry> map, InetAddress a) {
+    private void putPtr(NameMap<Object> map, InetAddress a) {
         Object o = ptrOwners.get(a);
+        byte[] key = Wire.name(ZoneTable.reverseName(a));
         if (o == null) {
-            map.remove(Wire.name(ZoneTable.reverseName(a)));
+            map.remove(key);
         } else if (o instanceof String single) {
-            Ptr p = parts.get(single).ptr.get(a);
-            map.put(p.key, p.entry);
+            map.put(key, parts.get(single).ptr.get(a));
         } else {
             Builder shared = new Builder(zone, ttl);
-            Set<String> targets = new LinkedHashSet<>();
+            String name = ZoneTable.reverseName(a);
+            shared.node(name);
             for (Object service : (TreeSet<?>) o) {
-                targets.addAll(parts.get((String) service).ptr.get(a).targets);
+                Answer own = parts.get((String) service).ptr.get(a);
+                // Its records, in order: pointer to the question (2), type, class (4), TTL (4), length (2), the target.
+                for (int k = 0, off = 0; k < own.answerCount(); k++) {
+                    int length = ((own.body[off + 10] & 0xFF) << 8) | (own.body[off + 11] & 0xFF);
+                    shared.add(name, ZoneTable.PTR, java.util.Arrays.copyOfRange(own.body, off + 12, off + 12 + length));
+                    off += 12 + length;
+                }
             }
-            shared.ptr.put(a, targets);
-            shared.reverse();
             List<byte[]> keys = new ArrayList<>(1);
-            List<NameEntry> entries = new ArrayList<>(1);
+            List<Object> entries = new ArrayList<>(1);
             shared.compileInto(keys, entries);
-            map.put(keys.get(0), entries.get(0));
+            map.put(key, entries.get(0));
         }
     }
 
@@ -308,20 +313,12 @@ public final class ZoneCompiler {
         apex.add(zone, ZoneTable.SOA, soa);
         apex.add(zone, ZoneTable.NS, Wire.name(nsName));
         List<byte[]> keys = new ArrayList<>(1);
-        List<NameEntry> entries = new ArrayList<>(1);
+        List<Object> entries = new ArrayList<>(1);
         apex.compileInto(keys, entries);
         byte[] soaRecord = new Wire().record(zoneWire, ZoneTable.SOA, ttl, soa).toArray();
-        Answer nodata = new Answer(Answer.NOERROR, true, soaRecord, 0, 1, 0, 0);
-        Answer nxdomain = unloaded ? Answer.SERVFAIL_EMPTY : new Answer(Answer.NXDOMAIN, true, soaRecord, 0, 1, 0, 0);
-        return new ZoneTable(names, zoneWire, zone, entries.get(0), nodata, nxdomain, revision);
-    }
-
-    /**
-     * One address's reverse name as compiled for one service: its targets (in order, distinct: a
-     * list, as one or two names are the rule and a set per address cost 150 bytes each), the name
-     * and the entry.
-     */
-    private record Ptr(List<String> targets, byte[] key, NameEntry entry) {
+        Answer nodata = new Answer(0, Answer.NOERROR, true, soaRecord, 0, 1, 0, 0);
+        Answer nxdomain = unloaded ? Answer.SERVFAIL_EMPTY : new Answer(0, Answer.NXDOMAIN, true, soaRecord, 0, 1, 0, 0);
+        return new ZoneTable(names, zoneWire, zone, (NameEntry) entries.get(0), nodata, nxdomain, revision);
     }
 
     /** One service's compiled names, kept while the service and its serving instances are unchanged. */
@@ -329,19 +326,26 @@ public final class ZoneCompiler {
         /** Replaced by equal objects from later snapshots, so that the identity check matches. */
         Service service;
         List<Instance> serving;
-        final List<byte[]> keys = new ArrayList<>();
-        final List<NameEntry> entries = new ArrayList<>();
-        /** The addresses this service's names map back to (VIP, serving instances), in compiled order. */
-        final Map<InetAddress, Ptr> ptr = new LinkedHashMap<>();
+        /** Its names (wire form) and their table values, index by index. */
+        final byte[][] keys;
+        final Object[] entries;
+        /**
+         * The addresses this service's names map back to (VIP, serving instances) and the PTR answer
+         * each has from this service alone; the reverse name itself is made again when it is put (a
+         * reference per address here instead of the name: 110,000 addresses at 10,000 services).
+         */
+        final Map<InetAddress, Answer> ptr = new HashMap<>();
 
-        ServicePart(Service service, List<Instance> serving) {
+        ServicePart(Service service, List<Instance> serving, byte[][] keys, Object[] entries) {
             this.service = service;
             this.serving = serving;
+            this.keys = keys;
+            this.entries = entries;
         }
 
-        void putInto(NameMap<NameEntry> map) {
-            for (int i = 0; i < keys.size(); i++) {
-                map.put(keys.get(i), entries.get(i));
+        void putInto(NameMap<Object> map) {
+            for (int i = 0; i < keys.length; i++) {
+                map.put(keys[i], entries[i]);
             }
         }
     }

@@ -53,7 +53,8 @@ public final class ZoneTable {
     /** Stands in the names map for the apex, whose answers (the SOA serial) change with every snapshot. */
     static final NameEntry APEX = new NameEntry(new int[0], new Answer[0]);
 
-    private final NameMap<NameEntry> names;
+    /** Each name's {@link Answer} when it has records of one type, else its {@link NameEntry}. */
+    private final NameMap<Object> names;
     private final byte[] zoneWire;
     private final String zone;
     private final NameEntry apex;
@@ -61,7 +62,7 @@ public final class ZoneTable {
     private final Answer nxdomain;
     private final long revision;
 
-    ZoneTable(NameMap<NameEntry> names, byte[] zoneWire, String zone, NameEntry apex, Answer nodata, Answer nxdomain,
+    ZoneTable(NameMap<Object> names, byte[] zoneWire, String zone, NameEntry apex, Answer nodata, Answer nxdomain,
               long revision) {
         this.names = names;
         this.zoneWire = zoneWire;
@@ -77,9 +78,9 @@ public final class ZoneTable {
      * the zone (the caller forwards it).
      */
     public Answer answer(WireQuery q) {
-        NameEntry e = names.get(q.buf, WireQuery.HEADER, q.nameLength());
+        Object v = names.get(q.buf, WireQuery.HEADER, q.nameLength());
         int qclass = q.qclass;
-        if (e == null) {
+        if (v == null) {
             if (!q.isUnder(zoneWire)) {
                 return null;
             }
@@ -88,13 +89,14 @@ public final class ZoneTable {
         if (qclass != 1 && qclass != ANY) {
             return Answer.REFUSED_EMPTY;
         }
-        if (e == APEX) {
-            e = apex;
-        }
         int qtype = q.qtype;
         if (qtype == 251 || qtype == 252) {
             return Answer.REFUSED_EMPTY; // IXFR, AXFR: no zone transfers
         }
+        if (v instanceof Answer single) {
+            return qtype == single.type || qtype == ANY ? single : nodata;
+        }
+        NameEntry e = v == APEX ? apex : (NameEntry) v;
         Answer a = e.get(qtype);
         return a != null ? a : nodata;
     }
@@ -197,7 +199,13 @@ public final class ZoneTable {
         return s.append("ip6.arpa.").toString();
     }
 
+    /**
+     * The answers of a name with records of several types (or none: an empty non-terminal, all
+     * sharing {@link #EMPTY}); a name with one type is stored as its {@link Answer} alone.
+     */
     static final class NameEntry {
+        static final NameEntry EMPTY = new NameEntry(new int[0], new Answer[0]);
+
         private final int[] types;
         private final Answer[] answers;
 
@@ -353,10 +361,32 @@ public final class ZoneTable {
             }
         }
 
-        void compileInto(List<byte[]> keys, List<NameEntry> entries) {
+        private static boolean answersAny(int type) {
+            for (int pref : ANY_PREFERENCE) {
+                if (pref == type) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        /** Adds each name's wire form to {@code keys} and its table value (see {@link ZoneTable#names}) to {@code entries}. */
+        void compileInto(List<byte[]> keys, List<Object> entries) {
             for (Map.Entry<String, Map<Integer, RRset>> n : nodes.entrySet()) {
+                keys.add(Wire.name(n.getKey()));
                 Map<Integer, RRset> sets = n.getValue();
                 int count = sets.size();
+                if (count == 0) {
+                    entries.add(NameEntry.EMPTY);
+                    continue;
+                }
+                if (count == 1) {
+                    Map.Entry<Integer, RRset> only = sets.entrySet().iterator().next();
+                    if (answersAny(only.getKey())) {
+                        entries.add(compile(only.getKey(), only.getValue())); // answers its type and ANY
+                        continue;
+                    }
+                }
                 Answer any = null;
                 List<Integer> types = new ArrayList<>(sets.keySet());
                 Answer[] answers = new Answer[count + 1];
@@ -382,7 +412,6 @@ public final class ZoneTable {
                 for (int k = 0; k < count; k++) {
                     t[k] = types.get(k);
                 }
-                keys.add(Wire.name(n.getKey()));
                 entries.add(new NameEntry(t, answers));
             }
         }
@@ -400,7 +429,7 @@ public final class ZoneTable {
                 w.bytes(add.b());
             }
             int shuffle = r.shuffle && recordLength > 0 ? recordLength : 0;
-            return new Answer(Answer.NOERROR, true, w.toArray(), r.rdata.size(), 0, r.additional.size(), shuffle);
+            return new Answer(type, Answer.NOERROR, true, w.toArray(), r.rdata.size(), 0, r.additional.size(), shuffle);
         }
     }
 }
