@@ -441,7 +441,28 @@ public final class JsonCodec {
                     Validate.port("ports.port", integer(p, "port")),
                     Protocol.parse("ports.protocol", text(p, "protocol", false))));
         }
-        return out;
+        return internPorts(out);
+    }
+
+    /**
+     * Port lists are few and repeated by every instance of a service (100,000 instances, a handful
+     * of lists): each distinct list is kept once. Bounded: past {@link #PORT_LISTS} distinct lists
+     * (registrants choosing their ports freely), a list is no longer shared, never refused.
+     */
+    private static final int PORT_LISTS = 4096;
+    private static final java.util.concurrent.ConcurrentHashMap<List<Port>, List<Port>> PORTS = new java.util.concurrent.ConcurrentHashMap<>();
+
+    static List<Port> internPorts(List<Port> ports) {
+        List<Port> frozen = List.copyOf(ports);
+        List<Port> known = PORTS.get(frozen);
+        if (known != null) {
+            return known;
+        }
+        if (PORTS.size() >= PORT_LISTS) {
+            return frozen;
+        }
+        known = PORTS.putIfAbsent(frozen, frozen);
+        return known != null ? known : frozen;
     }
 
     private static void writePorts(JsonGenerator g, List<Port> ports) throws IOException {

@@ -106,6 +106,7 @@ public final class MemoryBench {
                     cpu = now;
                 }
                 System.out.printf("agent idle %.1f s after the snapshot%n", (System.nanoTime() - t1) / 1e9);
+                System.out.printf("agent RSS before a forced GC: %.0f MiB%n", rssKib(pid) / 1024.0);
                 run("jcmd", pid, "GC.run");
                 Thread.sleep(500);
                 String heap = run("jcmd", pid, "GC.heap_info");
@@ -137,11 +138,20 @@ public final class MemoryBench {
                     histo.lines().limit(35).forEach(System.out::println);
                     System.out.println(nmt);
                 }
+                String dump = System.getProperty("membench.dump");
+                if (dump != null) { // a heap dump of the live objects, to see who holds what
+                    System.out.println(run("jcmd", pid, "GC.heap_dump", dump));
+                }
             } finally {
                 agent.destroy();
                 agent.waitFor(20, TimeUnit.SECONDS);
             }
         }
+    }
+
+    static long rssKib(String pid) throws java.io.IOException {
+        Matcher rss = Pattern.compile("VmRSS:\\s+(\\d+) kB").matcher(Files.readString(Path.of("/proc/" + pid + "/status")));
+        return rss.find() ? Long.parseLong(rss.group(1)) : -1;
     }
 
     /** utime + stime of a process, in clock ticks (/proc/PID/stat fields 14 and 15). */

@@ -12,7 +12,6 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeSet;
 
 /**
  * Builds the {@link ZoneTable} of each snapshot for one zone, keeping between snapshots what it
@@ -51,7 +50,7 @@ public final class ZoneCompiler {
     /** The last table's names: published, so never changed here, only copied. */
     private NameMap<Object> names;
     private final Map<String, ServicePart> parts = new HashMap<>();
-    /** The services whose names an address maps back to: a service name, or a sorted set of them when shared. */
+    /** The services whose names an address maps back to: a service name, or a sorted array of them when shared (copied on change). */
     private final Map<InetAddress, Object> ptrOwners = new HashMap<>();
 
     /**
@@ -110,7 +109,7 @@ public final class ZoneCompiler {
             ServicePart part = compile(s, snapshot.servingInstances(s.name()));
             parts.put(s.name(), part);
             total += part.keys.length;
-            for (InetAddress a : part.ptr.keySet()) {
+            for (InetAddress a : part.ptrAddresses) {
                 addOwner(a, s.name());
             }
         }
@@ -175,14 +174,14 @@ public final class ZoneCompiler {
         Set<InetAddress> addresses = new LinkedHashSet<>();
         for (Change c : changes) {
             if (c.before != null) {
-                for (InetAddress a : c.before.ptr.keySet()) {
+                for (InetAddress a : c.before.ptrAddresses) {
                     removeOwner(a, c.name);
                     addresses.add(a);
                 }
             }
             if (c.after != null) {
                 c.after.putInto(map);
-                for (InetAddress a : c.after.ptr.keySet()) {
+                for (InetAddress a : c.after.ptrAddresses) {
                     addOwner(a, c.name);
                     addresses.add(a);
                 }
@@ -228,18 +227,17 @@ public final class ZoneCompiler {
         List<byte[]> keys = new ArrayList<>();
         List<Object> entries = new ArrayList<>();
         b.compileInto(keys, entries);
-        ServicePart part = new ServicePart(s, serving, keys.toArray(new byte[0][]), entries.toArray());
+        byte[][] names = keys.toArray(new byte[0][]);
+        Object[] values = entries.toArray();
         Builder rev = new Builder(zone, ttl);
         rev.ptr.putAll(b.ptr);
         rev.reverse();
         keys.clear();
         entries.clear();
         rev.compileInto(keys, entries);
-        int i = 0;
-        for (InetAddress a : b.ptr.keySet()) { // reverse() added the names in this order
-            part.ptr.put(a, (Answer) entries.get(i++)); // a reverse name has PTR records only
-        }
-        return part;
+        InetAddress[] addresses = b.ptr.keySet().toArray(new InetAddress[0]); // reverse() added the names in this order
+        Answer[] answers = entries.toArray(new Answer[0]); // a reverse name has PTR records only
+        return new ServicePart(s, serving, names, values, addresses, answers);
     }
 
     private void addOwner(InetAddress a, String service) {
@@ -247,23 +245,37 @@ public final class ZoneCompiler {
         if (o == null) {
             ptrOwners.put(a, service);
         } else if (o instanceof String single) {
-            TreeSet<String> several = new TreeSet<>();
-            several.add(single);
-            several.add(service);
-            ptrOwners.put(a, several);
+            if (!single.equals(service)) {
+                ptrOwners.put(a, single.compareTo(service) < 0 ? new String[] {single, service} : new String[] {service, single});
+            }
         } else {
-            @SuppressWarnings("unchecked")
-            TreeSet<String> several = (TreeSet<String>) o;
-            several.add(service);
+            String[] several = (String[]) o;
+            int at = java.util.Arrays.binarySearch(several, service);
+            if (at < 0) {
+                at = -at - 1;
+                String[] more = new String[several.length + 1];
+                System.arraycopy(several, 0, more, 0, at);
+                more[at] = service;
+                System.arraycopy(several, at, more, at + 1, several.length - at);
+                ptrOwners.put(a, more);
+            }
         }
     }
 
     private void removeOwner(InetAddress a, String service) {
         Object o = ptrOwners.get(a);
-        if (o instanceof TreeSet<?> several) {
-            several.remove(service);
-            if (several.size() == 1) {
-                ptrOwners.put(a, several.first());
+        if (o instanceof String[] several) {
+            int at = java.util.Arrays.binarySearch(several, service);
+            if (at < 0) {
+                return;
+            }
+            if (several.length == 2) {
+                ptrOwners.put(a, several[1 - at]);
+            } else {
+                String[] fewer = new String[several.length - 1];
+                System.arraycopy(several, 0, fewer, 0, at);
+                System.arraycopy(several, at + 1, fewer, at, fewer.length - at);
+                ptrOwners.put(a, fewer);
             }
         } else if (service.equals(o)) {
             ptrOwners.remove(a);
@@ -280,13 +292,13 @@ public final class ZoneCompiler {
         if (o == null) {
             map.remove(key);
         } else if (o instanceof String single) {
-            map.put(key, parts.get(single).ptr.get(a));
+            map.put(key, parts.get(single).ptr(a));
         } else {
             Builder shared = new Builder(zone, ttl);
             String name = ZoneTable.reverseName(a);
             shared.node(name);
-            for (Object service : (TreeSet<?>) o) {
-                Answer own = parts.get((String) service).ptr.get(a);
+            for (String service : (String[]) o) {
+                Answer own = parts.get(service).ptr(a);
                 // Its records, in order: pointer to the question (2), type, class (4), TTL (4), length (2), the target.
                 for (int k = 0, off = 0; k < own.answerCount(); k++) {
                     int length = ((own.body[off + 10] & 0xFF) << 8) | (own.body[off + 11] & 0xFF);
@@ -321,6 +333,12 @@ public final class ZoneCompiler {
         return new ZoneTable(names, zoneWire, zone, (NameEntry) entries.get(0), nodata, nxdomain, revision);
     }
 
+    /** Addresses by hash code (an IPv4 address's is its value), then by their bytes: no allocation in the common case. */
+    private static final java.util.Comparator<InetAddress> ADDRESS_ORDER = (x, y) -> {
+        int c = Integer.compare(x.hashCode(), y.hashCode());
+        return c != 0 ? c : java.util.Arrays.compare(x.getAddress(), y.getAddress());
+    };
+
     /** One service's compiled names, kept while the service and its serving instances are unchanged. */
     private static final class ServicePart {
         /** Replaced by equal objects from later snapshots, so that the identity check matches. */
@@ -330,17 +348,36 @@ public final class ZoneCompiler {
         final byte[][] keys;
         final Object[] entries;
         /**
-         * The addresses this service's names map back to (VIP, serving instances) and the PTR answer
-         * each has from this service alone; the reverse name itself is made again when it is put (a
-         * reference per address here instead of the name: 110,000 addresses at 10,000 services).
+         * The addresses this service's names map back to (VIP, serving instances), in
+         * {@link #ADDRESS_ORDER}, and the PTR answer each has from this service alone; the reverse name
+         * itself is made again when it is put (two references per address here, no map node and no
+         * name: 110,000 addresses at 10,000 services).
          */
-        final Map<InetAddress, Answer> ptr = new HashMap<>();
+        final InetAddress[] ptrAddresses;
+        final Answer[] ptrAnswers;
 
-        ServicePart(Service service, List<Instance> serving, byte[][] keys, Object[] entries) {
+        ServicePart(Service service, List<Instance> serving, byte[][] keys, Object[] entries, InetAddress[] addresses, Answer[] answers) {
             this.service = service;
             this.serving = serving;
             this.keys = keys;
             this.entries = entries;
+            Integer[] order = new Integer[addresses.length];
+            for (int i = 0; i < order.length; i++) {
+                order[i] = i;
+            }
+            java.util.Arrays.sort(order, (x, y) -> ADDRESS_ORDER.compare(addresses[x], addresses[y]));
+            ptrAddresses = new InetAddress[addresses.length];
+            ptrAnswers = new Answer[addresses.length];
+            for (int i = 0; i < order.length; i++) {
+                ptrAddresses[i] = addresses[order[i]];
+                ptrAnswers[i] = answers[order[i]];
+            }
+        }
+
+        /** This service's own PTR answer for {@code a}, or null when its names do not map back to it. */
+        Answer ptr(InetAddress a) {
+            int i = java.util.Arrays.binarySearch(ptrAddresses, a, ADDRESS_ORDER);
+            return i >= 0 ? ptrAnswers[i] : null;
         }
 
         void putInto(NameMap<Object> map) {

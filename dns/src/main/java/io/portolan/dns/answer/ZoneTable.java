@@ -8,6 +8,7 @@ import io.portolan.proto.Service;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -242,11 +243,16 @@ public final class ZoneTable {
         }
     }
 
+    /** What makes two compiled answers the same. */
+    private record Compiled(int type, int an, int ar, int shuffle, ByteKey body) {
+    }
+
     static final class Builder {
         final String zone;
         final int ttl;
         final Map<String, Map<Integer, RRset>> nodes = new LinkedHashMap<>();
         final Map<InetAddress, Set<String>> ptr = new LinkedHashMap<>();
+        private final Map<Compiled, Answer> compiled = new HashMap<>();
 
         Builder(String zone, int ttl) {
             this.zone = zone;
@@ -429,7 +435,10 @@ public final class ZoneTable {
                 w.bytes(add.b());
             }
             int shuffle = r.shuffle && recordLength > 0 ? recordLength : 0;
-            return new Answer(type, Answer.NOERROR, true, w.toArray(), r.rdata.size(), 0, r.additional.size(), shuffle);
+            byte[] body = w.toArray();
+            // Names with the same records share one answer: web.Z. and web., tasks.web.Z. and tasks.web.
+            return compiled.computeIfAbsent(new Compiled(type, r.rdata.size(), r.additional.size(), shuffle, new ByteKey(body)),
+                    k -> new Answer(type, Answer.NOERROR, true, body, k.an, 0, k.ar, shuffle));
         }
     }
 }
