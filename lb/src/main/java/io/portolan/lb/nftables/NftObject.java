@@ -24,9 +24,9 @@ import java.util.function.Function;
  * hold strings ({@link Named}).
  *
  * <p>Identity ({@link #sameKey}, {@link #keyHash}): an element by its map and key text, a chain or a
- * set by its name. The key hash is the key text's {@link String#hashCode}, computed from the numbers
- * without building the text, so a compact element and a text one with the same key are the same
- * object to {@link ObjectSet} whatever their class. Equality ({@link #equals}) is identity plus
+ * set by its name. A compact element hashes its numbers; a text element whose key parses as a
+ * compact key of its map hashes the same numbers (else its text), so a compact element and a text
+ * one with the same key are the same object to {@link ObjectSet} whatever their class. Equality ({@link #equals}) is identity plus
  * content (container and value), as when every object was its strings; the owner is not part of it.
  */
 abstract class NftObject {
@@ -50,7 +50,9 @@ abstract class NftObject {
 
     /**
      * An element of {@code map} given as nft's text, with no owner (read back): compact when it is an
-     * element of one of the four maps whose text the compact form writes back exactly, else text.
+     * element of one of the four maps in the form nft writes (the parsers take only canonical text:
+     * no leading zeros, known protocols, numbers in range), which the compact form writes back exactly;
+     * else text.
      */
     static NftObject element(String map, String key, String value) {
         NftObject compact = switch (map) {
@@ -58,10 +60,7 @@ abstract class NftObject {
             case NftRender.VIPS, NftRender.PUBLISHED -> Dispatch.parse(map.equals(NftRender.PUBLISHED), key, value);
             default -> null;
         };
-        if (compact != null && compact.key().equals(key) && Objects.equals(compact.value(), value)) {
-            return compact;
-        }
-        return new Named(Kind.ELEMENT, map, key, value, null);
+        return compact != null ? compact : new Named(Kind.ELEMENT, map, key, value, null);
     }
 
     /**
@@ -97,8 +96,39 @@ abstract class NftObject {
 
     abstract void appendKey(StringBuilder b);
 
-    /** {@code key().hashCode()}, computed without building the text where it can. */
+    /**
+     * A hash of the key text that is equal for keys with equal text whatever the class: a compact
+     * element's from its numbers ({@link #compactKeyHash}); a text element's the same when its key
+     * parses as a compact key of its map, else its text's {@code hashCode}.
+     */
     abstract int keyTextHash();
+
+    /** The hash a compact element of {@code map} with key text {@code key} has, or null when there can be none. */
+    private static Integer compactKeyHash(String map, String key) {
+        boolean published = map.equals(NftRender.PUBLISHED_BACKENDS) || map.equals(NftRender.PUBLISHED);
+        boolean backend = map.equals(NftRender.BACKENDS) || map.equals(NftRender.PUBLISHED_BACKENDS);
+        if (!backend && !published && !map.equals(NftRender.VIPS)) {
+            return null;
+        }
+        Reader k = new Reader(key);
+        int vip = 0;
+        if (!published) {
+            vip = k.ip();
+            k.expect(DOT);
+        }
+        byte protocol = k.protocol();
+        k.expect(DOT);
+        int port = k.number(Character.MAX_VALUE);
+        int slot = 0;
+        if (backend) {
+            k.expect(DOT);
+            slot = k.number(Character.MAX_VALUE);
+        }
+        if (!k.end()) {
+            return null;
+        }
+        return backend ? Backend.hash(vip, protocol, port, slot) : Dispatch.hash(vip, protocol, port);
+    }
 
     /** An element's data, a chain's rules, a set's declaration; null when read back without it. */
     abstract String value();
@@ -201,73 +231,62 @@ abstract class NftObject {
         return b.append(ip >>> 24).append('.').append((ip >>> 16) & 255).append('.').append((ip >>> 8) & 255).append('.').append(ip & 255);
     }
 
-    private static int hashIp(int h, int ip) {
-        h = 31 * hashNum(h, ip >>> 24) + '.';
-        h = 31 * hashNum(h, (ip >>> 16) & 255) + '.';
-        h = 31 * hashNum(h, (ip >>> 8) & 255) + '.';
-        return hashNum(h, ip & 255);
-    }
+    /**
+     * Reads nft's text of an element's key or value, part by part, without building strings: only the
+     * canonical form nft writes (no sign, no leading zero, in range; {@code tcp}, {@code udp}), else
+     * {@link #ok} turns false and stays false.
+     */
+    private static final class Reader {
+        private final String s;
+        private int at;
+        boolean ok;
 
-    private static int hashNum(int h, int n) {
-        if (n >= 10) {
-            h = hashNum(h, n / 10);
+        Reader(String s) {
+            this.s = s;
+            this.ok = s != null;
         }
-        return 31 * h + ('0' + n % 10);
-    }
 
-    private static int hashStr(int h, String s) {
-        for (int i = 0; i < s.length(); i++) {
-            h = 31 * h + s.charAt(i);
-        }
-        return h;
-    }
-
-    /** The parsed parts of {@code a . b . c}, or null when the count differs. */
-    private static String[] parts(String text, int count) {
-        String[] p = text.split(" \\. ", -1);
-        return p.length == count ? p : null;
-    }
-
-    private static int protocol(String s) {
-        for (int i = 0; i < PROTOCOLS.length; i++) {
-            if (PROTOCOLS[i].equals(s)) {
-                return i;
+        /** A decimal in [0, max] ending at a non-digit or the end. */
+        int number(int max) {
+            int start = at;
+            long v = 0;
+            while (ok && at < s.length() && s.charAt(at) >= '0' && s.charAt(at) <= '9' && at - start < 10) {
+                v = v * 10 + (s.charAt(at++) - '0');
             }
+            int digits = at - start;
+            ok = ok && digits > 0 && v <= max && !(digits > 1 && s.charAt(start) == '0');
+            return ok ? (int) v : 0;
         }
-        return -1;
-    }
 
-    /** A decimal in [0, max], or -1 (the caller's round trip refuses forms nft does not write). */
-    private static int number(String s, int max) {
-        if (s.isEmpty() || s.length() > 10) {
-            return -1;
-        }
-        long v = 0;
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (c < '0' || c > '9') {
-                return -1;
+        int ip() {
+            int v = number(255);
+            for (int i = 0; i < 3; i++) {
+                expect(".");
+                v = (v << 8) | number(255);
             }
-            v = v * 10 + (c - '0');
+            return v;
         }
-        return v <= max ? (int) v : -1;
-    }
 
-    /** A dotted IPv4 address as an int, or null. */
-    private static Integer ip(String s) {
-        String[] p = s.split("\\.", -1);
-        if (p.length != 4) {
-            return null;
-        }
-        int v = 0;
-        for (String x : p) {
-            int n = number(x, 255);
-            if (n < 0) {
-                return null;
+        byte protocol() {
+            for (int i = 0; i < PROTOCOLS.length; i++) {
+                if (ok && s.startsWith(PROTOCOLS[i], at)) {
+                    at += PROTOCOLS[i].length();
+                    return (byte) i;
+                }
             }
-            v = (v << 8) | n;
+            ok = false;
+            return 0;
         }
-        return v;
+
+        void expect(String text) {
+            ok = ok && s.startsWith(text, at);
+            at += text.length();
+        }
+
+        /** Whether everything read was canonical and nothing is left. */
+        boolean end() {
+            return ok && at == s.length();
+        }
     }
 
     // --- the classes ---
@@ -309,7 +328,8 @@ abstract class NftObject {
 
         @Override
         int keyTextHash() {
-            return key.hashCode();
+            Integer compact = kind == Kind.ELEMENT ? compactKeyHash(container, key) : null;
+            return compact != null ? compact : key.hashCode();
         }
 
         @Override
@@ -337,7 +357,7 @@ abstract class NftObject {
         Backend(String owner, boolean published, int vip, byte protocol, char port, char slot, int address, char targetPort) {
             super(owner);
             this.published = published;
-            this.vip = vip;
+            this.vip = published ? 0 : vip; // not part of a published key
             this.protocol = protocol;
             this.port = port;
             this.slot = slot;
@@ -346,22 +366,25 @@ abstract class NftObject {
         }
 
         static Backend parse(boolean published, String key, String value) {
-            String[] k = parts(key, published ? 3 : 4);
-            String[] v = parts(value == null ? "" : value, 2);
-            if (k == null || v == null) {
+            Reader k = new Reader(key);
+            int vip = 0;
+            if (!published) {
+                vip = k.ip();
+                k.expect(DOT);
+            }
+            byte protocol = k.protocol();
+            k.expect(DOT);
+            int port = k.number(Character.MAX_VALUE);
+            k.expect(DOT);
+            int slot = k.number(Character.MAX_VALUE);
+            Reader v = new Reader(value);
+            int address = v.ip();
+            v.expect(DOT);
+            int targetPort = v.number(Character.MAX_VALUE);
+            if (!k.end() || !v.end()) {
                 return null;
             }
-            int i = 0;
-            Integer vip = published ? Integer.valueOf(0) : ip(k[i++]);
-            int protocol = protocol(k[i++]);
-            int port = number(k[i++], Character.MAX_VALUE);
-            int slot = number(k[i], Character.MAX_VALUE);
-            Integer address = ip(v[0]);
-            int targetPort = number(v[1], Character.MAX_VALUE);
-            if (vip == null || protocol < 0 || port < 0 || slot < 0 || address == null || targetPort < 0) {
-                return null;
-            }
-            return new Backend(null, published, vip, (byte) protocol, (char) port, (char) slot, address, (char) targetPort);
+            return new Backend(null, published, vip, protocol, (char) port, (char) slot, address, (char) targetPort);
         }
 
         static void writeKey(StringBuilder b, boolean published, int vip, byte protocol, int port, int slot) {
@@ -386,15 +409,13 @@ abstract class NftObject {
             writeKey(b, published, vip, protocol, port, slot);
         }
 
+        static int hash(int vip, byte protocol, int port, int slot) {
+            return ((vip * 31 + protocol) * 31 + port) * 31 + slot;
+        }
+
         @Override
         int keyTextHash() {
-            int h = 0;
-            if (!published) {
-                h = hashStr(hashIp(h, vip), DOT);
-            }
-            h = hashStr(hashStr(h, PROTOCOLS[protocol]), DOT);
-            h = hashStr(hashNum(h, port), DOT);
-            return hashNum(h, slot);
+            return hash(vip, protocol, port, slot);
         }
 
         @Override
@@ -440,25 +461,26 @@ abstract class NftObject {
         Dispatch(String owner, boolean published, int vip, byte protocol, char port, String verdict) {
             super(owner);
             this.published = published;
-            this.vip = vip;
+            this.vip = published ? 0 : vip; // not part of a published key
             this.protocol = protocol;
             this.port = port;
             this.verdict = Objects.requireNonNull(verdict, "verdict");
         }
 
         static Dispatch parse(boolean published, String key, String value) {
-            String[] k = parts(key, published ? 2 : 3);
-            if (k == null || value == null) {
+            Reader k = new Reader(key);
+            int vip = 0;
+            if (!published) {
+                vip = k.ip();
+                k.expect(DOT);
+            }
+            byte protocol = k.protocol();
+            k.expect(DOT);
+            int port = k.number(Character.MAX_VALUE);
+            if (!k.end() || value == null) {
                 return null;
             }
-            int i = 0;
-            Integer vip = published ? Integer.valueOf(0) : ip(k[i++]);
-            int protocol = protocol(k[i++]);
-            int port = number(k[i], Character.MAX_VALUE);
-            if (vip == null || protocol < 0 || port < 0) {
-                return null;
-            }
-            return new Dispatch(null, published, vip, (byte) protocol, (char) port, NftRender.verdict(value));
+            return new Dispatch(null, published, vip, protocol, (char) port, NftRender.verdict(value));
         }
 
         @Override
@@ -479,14 +501,13 @@ abstract class NftObject {
             b.append(PROTOCOLS[protocol]).append(DOT).append((int) port);
         }
 
+        static int hash(int vip, byte protocol, int port) {
+            return (vip * 31 + protocol) * 31 + port;
+        }
+
         @Override
         int keyTextHash() {
-            int h = 0;
-            if (!published) {
-                h = hashStr(hashIp(h, vip), DOT);
-            }
-            h = hashStr(hashStr(h, PROTOCOLS[protocol]), DOT);
-            return hashNum(h, port);
+            return hash(vip, protocol, port);
         }
 
         @Override

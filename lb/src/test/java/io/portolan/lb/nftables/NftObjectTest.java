@@ -47,7 +47,7 @@ class NftObjectTest {
     }
 
     @Test
-    void keyTextHash_equalsTheTextsHashCode_overRandomValues() {
+    void compactElements_overRandomValues_parseBackAndHashAsTheirTextElement() {
         Random rnd = new Random(7);
         for (int i = 0; i < 20_000; i++) {
             int vip = i < 4 ? new int[] {0, -1, 0x7F000001, 0x80000000}[i] : rnd.nextInt();
@@ -56,10 +56,24 @@ class NftObjectTest {
             boolean published = rnd.nextBoolean();
             Protocol proto = rnd.nextBoolean() ? Protocol.TCP : Protocol.UDP;
             NftObject b = NftObject.backend("s", published, vip, proto, port, slot, rnd.nextInt(), rnd.nextInt(65536));
-            assertEquals(b.key().hashCode(), b.keyTextHash(), b.key());
             NftObject d = NftObject.dispatch("s", published, vip, proto, port, "goto sh_s_tcp_" + port);
-            assertEquals(d.key().hashCode(), d.keyTextHash(), d.key());
+            for (NftObject o : List.of(b, d)) {
+                // its text parses back into the same compact object
+                NftObject read = NftObject.element(o.container(), o.key(), o.value());
+                assertEquals(o.getClass(), read.getClass(), o.id());
+                assertEquals(o, read);
+                assertEquals(o.keyHash(), read.keyHash());
+            }
+            // a text element with b's key (a value that does not parse): the same object, the same hash
+            NftObject text = NftObject.element(b.container(), b.key(), "drifted");
+            assertNotEquals(b.getClass(), text.getClass());
+            assertEquals(b.keyHash(), text.keyHash(), b.id());
+            assertTrue(text.sameKey(b) && b.sameKey(text), b.id());
         }
+        // past the compact range (a frontend with over 65,535 slots): text, and still found by its text
+        NftObject big = NftObject.backend("s", false, VIP, Protocol.TCP, 80, 70_000, 0x0A010001, 80);
+        assertEquals("10.96.0.10 . tcp . 80 . 70000", big.key());
+        assertTrue(big.sameKey(NftObject.element(NftRender.BACKENDS, "10.96.0.10 . tcp . 80 . 70000", "10.1.0.1 . 80")));
     }
 
     @Test
@@ -88,9 +102,14 @@ class NftObjectTest {
         assertNotEquals(rendered, drifted);
         // a protocol the plane never renders, a number with a leading zero: text, never a rendered key
         assertEquals("10.96.0.10 . sctp . 80", NftObject.element(NftRender.VIPS, "10.96.0.10 . sctp . 80", "goto slots_1").key());
-        NftObject zero = NftObject.element(NftRender.VIPS, "10.96.0.010 . tcp . 80", "goto slots_1");
-        assertEquals("10.96.0.010 . tcp . 80", zero.key());
-        assertFalse(zero.sameKey(NftObject.dispatch("x", false, VIP, Protocol.TCP, 80, "goto slots_1")));
+        NftObject vip80 = NftObject.dispatch("x", false, VIP, Protocol.TCP, 80, "goto slots_1");
+        for (String nonCanonical : List.of("10.96.0.010 . tcp . 80", "10.96.0.10 . tcp . 080", "10.96.0.10 . tcp . +80",
+                "10.96.0.10 . tcp . 80 . 1", "10.96.0 . tcp . 80", "10.96.0.10.1 . tcp . 80", "10.96.0.256 . tcp . 80",
+                "10.96.0.10 . tcp . 65536", "10.96.0.10 . TCP . 80", "10.96.0.10 .tcp . 80")) {
+            NftObject o = NftObject.element(NftRender.VIPS, nonCanonical, "goto slots_1");
+            assertEquals(nonCanonical, o.key(), "kept as text");
+            assertFalse(o.sameKey(vip80), nonCanonical);
+        }
         // same text in another map: another object
         assertFalse(NftObject.element("other", rendered.key(), rendered.value()).sameKey(rendered));
     }
