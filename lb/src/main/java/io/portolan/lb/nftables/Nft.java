@@ -114,9 +114,9 @@ final class Nft {
                         ? "type " + c.path("type").asText() + " hook " + c.path("hook").asText() + " priority "
                         + priorityName(c.path("hook").asText(), c.path("prio").asInt()) + "; policy " + c.path("policy").asText() + ";"
                         : "";
-                s.put(NftObject.chain(c.path("name").asText(), header, null), null);
+                s.put(NftObject.chain(c.path("name").asText(), header, null, null));
             } else if (item.has("set")) {
-                s.put(NftObject.set(item.get("set").path("name").asText(), null), null);
+                s.put(NftObject.set(item.get("set").path("name").asText(), null, null));
             } else if (item.has("map")) {
                 JsonNode m = item.get("map");
                 String name = m.path("name").asText();
@@ -126,7 +126,7 @@ final class Nft {
                 }
                 for (JsonNode e : m.path("elem")) {
                     if (e.isArray() && e.size() == 2) {
-                        s.put(NftObject.element(name, text(e.get(0)), text(e.get(1))), null);
+                        s.put(NftObject.element(name, text(e.get(0)), text(e.get(1))));
                     }
                 }
             }

@@ -1,7 +1,6 @@
 package io.portolan.lb.nftables;
 
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -51,9 +50,9 @@ final class NftDiff {
         Set<String> owners = new TreeSet<>();
         if (full) {
             owners.addAll(desired.services().keySet());
-            for (String o : actual.owners.values()) {
-                if (!o.isEmpty()) {
-                    owners.add(o);
+            for (NftObject o : actual.objects()) {
+                if (o.owner() != null && !o.owner().isEmpty()) {
+                    owners.add(o.owner());
                 }
             }
         } else if (changed != null) {
@@ -76,44 +75,44 @@ final class NftDiff {
         }
         if (!full) {
             for (String r : retry) {
-                if (desired.services().containsKey(r) || actual.owners.containsValue(r)) {
+                if (desired.services().containsKey(r) || actual.owns(r)) {
                     owners.add(r);
                 }
             }
         }
-        // id -> the service that wants it, over every service a full plan looks at, or the changed ones
-        Map<String, String> wanted = new HashMap<>();
+        // every object wanted, as the first wanting service's (its owner), over every service a full plan
+        // looks at, or the changed ones; the fixed part's own objects win
+        ObjectSet wanted = new ObjectSet();
         for (String o : owners) {
             Fragment f = desired.services().get(o);
             if (f != null) {
-                for (String id : f.objects().keySet()) {
-                    wanted.putIfAbsent(id, o);
+                for (NftObject x : f.objects()) {
+                    wanted.putIfAbsent(x);
                 }
             }
         }
-        for (String id : desired.common().objects().keySet()) {
-            wanted.put(id, Fragment.COMMON);
+        for (NftObject x : desired.common().objects()) {
+            wanted.put(x);
         }
-        Map<String, List<String>> idsByOwner = null;
+        Map<String, List<NftObject>> byOwner = null;
         if (full) {
-            idsByOwner = new HashMap<>();
-            for (var e : actual.objects.keySet()) {
-                String o = actual.owners.get(e);
-                idsByOwner.computeIfAbsent(o == null ? Plan.STALE : o, k -> new ArrayList<>()).add(e);
+            byOwner = new HashMap<>();
+            for (NftObject a : actual.objects()) {
+                String o = a.owner();
+                byOwner.computeIfAbsent(o == null ? Plan.STALE : o, k -> new ArrayList<>()).add(a);
             }
         }
 
         List<Plan.Op> preOps = new ArrayList<>();
         List<Plan.Op> postOps = new ArrayList<>();
         if (full || !actual.tablePresent) {
-            for (NftObject o : desired.common().objects().values()) {
+            for (NftObject o : desired.common().objects()) {
                 preOps.add(upsert(actual, o, Fragment.COMMON, desired, wanted));
             }
-            if (idsByOwner != null) {
+            if (byOwner != null) {
                 for (String owner : List.of(Fragment.COMMON, Plan.STALE)) {
-                    for (String id : idsByOwner.getOrDefault(owner, List.of())) {
-                        NftObject a = actual.objects.get(id);
-                        if (!wanted.containsKey(id) && a.kind() == NftObject.Kind.CHAIN && isCommonName(a.key())) {
+                    for (NftObject a : byOwner.getOrDefault(owner, List.of())) {
+                        if (!wanted.contains(a) && a.kind() == NftObject.Kind.CHAIN && isCommonName(a.key())) {
                             postOps.add(new Plan.Op(Plan.OpType.DELETE, a));
                         }
                     }
@@ -126,34 +125,32 @@ final class NftDiff {
             Fragment f = desired.services().get(owner);
             List<Plan.Op> ops = new ArrayList<>();
             if (f != null) {
-                for (NftObject o : f.objects().values()) {
+                for (NftObject o : f.objects()) {
                     ops.add(upsert(actual, o, owner, desired, wanted));
                 }
             }
-            Collection<String> candidates;
+            // what the owner held and no service now wants (f's own objects are all in wanted)
+            List<NftObject> candidates;
+            ObjectSet done = null;
             if (full) {
-                candidates = idsByOwner.getOrDefault(owner, List.of());
+                candidates = byOwner.getOrDefault(owner, List.of());
             } else {
                 Fragment before = previous.services().get(owner);
                 candidates = new ArrayList<>();
                 if (before != null) {
-                    candidates.addAll(before.objects().keySet());
+                    candidates.addAll(before.objects());
                 }
                 if (retry.contains(owner)) {
-                    for (var e : actual.owners.entrySet()) {
-                        if (owner.equals(e.getValue())) {
-                            candidates.add(e.getKey());
-                        }
-                    }
+                    candidates.addAll(actual.ownedBy(owner));
+                    done = new ObjectSet(); // the two may name one object
                 }
             }
-            Set<String> done = new java.util.HashSet<>();
-            for (String id : candidates) {
-                if ((f != null && f.objects().containsKey(id)) || wanted.containsKey(id) || !done.add(id)) {
+            for (NftObject x : candidates) {
+                if (wanted.contains(x) || (done != null && done.putIfAbsent(x) != null)) {
                     continue;
                 }
-                NftObject a = actual.objects.get(id);
-                if (a != null && owner.equals(actual.owners.get(id))) {
+                NftObject a = actual.get(x);
+                if (a != null && owner.equals(a.owner())) {
                     ops.add(new Plan.Op(Plan.OpType.DELETE, a));
                 }
             }
@@ -163,19 +160,18 @@ final class NftDiff {
         }
         if (full) {
             List<Plan.Op> stale = new ArrayList<>();
-            for (var e : idsByOwner.entrySet()) {
+            for (var e : byOwner.entrySet()) {
                 if (e.getKey().equals(Fragment.COMMON) || (!e.getKey().equals(Plan.STALE) && owners.contains(e.getKey()))) {
                     continue;
                 }
-                for (String id : e.getValue()) {
-                    NftObject a = actual.objects.get(id);
-                    if (!wanted.containsKey(id) && !(a.kind() == NftObject.Kind.CHAIN && isCommonName(a.key()))) {
+                for (NftObject a : e.getValue()) {
+                    if (!wanted.contains(a) && !(a.kind() == NftObject.Kind.CHAIN && isCommonName(a.key()))) {
                         stale.add(new Plan.Op(Plan.OpType.DELETE, a));
                     }
                 }
             }
             if (!stale.isEmpty()) {
-                stale.sort(java.util.Comparator.comparing(op -> op.object().id()));
+                NftObject.sortById(stale, Plan.Op::object);
                 groups.add(new Plan.Group(Plan.STALE, List.copyOf(stale)));
             }
         }
@@ -190,27 +186,25 @@ final class NftDiff {
                 || chain.startsWith("slots_") || chain.startsWith("pslots_");
     }
 
-    private static Plan.Op upsert(KernelTable actual, NftObject o, String owner, Ruleset desired, Map<String, String> wanted) {
-        String id = o.id();
-        NftObject a = actual.objects.get(id);
+    private static Plan.Op upsert(KernelTable actual, NftObject o, String owner, Ruleset desired, ObjectSet wanted) {
+        NftObject a = actual.get(o);
         if (a == null) {
             return new Plan.Op(Plan.OpType.ADD, o);
         }
-        String first = wanted.get(id);
-        if (first != null && !first.equals(owner)) {
+        NftObject first = wanted.get(o);
+        if (first != null && !first.owner().equals(owner)) {
             return new Plan.Op(Plan.OpType.CONFLICT, o); // another service wants the same key: the kernel decides
         }
-        String holder = actual.owners.get(id);
+        String holder = a.owner();
         if (holder != null && !holder.equals(owner) && !holder.isEmpty()) {
             Fragment other = desired.services().get(holder);
-            if (other != null && other.objects().containsKey(id)) {
+            if (other != null && other.contains(o)) {
                 return new Plan.Op(Plan.OpType.CONFLICT, o);
             }
         }
         if (o.kind() == NftObject.Kind.SET) {
             return new Plan.Op(Plan.OpType.CLAIM, o); // keep the set and the clients it remembers
         }
-        return Objects.equals(a.value(), o.value()) && Objects.equals(a.container(), o.container())
-                ? new Plan.Op(Plan.OpType.CLAIM, o) : new Plan.Op(Plan.OpType.REPLACE, o);
+        return a.sameContent(o) ? new Plan.Op(Plan.OpType.CLAIM, o) : new Plan.Op(Plan.OpType.REPLACE, o);
     }
 }

@@ -64,23 +64,57 @@ final class NftRender {
 
     /** The base chains and the slot chains: the same for every snapshot. */
     static Fragment common(NftConfig c) {
-        SortedMap<String, NftObject> o = new TreeMap<>();
+        List<NftObject> o = new ArrayList<>();
         String lookup = "ip daddr . meta l4proto . th dport vmap @" + VIPS;
-        add(o, NftObject.chain("prerouting", "type nat hook prerouting priority dstnat; policy accept;",
-                lookup + "\nfib daddr type local meta l4proto . th dport vmap @" + PUBLISHED));
-        add(o, NftObject.chain("output", "type nat hook output priority -100; policy accept;",
-                lookup + "\nfib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @" + PUBLISHED));
+        String common = Fragment.COMMON;
+        o.add(NftObject.chain("prerouting", "type nat hook prerouting priority dstnat; policy accept;",
+                lookup + "\nfib daddr type local meta l4proto . th dport vmap @" + PUBLISHED, common));
+        o.add(NftObject.chain("output", "type nat hook output priority -100; policy accept;",
+                lookup + "\nfib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @" + PUBLISHED, common));
         String mark = c.markHex();
-        add(o, NftObject.chain("postrouting", "type nat hook postrouting priority srcnat; policy accept;",
+        o.add(NftObject.chain("postrouting", "type nat hook postrouting priority srcnat; policy accept;",
                 c.masquerade() == NftConfig.Masquerade.NONE ? ""
-                        : "meta mark & " + mark + " != " + mark + " return\nmeta mark set meta mark ^ " + mark + " masquerade fully-random"));
+                        : "meta mark & " + mark + " != " + mark + " return\nmeta mark set meta mark ^ " + mark + " masquerade fully-random",
+                common));
         for (int n = 1; n <= c.slots(); n++) {
-            add(o, NftObject.chain(slotChain(n), "", markRule(c, false)
-                    + "dnat to ip daddr . meta l4proto . th dport . numgen random mod " + n + " map @" + BACKENDS));
-            add(o, NftObject.chain(publishedSlotChain(n), "", markRule(c, true)
-                    + "dnat to meta l4proto . th dport . numgen random mod " + n + " map @" + PUBLISHED_BACKENDS));
+            o.add(NftObject.chain(slotChain(n), "", markRule(c, false)
+                    + "dnat to ip daddr . meta l4proto . th dport . numgen random mod " + n + " map @" + BACKENDS, common));
+            o.add(NftObject.chain(publishedSlotChain(n), "", markRule(c, true)
+                    + "dnat to meta l4proto . th dport . numgen random mod " + n + " map @" + PUBLISHED_BACKENDS, common));
         }
-        return new Fragment(Fragment.COMMON, Collections.unmodifiableSortedMap(o), null, List.of());
+        return Fragment.of(common, o, null, List.of());
+    }
+
+    private static final int VERDICTS = 1024; // NftConfig's most slots
+    private static final String[] SLOT_VERDICTS = new String[VERDICTS + 1];
+    private static final String[] PUBLISHED_SLOT_VERDICTS = new String[VERDICTS + 1];
+
+    static {
+        for (int n = 1; n <= VERDICTS; n++) {
+            SLOT_VERDICTS[n] = "goto " + slotChain(n);
+            PUBLISHED_SLOT_VERDICTS[n] = "goto " + publishedSlotChain(n);
+        }
+    }
+
+    /** {@code goto slots_N} (or {@code pslots_N}): one string per N for the whole process. */
+    static String slotVerdict(int n, boolean published) {
+        return n >= 1 && n <= VERDICTS ? (published ? PUBLISHED_SLOT_VERDICTS : SLOT_VERDICTS)[n]
+                : "goto " + (published ? publishedSlotChain(n) : slotChain(n));
+    }
+
+    /** {@code verdict}, or the process's one string with its text when it is a slot chain's. */
+    static String verdict(String verdict) {
+        boolean published = verdict.startsWith("goto pslots_");
+        if (published || verdict.startsWith("goto slots_")) {
+            String n = verdict.substring(published ? 12 : 11);
+            if (!n.isEmpty() && n.length() <= 4 && n.chars().allMatch(Character::isDigit)) {
+                String shared = slotVerdict(Integer.parseInt(n), published);
+                if (shared.equals(verdict)) {
+                    return shared;
+                }
+            }
+        }
+        return verdict;
     }
 
     static String slotChain(int n) {
@@ -108,7 +142,7 @@ final class NftRender {
     }
 
     static Fragment renderService(Service s, List<Instance> serving, NftConfig c) {
-        SortedMap<String, NftObject> o = new TreeMap<>();
+        List<NftObject> o = new ArrayList<>();
         List<String> warnings = new ArrayList<>();
         boolean affinity = AFFINITY_SCHEDULERS.contains(s.scheduler());
         InetAddress vip = null;
@@ -121,9 +155,8 @@ final class NftRender {
                         continue;
                     }
                     List<Backend> backends = backends(s, p, serving, warnings);
-                    String key = vip.getHostAddress() + " . " + p.protocol().lower() + " . " + p.number();
                     String fe = s.name() + "_" + p.protocol().lower() + "_" + p.number();
-                    frontend(o, c, fe, key, VIPS, BACKENDS, p.protocol(), backends, affinity, false);
+                    frontend(o, c, s.name(), fe, ip(vip), p.number(), p.protocol(), backends, affinity, false);
                 }
             } else {
                 warnings.add("VIP " + s.vip().getHostAddress() + " is IPv6: the nftables plane programs IPv4 only");
@@ -140,11 +173,10 @@ final class NftRender {
                     merge(merged, new Backend(i.address(), pp.target(), i.weight()));
                 }
             }
-            String key = pp.protocol().lower() + " . " + pp.published();
             String fe = s.name() + "_pub_" + pp.protocol().lower() + "_" + pp.published();
-            frontend(o, c, fe, key, PUBLISHED, PUBLISHED_BACKENDS, pp.protocol(), new ArrayList<>(merged.values()), affinity, true);
+            frontend(o, c, s.name(), fe, 0, pp.published(), pp.protocol(), new ArrayList<>(merged.values()), affinity, true);
         }
-        return new Fragment(s.name(), Collections.unmodifiableSortedMap(o), vip, List.copyOf(warnings));
+        return Fragment.of(s.name(), o, vip, warnings);
     }
 
     /** The instances' addresses and ports for a service port ({@link Instance#portFor}; no ports: the service port). */
@@ -173,8 +205,18 @@ final class NftRender {
         merged.merge(b.text(), b, (x, y) -> new Backend(x.address(), x.port(), Math.min(1_000_000, x.weight() + y.weight())));
     }
 
-    private static void frontend(SortedMap<String, NftObject> o, NftConfig c, String fe, String key, String dispatchMap,
-                                 String backendMap, Protocol protocol, List<Backend> backends, boolean affinity, boolean published) {
+    /** An IPv4 address as an int (network order). */
+    static int ip(InetAddress a) {
+        byte[] b = a.getAddress();
+        return (b[0] & 255) << 24 | (b[1] & 255) << 16 | (b[2] & 255) << 8 | (b[3] & 255);
+    }
+
+    /**
+     * One frontend of service {@code owner}: {@code vip . protocol . port} in {@code vips}, or
+     * {@code protocol . port} in {@code published} when {@code published} (vip unused).
+     */
+    private static void frontend(List<NftObject> o, NftConfig c, String owner, String fe, int vip, int port, Protocol protocol,
+                                 List<Backend> backends, boolean affinity, boolean published) {
         if (backends.isEmpty()) {
             return; // no element: the packet goes on unchanged (refused by the host if the VIP is local)
         }
@@ -186,11 +228,12 @@ final class NftRender {
         if (!affinity) {
             int slot = 0;
             for (int b = 0; b < backends.size(); b++) {
+                int address = ip(backends.get(b).address());
                 for (int k = 0; k < counts[b]; k++) {
-                    add(o, NftObject.element(backendMap, key + " . " + slot++, backends.get(b).text()));
+                    o.add(NftObject.backend(owner, published, vip, protocol, port, slot++, address, backends.get(b).port()));
                 }
             }
-            add(o, NftObject.element(dispatchMap, key, "goto " + (published ? publishedSlotChain(n) : slotChain(n))));
+            o.add(NftObject.dispatch(owner, published, vip, protocol, port, slotVerdict(n, published)));
             return;
         }
         // sh: kube-proxy's affinity shape, for these (few) services only: a set of recent clients per
@@ -202,9 +245,9 @@ final class NftRender {
             Backend be = backends.get(b);
             String set = "aff_" + fe + "_" + be.nameSuffix();
             String chain = "be_" + fe + "_" + be.nameSuffix();
-            add(o, NftObject.set(set, "type ipv4_addr; flags dynamic,timeout; timeout " + c.affinityTimeout().toSeconds() + "s;"));
-            add(o, NftObject.chain(chain, "", "update @" + set + " { ip saddr } meta l4proto " + protocol.lower()
-                    + " dnat to " + be.address().getHostAddress() + ":" + be.port()));
+            o.add(NftObject.set(set, "type ipv4_addr; flags dynamic,timeout; timeout " + c.affinityTimeout().toSeconds() + "s;", owner));
+            o.add(NftObject.chain(chain, "", "update @" + set + " { ip saddr } meta l4proto " + protocol.lower()
+                    + " dnat to " + be.address().getHostAddress() + ":" + be.port(), owner));
             rules.append("ip saddr @").append(set).append(" goto ").append(chain).append('\n');
             for (int k = 0; k < counts[b]; k++) {
                 vmap.append(slot == 0 ? "" : ", ").append(slot).append(" : goto ").append(chain);
@@ -213,8 +256,8 @@ final class NftRender {
         }
         rules.append(vmap).append(" }");
         String sh = "sh_" + fe;
-        add(o, NftObject.chain(sh, "", rules.toString()));
-        add(o, NftObject.element(dispatchMap, key, "goto " + sh));
+        o.add(NftObject.chain(sh, "", rules.toString(), owner));
+        o.add(NftObject.dispatch(owner, published, vip, protocol, port, "goto " + sh));
     }
 
     /**
@@ -281,9 +324,5 @@ final class NftRender {
             b = t;
         }
         return a;
-    }
-
-    private static void add(SortedMap<String, NftObject> o, NftObject x) {
-        o.put(x.id(), x);
     }
 }

@@ -179,9 +179,9 @@ record Plan(String table, boolean full, List<String> declarations, Group pre, Li
                 if (j > i) {
                     b.append(", ");
                 }
-                b.append(o.key());
-                if (withValues && o.value() != null && !o.value().isEmpty()) {
-                    b.append(" : ").append(o.value());
+                o.appendKey(b);
+                if (withValues && o.hasValue()) {
+                    o.appendValue(b.append(" : "));
                 }
             }
             b.append(" }\n");

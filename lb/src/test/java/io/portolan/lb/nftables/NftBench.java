@@ -99,6 +99,57 @@ public final class NftBench {
             p.sync(s1, true);
             System.out.printf("restart adoption (read back + full diff + apply): %.2f s%n", secs(t3));
         }
+        pureCpu(ns, c, s1);
+    }
+
+    /**
+     * The plane's own work for a full sync, apart from nft: CPU time of this thread (steadier than the
+     * wall clock on a shared host), median of 5 rounds after 3 warm-up rounds: render (a fresh
+     * {@link FragmentCache}), full diff against an empty table, script, recording the accepted plan,
+     * full diff against the loaded table (a resync or an adoption), and parsing nft's listing.
+     */
+    private static void pureCpu(String ns, NftConfig c, ClusterSnapshot s1) throws Exception {
+        Exec.Result listing = Exec.inNetns(ns).run(List.of("nft", "-j", "list", "table", "ip", "portolan"), null,
+                java.time.Duration.ofMinutes(5));
+        java.lang.management.ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+        String[] names = {"render", "full diff", "script", "accept", "full diff against the loaded table", "parse of nft -j's listing"};
+        long[][] cpu = new long[names.length][5];
+        for (int round = 0; round < 8; round++) {
+            long[] t = new long[names.length + 1];
+            t[0] = mx.getCurrentThreadCpuTime();
+            Ruleset r = new FragmentCache(c).render(s1);
+            t[1] = mx.getCurrentThreadCpuTime();
+            KernelTable k = new KernelTable();
+            Plan plan = NftDiff.full(c, k, r);
+            t[2] = mx.getCurrentThreadCpuTime();
+            int chars = plan.script().length();
+            t[3] = mx.getCurrentThreadCpuTime();
+            k.accept(plan.pre());
+            plan.groups().forEach(k::accept);
+            k.accept(plan.post());
+            k.tablePresent = true;
+            t[4] = mx.getCurrentThreadCpuTime();
+            int groups = NftDiff.full(c, k, r).groups().size();
+            t[5] = mx.getCurrentThreadCpuTime();
+            KernelTable read = new KernelTable();
+            Nft.parse(listing.out(), read);
+            t[6] = mx.getCurrentThreadCpuTime();
+            if (chars == 0 || groups == 0 || read.elementCount() == 0) {
+                throw new IllegalStateException("nothing rendered, diffed or read");
+            }
+            if (round >= 3) {
+                for (int i = 0; i < names.length; i++) {
+                    cpu[i][round - 3] = t[i + 1] - t[i];
+                }
+            }
+        }
+        StringBuilder b = new StringBuilder("full sync without nft, CPU of one thread (median of 5):");
+        for (int i = 0; i < names.length; i++) {
+            long[] v = cpu[i].clone();
+            java.util.Arrays.sort(v);
+            b.append(i == 0 ? " " : ", ").append(names[i]).append(String.format(" %.0f ms", v[2] / 1e6));
+        }
+        System.out.println(b);
     }
 
     private static double median(List<NftablesDataPlane.Timings> l, java.util.function.ToLongFunction<NftablesDataPlane.Timings> f) {

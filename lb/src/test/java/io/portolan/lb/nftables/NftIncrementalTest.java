@@ -206,7 +206,7 @@ class NftIncrementalTest {
 
     private static Map<String, String> contents(KernelTable k) {
         Map<String, String> m = new TreeMap<>();
-        k.objects.forEach((id, o) -> m.put(id, o.container() + " | " + o.value()));
+        k.objects().forEach(o -> m.put(o.id(), o.container() + " | " + o.value()));
         return m;
     }
 }

@@ -53,13 +53,13 @@ class NftKernelTest {
 
     static Map<String, String> elements(KernelTable s) {
         Map<String, String> m = new HashMap<>();
-        s.objects.values().stream().filter(o -> o.kind() == NftObject.Kind.ELEMENT).forEach(o -> m.put(o.id(), o.value()));
+        java.util.stream.StreamSupport.stream(s.objects().spliterator(), false).filter(o -> o.kind() == NftObject.Kind.ELEMENT).forEach(o -> m.put(o.id(), o.value()));
         return m;
     }
 
     static Map<String, String> elements(Ruleset r) {
         Map<String, String> m = new HashMap<>();
-        r.services().values().forEach(f -> f.objects().values().stream().filter(o -> o.kind() == NftObject.Kind.ELEMENT)
+        r.services().values().forEach(f -> f.objects().stream().filter(o -> o.kind() == NftObject.Kind.ELEMENT)
                 .forEach(o -> m.put(o.id(), o.value())));
         return m;
     }
@@ -132,15 +132,15 @@ class NftKernelTest {
             b.remove("web", "c");
             p.sync(b.build(2), false);
             assertEquals(Set.of("zz"), p.rejected().keySet());
-            assertEquals("10.1.0.2 . 8080", nft.read("refusal").objects.get("e published_backends tcp . 8080 . 1").value());
+            assertEquals("10.1.0.2 . 8080", nft.read("refusal").find("e published_backends tcp . 8080 . 1").value());
 
             // web stops publishing 8080: zz is retried and gets it
             b.vip("web", "10.96.0.10", "http:80/tcp").scheduler("wrr");
             p.sync(b.build(3), false);
             assertTrue(p.rejected().isEmpty(), p.rejected().toString());
             KernelTable k = nft.read("refusal");
-            assertEquals("10.1.9.1 . 80", k.objects.get("e published_backends tcp . 8080 . 0").value());
-            assertTrue(k.objects.containsKey("e vips 10.96.0.99 . tcp . 80"));
+            assertEquals("10.1.9.1 . 80", k.find("e published_backends tcp . 8080 . 0").value());
+            assertTrue(k.find("e vips 10.96.0.99 . tcp . 80") != null);
         } finally {
             NftablesDataPlane.cleanup(c, Exec.inNetns(NS));
         }

@@ -96,8 +96,11 @@ class NftRenderGoldenTest {
         KernelTable k = loaded(r);
         // what a restarted agent reads back: the same objects, owners and chain rules unknown
         KernelTable read = new KernelTable();
-        k.objects.values().forEach(o -> read.put(o.kind() == NftObject.Kind.ELEMENT ? o
-                : new NftObject(o.kind(), o.container(), o.key(), null), null));
+        k.objects().forEach(o -> read.put(switch (o.kind()) {
+            case ELEMENT -> NftObject.element(o.container(), o.key(), o.value());
+            case CHAIN -> NftObject.chain(o.key(), o.container(), null, null);
+            case SET -> NftObject.set(o.key(), null, null);
+        }));
         read.tablePresent = true;
         String script = NftDiff.full(CONFIG, read, r).script();
         assertTrue(!script.contains("element"), script);
