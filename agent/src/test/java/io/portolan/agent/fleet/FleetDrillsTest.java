@@ -61,7 +61,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  *     the link returns. Once with a host whose etcd member is a follower, once with the leader's.
  *     Every agent is held to that bound, also one whose watch stream the cut member served (it
  *     moves to another member after 3 s without an answer to its progress requests); no host
- *     still connected loses its node's lease.
+ *     still connected loses its node's lease. A request counts as after they left when it started after the monitor's
+ *     look that first saw them gone had ended (a look that failed is not "gone"). A new connection may reuse the source
+ *     port of one that went to the cut host before (the load client's kernel does, to the VIP too, within seconds):
+ *     the nftables plane deletes such SYN_SENT conntrack entries of removed backends (lb/README.md, "Removed backends
+ *     and conntrack"); failures after they left are printed with their source port and conntrack entry.
  * </ul>
  * One fleet for all drills: each starts from the same checked baseline (every member healthy,
  * every agent running, every link up, both services with 3 instances on every host's DNS and
@@ -586,8 +590,8 @@ class FleetDrillsTest {
             link(x, false);
             long c = cut;
             fleet.await(hx.node + "'s instances gone from the other hosts' DNS and nftables", Duration.ofSeconds(3L * TTL + 20),
-                    () -> monitors.stream().allMatch(mo -> mo.firstAt(c, s -> !s.dnsHas("tasks.web", gone) && !s.dnsHas("rr", gone)
-                            && !s.nft().contains(gone)) > 0));
+                    () -> monitors.stream().allMatch(mo -> mo.firstAt(c, s -> s.dnsLacks("tasks.web", gone) && s.dnsLacks("rr", gone)
+                            && s.nftLacks(gone)) > 0));
             Fleet.sleep(3_000); // cut off a little longer: no failure once its instances are gone
             up = System.currentTimeMillis();
             link(x, true);
@@ -605,13 +609,23 @@ class FleetDrillsTest {
         }
         List<LoadClient.Result> results = loads.stream().map(LoadClient::await).toList();
         Map<String, Long> removed = new TreeMap<>();
+        Map<String, Long> goneSeenAt = new TreeMap<>();
+        Map<String, Long> goneRoundStartAt = new TreeMap<>();
         Map<String, Long> returned = new TreeMap<>();
         for (Monitor mo : monitors) {
             long c = cut;
             long u = up;
-            removed.put(mo.host.node + " DNS tasks.web", since(c, mo.firstAt(c, s -> !s.dnsHas("tasks.web", gone))));
-            removed.put(mo.host.node + " DNS rr", since(c, mo.firstAt(c, s -> !s.dnsHas("rr", gone))));
-            removed.put(mo.host.node + " nftables", since(c, mo.firstAt(c, s -> !s.nft().contains(gone))));
+            removed.put(mo.host.node + " DNS tasks.web", since(c, mo.firstAt(c, s -> s.dnsLacks("tasks.web", gone))));
+            removed.put(mo.host.node + " DNS rr", since(c, mo.firstAt(c, s -> s.dnsLacks("rr", gone))));
+            removed.put(mo.host.node + " nftables", since(c, mo.firstAt(c, s -> s.nftLacks(gone))));
+            // when the look that first saw them gone had ended: a request started after that cannot have met them
+            long seenGone = Math.max(mo.firstEndAt(c, s -> s.dnsLacks("tasks.web", gone)),
+                    Math.max(mo.firstEndAt(c, s -> s.dnsLacks("rr", gone)), mo.firstEndAt(c, s -> s.nftLacks(gone))));
+            goneSeenAt.put(mo.host.node, seenGone < 0 ? Long.MAX_VALUE : seenGone);
+            // (how this drill used to count: from the start of the first round without them, a failed look counting as gone)
+            long oldGone = Math.max(mo.firstAt(c, s -> !s.dnsHas("tasks.web", gone)),
+                    Math.max(mo.firstAt(c, s -> !s.dnsHas("rr", gone)), mo.firstAt(c, s -> !s.nft().contains(gone))));
+            goneRoundStartAt.put(mo.host.node, oldGone < 0 ? Long.MAX_VALUE : oldGone);
             returned.put(mo.host.node + " DNS tasks.web", since(u, mo.firstAt(u, s -> s.dnsHas("tasks.web", gone))));
             returned.put(mo.host.node + " DNS rr", since(u, mo.firstAt(u, s -> s.dnsHas("rr", gone))));
             returned.put(mo.host.node + " nftables", since(u, mo.firstAt(u, s -> s.nft().contains(gone))));
@@ -652,13 +666,27 @@ class FleetDrillsTest {
         for (int i = 0; i < others.size(); i++) {
             Host h = others.get(i);
             LoadClient.Result r = results.get(i);
-            long goneAt = cut + Math.max(removed.get(h.node + " DNS tasks.web"),
-                    Math.max(removed.get(h.node + " DNS rr"), removed.get(h.node + " nftables")));
+            long goneAt = goneSeenAt.get(h.node);
             List<LoadClient.Failure> afterGone = r.between(goneAt, Long.MAX_VALUE);
+            if (!afterGone.isEmpty()) {
+                note("%s: %s: failures after %s's instances were seen gone there (%d ms after the cut): %s; their conntrack entries"
+                                + " on %s: %s; source ports used twice within 120 s: %s", label, r.where(), hx.node, goneAt - cut,
+                        afterGone.stream().map(f -> f + " (" + (f.epochMs() - goneAt) + " ms after)").toList(), h.node,
+                        conntrackOf(h, cli[h.index].address, afterGone), r.portReuses(120_000));
+            }
             List<LoadClient.Failure> before = r.between(0, cut);
+            List<LoadClient.Failure> inRound = r.between(goneRoundStartAt.get(h.node), goneAt);
+            if (!inRound.isEmpty()) {
+                note("%s: %s: %s's instances seen gone by %d ms after the cut (the look that saw it started at %d ms); failures that"
+                                + " started in between (they may have met the instances): %s", label, r.where(), hx.node, goneAt - cut,
+                        goneRoundStartAt.get(h.node) - cut, inRound);
+            }
+            List<String> reuses = r.portReuses(120_000);
             note("%s: load %s; failures while %s's instances were still answered: %d, after they left: %d %s, before the cut: %d;"
-                            + " answers after the link came up %s", label, r.summary(), hx.node, r.failed() - afterGone.size() - before.size(),
-                    afterGone.size(), afterGone.stream().map(LoadClient.Failure::kind).distinct().toList(), before.size(), r.answersFrom(up));
+                            + " answers after the link came up %s; source ports that carried two connections to one address within 120 s:"
+                            + " %d %s", label, r.summary(), hx.node, r.failed() - afterGone.size() - before.size(), afterGone.size(),
+                    afterGone.stream().map(LoadClient.Failure::kind).distinct().toList(), before.size(), r.answersFrom(up), reuses.size(),
+                    reuses.stream().limit(4).toList());
             if (r.sent() != r.count()) {
                 problems.add(label + ": " + r.where() + " sent " + r.sent() + " of " + r.count());
             }
@@ -680,6 +708,17 @@ class FleetDrillsTest {
             }
         }
         return problems;
+    }
+
+    /** The lines of {@code conntrack -L -p tcp} on {@code h} for {@code failures}' source ports from {@code source}. */
+    static List<String> conntrackOf(Host h, String source, List<LoadClient.Failure> failures) {
+        Sh.Result r = h.run(Duration.ofSeconds(20), "conntrack", "-L", "-p", "tcp", "--orig-src", source);
+        if (!r.ok()) {
+            return List.of("conntrack -L failed: " + r);
+        }
+        Set<String> ports = new HashSet<>();
+        failures.forEach(f -> ports.add(f.localPort()));
+        return r.lines().stream().filter(l -> ports.stream().anyMatch(p -> l.contains(" sport=" + p + " "))).toList();
     }
 
     static long since(long from, long at) {

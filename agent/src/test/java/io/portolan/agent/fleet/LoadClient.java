@@ -130,17 +130,22 @@ final class LoadClient {
         return Result.parse(Sh.tail(log, 50_000_000), count, where.ns);
     }
 
-    /** One failed request: its number, when it started (ms since the client started, and epoch ms), its URL and kind. */
-    record Failure(int index, long atMs, long epochMs, String url, String kind, String address, long dnsMs, long totalMs, String detail) {
+    /**
+     * One failed request: its number, when it started (ms since the client started, and epoch ms), its URL and kind, and
+     * its source port ("-" when it had none).
+     */
+    record Failure(int index, long atMs, long epochMs, String url, String kind, String address, long dnsMs, long totalMs, String detail,
+                   String localPort) {
         @Override
         public String toString() {
-            return "#" + index + " at " + atMs + " ms " + url + " " + kind + (address.equals("-") ? "" : " (" + address + ")")
+            return "#" + index + " at " + atMs + " ms " + url + " " + kind + (address.equals("-") ? "" : " (" + address
+                    + (localPort.equals("-") ? "" : " from port " + localPort) + ")")
                     + " after " + totalMs + " ms" + (detail.equals("-") ? "" : ": " + detail);
         }
     }
 
-    /** One answered request: when it started (ms since the client started) and what answered. */
-    record Ok(long atMs, long epochMs, String url, String answer) {
+    /** One answered request: when it started (ms since the client started), what answered, where it connected, its source port. */
+    record Ok(long atMs, long epochMs, String url, String answer, String address, String localPort) {
     }
 
     /** What a run gave. */
@@ -199,6 +204,35 @@ final class LoadClient {
             return b.toString();
         }
 
+        /**
+         * Source ports that carried two connections to one address and port at most {@code withinMs} apart (a new connection
+         * on the 5-tuple of an earlier one, which conntrack may still hold), as "ADDRESS:PORT from PORT: AT_MS, AT_MS" (ms
+         * since the client started).
+         */
+        List<String> portReuses(long withinMs) {
+            Map<String, List<Long>> at = new TreeMap<>();
+            oks.forEach(o -> at.computeIfAbsent(key(o.url(), o.address(), o.localPort()), k -> new ArrayList<>()).add(o.atMs()));
+            failures.forEach(f -> at.computeIfAbsent(key(f.url(), f.address(), f.localPort()), k -> new ArrayList<>()).add(f.atMs()));
+            List<String> l = new ArrayList<>();
+            at.forEach((k, times) -> {
+                if (k.endsWith(" -")) {
+                    return;
+                }
+                times.sort(null);
+                for (int i = 1; i < times.size(); i++) {
+                    if (times.get(i) - times.get(i - 1) <= withinMs) {
+                        l.add(k + ": " + times.get(i - 1) + ", " + times.get(i));
+                    }
+                }
+            });
+            return l;
+        }
+
+        private static String key(String url, String address, String localPort) {
+            String port = url.replaceFirst("^[a-z]+://[^:/]+:?", "").replaceFirst("/.*", "");
+            return address + ":" + (port.isEmpty() ? "80" : port) + " from " + localPort;
+        }
+
         /** The first few failures, for messages. */
         String firstFailures(int n) {
             List<Failure> all = new ArrayList<>(failures);
@@ -228,7 +262,7 @@ final class LoadClient {
                     case "done" -> done = true;
                     case "est-connect" -> estConnects++;
                     case "req" -> {
-                        // req I T URL ok ANSWER ADDRESS DNS TOTAL | req I T URL fail KIND ADDRESS DNS TOTAL DETAIL
+                        // req I T URL ok ANSWER ADDRESS DNS TOTAL PORT | req I T URL fail KIND ADDRESS DNS TOTAL DETAIL PORT
                         sent++;
                         int i = Integer.parseInt(f[1]);
                         long at = Long.parseLong(f[2]);
@@ -241,9 +275,10 @@ final class LoadClient {
                         if (f[4].equals("ok")) {
                             ok++;
                             answers.merge(f[5], 1, Integer::sum);
-                            oks.add(new Ok(at, start + at, f[3], f[5]));
+                            oks.add(new Ok(at, start + at, f[3], f[5], f[6], f.length > 9 ? f[9] : "-"));
                         } else {
-                            failures.add(new Failure(i, at, start + at, f[3], f[5], f[6], dns, total, f.length > 9 ? f[9] : "-"));
+                            failures.add(new Failure(i, at, start + at, f[3], f[5], f[6], dns, total, f.length > 9 ? f[9] : "-",
+                                    f.length > 10 ? f[10] : "-"));
                         }
                     }
                     case "est" -> {
@@ -253,7 +288,7 @@ final class LoadClient {
                         } else {
                             long at = Long.parseLong(f[2]);
                             estFailures.add(new Failure(Integer.parseInt(f[1]), at, start + at, "established", f[4], "-", 0,
-                                    Long.parseLong(f[6]), f.length > 7 ? f[7] : "-"));
+                                    Long.parseLong(f[6]), f.length > 7 ? f[7] : "-", f[5]));
                         }
                     }
                     default -> { } // python's own messages, if any, are in the log

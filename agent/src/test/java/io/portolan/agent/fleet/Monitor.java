@@ -20,10 +20,24 @@ import java.util.regex.Pattern;
  * afterwards: when an address left or came back, and whether one went missing meanwhile.
  */
 final class Monitor implements AutoCloseable {
-    /** One round: when it started (epoch ms), the answer per name, the watched addresses the table names. */
-    record Sample(long at, Map<String, Set<String>> dns, Set<String> nft) {
+    /**
+     * One round: when it started (epoch ms), the answer per name (empty when dig failed), the watched addresses the table
+     * names, whether {@code nft list} worked, and when the round's last look ended (epoch ms): the state it saw held by then.
+     */
+    record Sample(long at, Map<String, Set<String>> dns, Set<String> nft, boolean nftOk, long end) {
         boolean dnsHas(String name, String address) {
             return dns.getOrDefault(name, Set.of()).contains(address);
+        }
+
+        /** Whether name's answer is a real one (dig answered) without {@code address}. */
+        boolean dnsLacks(String name, String address) {
+            Set<String> a = dns.getOrDefault(name, Set.of());
+            return !a.isEmpty() && !a.contains(address);
+        }
+
+        /** Whether the table was read and does not name {@code address}. */
+        boolean nftLacks(String address) {
+            return nftOk && !nft.contains(address);
         }
     }
 
@@ -61,7 +75,7 @@ final class Monitor implements AutoCloseable {
                         }
                     }
                 }
-                samples.add(new Sample(at, dns, nft));
+                samples.add(new Sample(at, dns, nft, r.ok(), System.currentTimeMillis()));
                 Fleet.sleep(everyMs);
             }
         }, "monitor-" + host.node);
@@ -74,6 +88,16 @@ final class Monitor implements AutoCloseable {
         for (Sample s : samples) {
             if (s.at() >= fromMs && p.test(s)) {
                 return s.at();
+            }
+        }
+        return -1;
+    }
+
+    /** The first sample at or after {@code fromMs} that matches; the time its round ended (what it saw held by then), or -1. */
+    long firstEndAt(long fromMs, Predicate<Sample> p) {
+        for (Sample s : samples) {
+            if (s.at() >= fromMs && p.test(s)) {
+                return s.end();
             }
         }
         return -1;

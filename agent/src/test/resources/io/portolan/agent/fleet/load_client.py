@@ -16,12 +16,13 @@ whatever the drill does, used across it. When it breaks, that is counted and a n
 Stops after COUNT requests or DURATION seconds, whichever comes first. One line per request on
 stdout (times in ms since the start):
   start EPOCH_MS
-  req I T URL ok ANSWER ADDRESS DNS_MS TOTAL_MS
-  req I T URL fail KIND ADDRESS DNS_MS TOTAL_MS DETAIL
+  req I T URL ok ANSWER ADDRESS DNS_MS TOTAL_MS LOCALPORT
+  req I T URL fail KIND ADDRESS DNS_MS TOTAL_MS DETAIL LOCALPORT
   est I T ok ANSWER LOCALPORT TOTAL_MS  |  est I T fail KIND LOCALPORT TOTAL_MS DETAIL  |  est-connect T LOCALPORT
   done SENT
 KIND: dns:EAI_... (the look-up failed), connect-timeout, connect-refused, connect:ERRNO,
-read-timeout, reset, read:ERRNO, http-STATUS, bad-answer.
+read-timeout, reset, read:ERRNO, http-STATUS, bad-answer. LOCALPORT: the request's source port
+(- when there was none): a drill that sees a connection fail can look for its conntrack entry.
 """
 import argparse
 import errno
@@ -121,6 +122,13 @@ def read_response(s, keep_alive):
     return status, body.decode("utf-8", "replace").strip()
 
 
+def local_port(s):
+    try:
+        return str(s.getsockname()[1])
+    except OSError:
+        return "-"
+
+
 def one(i, url):
     host, port, path = split(url)
     t0 = time.monotonic()
@@ -128,28 +136,30 @@ def one(i, url):
     t_dns = time.monotonic()
     a = "-" if addr is None else addr[0]
     if addr is None:
-        return "fail %s %s %d %d %s" % (kind, a, ms(t_dns - t0), ms(t_dns - t0), detail)
+        return "fail %s %s %d %d %s -" % (kind, a, ms(t_dns - t0), ms(t_dns - t0), detail)
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.settimeout(args.timeout)
     try:
         try:
             s.connect(addr)
         except OSError as e:
-            return "fail %s %s %d %d %s" % (oserror_kind("connect", e), a, ms(t_dns - t0), ms(time.monotonic() - t0),
-                                            str(e).replace(" ", "_") or "-")
+            return "fail %s %s %d %d %s %s" % (oserror_kind("connect", e), a, ms(t_dns - t0), ms(time.monotonic() - t0),
+                                               str(e).replace(" ", "_") or "-", local_port(s))
+        lp = local_port(s)
         try:
             s.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % (path, host)).encode())
             status, body = read_response(s, False)
         except OSError as e:
-            return "fail %s %s %d %d %s" % (oserror_kind("read", e), a, ms(t_dns - t0), ms(time.monotonic() - t0),
-                                            str(e).replace(" ", "_") or "-")
+            return "fail %s %s %d %d %s %s" % (oserror_kind("read", e), a, ms(t_dns - t0), ms(time.monotonic() - t0),
+                                               str(e).replace(" ", "_") or "-", lp)
         except ValueError as e:
-            return "fail bad-answer %s %d %d %s" % (a, ms(t_dns - t0), ms(time.monotonic() - t0), str(e).replace(" ", "_"))
+            return "fail bad-answer %s %d %d %s %s" % (a, ms(t_dns - t0), ms(time.monotonic() - t0), str(e).replace(" ", "_"), lp)
         if status != 200:
-            return "fail http-%d %s %d %d -" % (status, a, ms(t_dns - t0), ms(time.monotonic() - t0))
+            return "fail http-%d %s %d %d - %s" % (status, a, ms(t_dns - t0), ms(time.monotonic() - t0), lp)
         if not body or " " in body:
-            return "fail bad-answer %s %d %d %r" % (a, ms(t_dns - t0), ms(time.monotonic() - t0), body[:40].replace(" ", "_"))
-        return "ok %s %s %d %d" % (body, a, ms(t_dns - t0), ms(time.monotonic() - t0))
+            return "fail bad-answer %s %d %d %s %s" % (a, ms(t_dns - t0), ms(time.monotonic() - t0),
+                                                       repr(body[:40]).replace(" ", "_"), lp)
+        return "ok %s %s %d %d %s" % (body, a, ms(t_dns - t0), ms(time.monotonic() - t0), lp)
     finally:
         s.close()
 

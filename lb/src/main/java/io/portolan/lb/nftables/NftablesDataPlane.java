@@ -44,6 +44,7 @@ public final class NftablesDataPlane implements DataPlane {
     private final VipAddresses vipDevice;
     private final CoalescingSync sync;
     private final FragmentCache renders;
+    private final ConntrackCleaner conntrack;
     private final Timer fullTimer;
     private final Timer incrementalTimer;
     private final Counter rejections;
@@ -136,6 +137,7 @@ public final class NftablesDataPlane implements DataPlane {
         this.nft = new Nft(exec);
         this.vipDevice = config.vipDevice() == null ? null : VipAddresses.shared(exec, config.vipDevice());
         this.renders = new FragmentCache(config);
+        this.conntrack = new ConntrackCleaner(exec, Exec.onPath("conntrack"), meters);
         this.fullTimer = Timer.builder("portolan.lb.nftables.sync").tag("kind", "full").register(meters);
         this.incrementalTimer = Timer.builder("portolan.lb.nftables.sync").tag("kind", "incremental").register(meters);
         this.rejections = Counter.builder("portolan.lb.nftables.rejected").description("service changes the kernel refused").register(meters);
@@ -214,6 +216,8 @@ public final class NftablesDataPlane implements DataPlane {
         rejectedWhy = Map.copyOf(refused);
         rejected.set(refused.size());
         elements.set(state.elementCount());
+        // committed: no new connection reaches a removed backend now; forget the entries that still lead there
+        conntrack.clear(StaleFlows.removed(previous, desired, full ? null : changed, failed));
         syncVips(previous, desired, full, changed);
         long nanos = System.nanoTime() - t0;
         lastTimings = new Timings(t1 - t0, t2 - t1, t3 - t2, scriptNanos, nftNanos, nanos - (t3 - t0) - scriptNanos - nftNanos,
@@ -388,9 +392,15 @@ public final class NftablesDataPlane implements DataPlane {
         return vips;
     }
 
+    /** The conntrack cleaner (tests wait for it). */
+    ConntrackCleaner conntrack() {
+        return conntrack;
+    }
+
     @Override
     public void close() {
         sync.close(); // the rules stay: a restarted agent adopts them
         nft.close();
+        conntrack.close();
     }
 }

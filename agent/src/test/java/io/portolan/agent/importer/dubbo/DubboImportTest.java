@@ -244,8 +244,12 @@ class DubboImportTest {
                 java.net.URI.create("http://127.0.0.1:" + agent.adminAddress().getPort() + "/v1/services/demo-provider")).DELETE().build(),
                 java.net.http.HttpResponse.BodyHandlers.ofString());
         assertEquals(200, del.statusCode(), del.body());
-        Await.until("defined again with both ports", 15_000, () -> snap().service("demo-provider")
-                .map(s -> s.vip() != null && DubboImporter.hasPorts(s, java.util.Set.of("dubbo", "tri"))).orElse(false));
+        // The snapshot learns of the deletion through the watch, after the answer: a look before that still shows the
+        // service as it was. Wait for a snapshot at or past the deletion's revision, then for the service in it.
+        long deletedBy = EtcdClients.list(client, "/portolan/").revision();
+        Await.until("the deletion seen, then the service defined again with both ports", 15_000, () -> snap().revision() >= deletedBy
+                && snap().service("demo-provider").map(s -> s.vip() != null && DubboImporter.hasPorts(s, java.util.Set.of("dubbo", "tri")))
+                .orElse(false));
 
         // an instance stays while any of its interfaces' keys stays
         delete(k1);
