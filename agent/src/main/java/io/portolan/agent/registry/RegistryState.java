@@ -195,7 +195,8 @@ public final class RegistryState implements AutoCloseable {
         }
         switch (k.kind()) {
             case SERVICE -> services.put(k.service(), (Service) value);
-            case INSTANCE -> instances.computeIfAbsent(k.service(), x -> new HashMap<>()).put(k.id(), (Instance) value);
+            // keyed by the value's own id (decode checked it equals the key's): one String per instance, not two
+            case INSTANCE -> instances.computeIfAbsent(k.service(), x -> new HashMap<>()).put(((Instance) value).id(), (Instance) value);
             case NODE -> {
                 nodes.put(k.id(), (Node) value);
                 nodesChanged = true;
