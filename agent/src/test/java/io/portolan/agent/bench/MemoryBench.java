@@ -106,7 +106,10 @@ public final class MemoryBench {
                     cpu = now;
                 }
                 System.out.printf("agent idle %.1f s after the snapshot%n", (System.nanoTime() - t1) / 1e9);
-                System.out.printf("agent RSS before a forced GC: %.0f MiB%n", rssKib(pid) / 1024.0);
+                // Settled: two of the launcher's 5 s C-heap trims, the start-up's garbage collected as it goes.
+                Thread.sleep(TimeUnit.SECONDS.toMillis(Long.getLong("membench.settle", 15)));
+                System.out.printf("agent RSS settled (idle + %d s), before a forced GC: %.0f MiB%n",
+                        Long.getLong("membench.settle", 15), rssKib(pid) / 1024.0);
                 run("jcmd", pid, "GC.run");
                 Thread.sleep(500);
                 String heap = run("jcmd", pid, "GC.heap_info");
