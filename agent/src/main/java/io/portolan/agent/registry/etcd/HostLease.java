@@ -635,13 +635,22 @@ final class HostLease {
 
     /** No longer held (deregistered, or its service deleted): its deadline and kept line go; the caller deletes the key. */
     void forget(String key) {
-        Held h = held.remove(key);
-        if (h != null) {
-            synchronized (h) {
-                h.closed = true;
+        Held current = held.get(key);
+        if (current != null) {
+            synchronized (current) { // after a heartbeat putting it again, if one is under way; never inside the lock below
+                current.closed = true;
             }
-            deadlines.remove(key);
-            record(h.removes());
+        }
+        rw.readLock().lock(); // not while a new lease puts every held key: it would put this one back
+        try {
+            Held h = held.remove(key);
+            if (h != null) {
+                h.closed = true; // (volatile; not its monitor, which a heartbeat may hold while it waits for this lock)
+                deadlines.remove(key);
+                record(h.removes());
+            }
+        } finally {
+            rw.readLock().unlock();
         }
     }
 
@@ -756,8 +765,8 @@ final class HostLease {
         final byte[] value;
         final int ttlSeconds;
         final InetAddress from;
-        /** Deregistered or replaced: heartbeats no longer keep it or put it again. Guarded by this. */
-        boolean closed;
+        /** Deregistered or replaced: heartbeats no longer keep it or put it again. Set under this object's monitor. */
+        volatile boolean closed;
 
         Held(String key, Instance instance, byte[] value, int ttlSeconds, InetAddress from) {
             this.key = key;
