@@ -68,7 +68,8 @@ public final class Agent implements AutoCloseable {
             registry = new LocalRegistry(config.stateDir(), config.layout(), config.vipCidr());
             log.info("registry: embedded local store in {}", config.stateDir());
         } else {
-            EtcdRegistry etcd = new EtcdRegistry(config.etcdAccess(), config.layout(), config.vipCidr(), config.etcdTimeout(), meters);
+            EtcdRegistry etcd = new EtcdRegistry(config.etcdAccess(), config.layout(), config.vipCidr(), config.etcdTimeout(), meters,
+                    config.stateDir());
             registry = etcd;
             log.info("registry: etcd at {} under {}", config.etcdAccess().describe(), config.layout().prefix());
             if (config.etcdAccess().secured()) {
@@ -236,6 +237,11 @@ public final class Agent implements AutoCloseable {
 
     public RegistryState state() {
         return state;
+    }
+
+    /** The store the agent registers into (etcd, or the embedded one). */
+    public Registry registry() {
+        return registry;
     }
 
     public InetSocketAddress adminAddress() {

@@ -7,6 +7,7 @@ import com.sun.net.httpserver.HttpServer;
 import io.micrometer.prometheus.PrometheusMeterRegistry;
 import io.portolan.agent.registry.Ids;
 import io.portolan.agent.registry.Registry;
+import io.portolan.agent.registry.RegistryFullException;
 import io.portolan.agent.registry.RegistryState;
 import io.portolan.agent.registry.RegistryUnavailableException;
 import io.portolan.agent.registry.SnapshotPublisher;
@@ -49,7 +50,8 @@ import java.util.concurrent.Executors;
  *   GET    /  /v1/status  /v1/status/services    the status page and what it polls ({@link StatusPage})
  * </pre>
  * Errors are {@code {"error": "..."}} with 400 (bad input, naming the value), 403 (not allowed on this
- * listener), 404, 409 (conflict with the stored service) or 503 (store unreachable).
+ * listener), 404, 409 (conflict with the stored service), 503 (store unreachable; a heartbeat: the instance
+ * is held, but the host lease's renewals fail) or 507 (etcd refuses writes and leases: its quota is full).
  *
  * <p>The registration listeners ({@code --register-listen}, for containers on a bridge) serve only
  * the first three, and an instance registered through them may carry only the request's source
@@ -116,6 +118,14 @@ public final class AdminServer implements AutoCloseable {
         this.meters = meters;
         this.node = node;
         this.status = new StatusPage(registry, state, publisher, meters, node);
+        // what the registry held before a restart (the host lease's instances): heartbeats and the listeners' checks go on
+        for (Registry.Lease l : registry.held()) {
+            String k = key(l.instance().service(), l.instance().id());
+            leases.put(k, l);
+            if (l.registrant() != null) {
+                registrants.put(k, l.registrant());
+            }
+        }
         this.server = HttpServer.create(listen, 128);
         this.executor = Executors.newFixedThreadPool(4, r -> {
             Thread t = new Thread(r, "admin-http");
@@ -187,6 +197,9 @@ public final class AdminServer implements AutoCloseable {
                 error(ex, e.getMessage().contains("exists in") ? 409 : 400, e.getMessage());
             } catch (RegistryUnavailableException e) {
                 error(ex, 503, e.getMessage());
+            } catch (RegistryFullException e) {
+                log.warn("{} {}: {}", method, path, e.getMessage());
+                error(ex, 507, e.getMessage());
             } catch (RuntimeException e) {
                 log.error("{} {} failed", method, path, e);
                 error(ex, 500, "internal error: " + e);
@@ -348,7 +361,7 @@ public final class AdminServer implements AutoCloseable {
         Service service = registry.ensureService(r.impliedService());
         Instance instance = r.toInstance(Instant.now());
         String key = key(r.service(), r.id());
-        Registry.Lease lease = registry.register(instance, r.ttlSeconds(), false);
+        Registry.Lease lease = registry.hold(instance, r.ttlSeconds(), source);
         Registry.Lease old = leases.put(key, lease);
         registrants.put(key, source);
         if (old != null) {
@@ -487,12 +500,14 @@ public final class AdminServer implements AutoCloseable {
         }
     }
 
-    /** Stops serving; instances registered through this agent are left to their TTL (registrants re-register). */
+    /**
+     * Stops serving. Instances registered through this agent stay held by the registry (etcd: under the host
+     * lease, kept in the state directory for the next start); registrants' heartbeats go on once it is back.
+     */
     @Override
     public void close() {
         registerServers.forEach(r -> r.stop(0));
         server.stop(0);
         executor.shutdownNow();
-        leases.values().forEach(Registry.Lease::close);
     }
 }

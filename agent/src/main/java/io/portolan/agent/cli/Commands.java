@@ -42,7 +42,7 @@ public final class Commands {
 
     /** Where a command sends its request: the local agent, or etcd itself. */
     public static final List<Flag> TARGET_TABLE = Flag.concat(List.of(
-            Flag.of("agent", "URL", "($PORTOLAN_AGENT, else http://127.0.0.1:9190)", "the agent's API to go through (it holds the lease)"),
+            Flag.of("agent", "URL", "($PORTOLAN_AGENT, else http://127.0.0.1:9190)", "the agent's API to go through (it holds the instance under its host lease)"),
             Flag.of("admin-token-file", "FILE", "($PORTOLAN_AGENT_TOKEN_FILE)", "the agent API's bearer token, when the agent requires one"),
             Flag.of("etcd-endpoints", "URL,...", "", "go straight to etcd instead (this command holds the lease)"),
             Flag.of("etcd-prefix", "PREFIX", KeyLayout.DEFAULT_PREFIX, "the etcd key prefix, with --etcd-endpoints"),
@@ -59,7 +59,7 @@ public final class Commands {
             Flag.of("host-port", "NAME:PORT", "", "port NAME is reached at the node's advertise address on PORT (repeatable)"),
             Flag.of("mode", "vip|dnsrr", "vip", "a VIP in front of the instances, or DNS round robin"),
             Flag.of("weight", "N", String.valueOf(Validate.DEFAULT_WEIGHT), "share of new connections, 0-10000; 0 drains"),
-            Flag.of("ttl", "SECONDS", String.valueOf(Validate.DEFAULT_TTL), "the instance's lease, 2-3600 seconds"),
+            Flag.of("ttl", "SECONDS", String.valueOf(Validate.DEFAULT_TTL), "how long the instance outlives its last heartbeat, 2-3600 seconds (through an agent: a deadline the agent keeps; straight to etcd: its lease)"),
             Flag.of("id", "ID", "(SERVICE-random)", "the instance's id"),
             Flag.of("node", "NAME", "(the agent's node)", "the node the instance runs on"),
             Flag.of("meta", "KEY=VALUE", "", "metadata (repeatable)"),

@@ -32,9 +32,27 @@ public interface Registry extends AutoCloseable {
     Lease register(Instance instance, int ttlSeconds, boolean keepsItselfAlive);
 
     /**
+     * Stores {@code instance} for a registrant of this agent (the HTTP API), kept alive by its heartbeats
+     * ({@link Lease#keepAliveOnce()}): its TTL is a deadline kept by the agent. The etcd store puts it under
+     * the agent's one host lease and deletes it when the deadline passes, and keeps it, with
+     * {@code registrant} (the address it came from, or null), in the state directory so that a restarted
+     * agent holds it again ({@link #held()}); the embedded store keeps it as a lease of its own.
+     */
+    default Lease hold(Instance instance, int ttlSeconds, java.net.InetAddress registrant) {
+        return register(instance, ttlSeconds, false);
+    }
+
+    /** What {@link #hold} holds at start, taken back from the state directory (heartbeats go on); empty if nothing is kept. */
+    default java.util.List<Lease> held() {
+        return java.util.List.of();
+    }
+
+    /**
      * Announces this host's agent ({@code nodes/NAME}): under a lease the registry keeps alive until
-     * the returned lease is revoked (etcd: a crashed agent's node goes with its TTL); the embedded
-     * store keeps it as a plain key.
+     * the returned lease is revoked (etcd: the host lease, which also holds the instances of {@link #hold};
+     * a crashed agent's node goes with its TTL; revoking deletes the node's key and stops the renewals,
+     * leaving the held instances to the lease's TTL or to the restarted agent); the embedded store keeps
+     * it as a plain key.
      */
     Lease announce(Node node);
 
@@ -71,6 +89,11 @@ public interface Registry extends AutoCloseable {
     interface Lease extends AutoCloseable {
         /** The instance held, or null for a node's announcement. */
         Instance instance();
+
+        /** Where the registration came from ({@link #hold}'s {@code registrant}), or null. */
+        default java.net.InetAddress registrant() {
+            return null;
+        }
 
         /**
          * Renews the lease; if the store lost it (expired while unreachable), grants a new one and

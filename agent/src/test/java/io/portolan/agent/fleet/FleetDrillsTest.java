@@ -46,14 +46,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  *     the kill goes on; the restarted agent adopts the nftables table. The same without held
  *     sockets, for the evidence: the failures are counted (only look-ups may fail).
  * <li>5b: the etcd leader's member stopped: 0 failures anywhere, no instance missing from any DNS,
- *     no lease lost; an instance registered through the agent of the host whose member is down
+ *     no host lease lost; an instance registered through the agent of the host whose member is down
  *     appears on every host.
  * <li>5c: every etcd member stopped for {@link #ALL_ETCD_OUTAGE}: every agent keeps answering
  *     every name and routing every VIP (0 failures until etcd returns); a new register exits 1
  *     naming the 503, the API answers 503; running registrants keep heartbeating; after etcd
- *     returns, registration works, every instance is on every host, and an instance whose lease
- *     expired (its registrant paused across etcd's return) is put again by its registrant's next
- *     heartbeat. etcd expires no lease while it has no leader, and a new leader gives every lease
+ *     returns, registration works, every instance is on every host, and an instance whose TTL
+ *     ran out (its registrant paused across etcd's return: its agent deletes it) is put again by its
+ *     registrant's next heartbeat. etcd expires no lease while it has no leader, and a new leader gives every lease
  *     TTL + its election timeout: leases expire after the return, when an agent reaches etcd late.
  * <li>5d: a host cut off the underlay (the bridge side of its veth down): its instances leave the
  *     other hosts' DNS answers and nftables maps within TTL + 2 s (TTL + 4 s when its member led),
@@ -326,7 +326,7 @@ class FleetDrillsTest {
         Map<String, Integer> losses = since(lossesBefore, leaseLosses());
         note("drill 5b: stopped the etcd leader's member (%s) for %d ms; 'late' registered through %s's agent in %d ms, on every host"
                 + " (DNS, nftables, HTTP) %d ms after the register started", down.node, downFor, down.node, registeredMs, everywhereMs);
-        note("drill 5b: web and rr instances missing from a host's DNS meanwhile: %s (sampled every ~%d ms); instance leases lost: %s",
+        note("drill 5b: web and rr instances missing from a host's DNS meanwhile: %s (sampled every ~%d ms); host leases lost: %s",
                 gaps, monitors.get(0).meanIntervalMs(stopAt, end), losses);
         results.forEach(r -> note("drill 5b: load %s", r.summary()));
         note("drill 5b: %d ms", ms(System.nanoTime() - d0));
@@ -335,7 +335,7 @@ class FleetDrillsTest {
             assertEquals(0, r.failed(), "failures with one etcd member down: " + r.where() + " " + r.firstFailures(20));
         }
         assertTrue(gaps.isEmpty(), "no instance left any host's DNS: " + gaps);
-        assertTrue(losses.isEmpty(), "no instance lease was lost: " + losses);
+        assertTrue(losses.isEmpty(), "no host lease was lost: " + losses);
     }
 
     // ------------------------------------------------------------------ 5c
@@ -402,7 +402,7 @@ class FleetDrillsTest {
                 assertTrue(s != null && s.contains("\"web\"") && s.contains("\"rr\""), h.node + " still lists its services: " + s);
             }
 
-            // the registrant of lapse stops heartbeating from just before etcd returns: its lease must expire after the return
+            // the registrant of lapse stops heartbeating from just before etcd returns: its TTL must run out after the return
             sleepUntil(down + outage - 2_000);
             signal(lapse, "STOP");
             paused = true;
@@ -440,7 +440,8 @@ class FleetDrillsTest {
             }
             m.put("after on every host in ms (since its register started)", System.currentTimeMillis() - a0);
 
-            // the paused registrant's lease expires after the return; once it runs again, its heartbeat puts the key again
+            // the paused registrant's TTL runs out after the return (its agent deletes the key); once it runs again, its
+            // heartbeat puts the key again
             awaitMs("lapse gone from every host (its registrant is paused)", Duration.ofSeconds(TTL + 30),
                     () -> fleet.hosts().stream().allMatch(h -> dnsIs(h, "lapse", Set.of())));
             m.put("lapse (paused registrant) gone from every host after ms (since etcd started)", System.currentTimeMillis() - back);
@@ -450,8 +451,8 @@ class FleetDrillsTest {
             awaitMs("lapse back on every host after its registrant resumed", Duration.ofSeconds(30),
                     () -> fleet.hosts().stream().allMatch(h -> dnsIs(h, "lapse", lapseSet)));
             m.put("lapse back on every host after ms (since SIGCONT)", System.currentTimeMillis() - cont);
-            assertTrue(Sh.tail(h2.agentLog(), 2_000_000).contains("lease of instance lapse/lapse1 was lost"),
-                    "h2's agent put lapse1 again after a heartbeat found its lease gone");
+            assertTrue(Sh.tail(h2.agentLog(), 2_000_000).contains("instance lapse/lapse1 had expired"),
+                    "h2's agent put lapse1 again when a heartbeat came after its TTL had run out");
 
             // every instance of web and rr is on every host
             Set<String> all = allServers();
@@ -467,7 +468,7 @@ class FleetDrillsTest {
                     reput.add(k.substring(k.indexOf("instances/") + "instances/".length()));
                 }
             });
-            m.put("instances put again under a new lease (before -> after)", reput);
+            m.put("instances put again under a new host lease (before -> after)", reput);
             Map<String, Long> lastFailed = new TreeMap<>();
             for (Registration r : registrations.values()) {
                 List<Long> t = logTimes(r.log, "heartbeat for ");
@@ -475,14 +476,14 @@ class FleetDrillsTest {
             }
             m.put("each registrant's last failed heartbeat, ms after etcd started (its agent reached etcd by the next one, 1.7 s later)",
                     lastFailed);
-            // each agent's own way back: its registry watch answering again, its node's keep-alive working again
+            // each agent's own way back: its registry watch answering again, its host lease's keep-alive working again
             Map<String, Long> nodeBack = new TreeMap<>();
             for (Host h : fleet.hosts()) {
                 watchBack.put(h.node, firstAfter(logTimes(h.agentLog(), "registry: watch of ", " answers again"), back) - back);
                 nodeBack.put(h.node, firstAfter(logTimes(h.agentLog(), "node " + h.node + ": keep-alive works again"), back) - back);
             }
             m.put("each agent's registry watch answering again, ms after etcd started", watchBack);
-            m.put("each agent's node keep-alive working again, ms after etcd started (tried every 3.3 s)", nodeBack);
+            m.put("each agent's host lease keep-alive working again, ms after etcd started (tried every TTL/3, 1.7 s)", nodeBack);
         } finally {
             if (paused) {
                 signal(lapse, "CONT");
@@ -640,7 +641,7 @@ class FleetDrillsTest {
         note("%s: %s's instances (%s) left: %s (ms after the cut; -1: not seen), bound %d ms", label, hx.node, gone, removed, bound);
         note("%s: link up %d ms after the cut; back: %s (ms after the link came up)", label, up - cut, returned);
         note("%s: other hosts' instances missing from a host's DNS: %s (START+DURATION ms after the cut; sampled every ~%d ms);"
-                + " instance leases lost (per host agent): %s; node leases lost: %s; the other hosts' registry watches that left a"
+                + " host leases lost (per host agent): %s; node leases lost: %s; the other hosts' registry watches that left a"
                 + " member (ms after the cut: why): %s", label, healthyGaps, monitors.get(0).meanIntervalMs(cut, end), losses, nodeLosses,
                 watchMoves);
         removed.forEach((k, v) -> {
@@ -651,7 +652,7 @@ class FleetDrillsTest {
         });
         for (Host h : others) {
             if (nodeLosses.keySet().stream().anyMatch(k -> k.startsWith(h.node + " "))) {
-                problems.add(label + ": " + h.node + ", still connected, lost its node lease: " + nodeLosses);
+                problems.add(label + ": " + h.node + ", still connected, lost its host lease (its node's): " + nodeLosses);
             }
         }
         returned.forEach((k, v) -> {
@@ -661,7 +662,7 @@ class FleetDrillsTest {
         });
         if (!healthyGaps.isEmpty()) {
             problems.add(label + ": instances of the hosts still connected left the DNS answers: " + healthyGaps
-                    + "; instance leases lost: " + losses);
+                    + "; host leases lost: " + losses);
         }
         for (int i = 0; i < others.size(); i++) {
             Host h = others.get(i);
@@ -766,12 +767,15 @@ class FleetDrillsTest {
         return g;
     }
 
-    /** Per "HOST SERVICE/ID": how many times that host's agent logged the instance's lease lost ("was lost; granting"), all agent logs so far. */
+    /**
+     * Per "HOST NODE": how many times that host's agent logged its host lease lost ("lease of node NODE was lost": its node's
+     * key and every instance registered through it are put again under a new one), all agent logs so far.
+     */
     Map<String, Integer> leaseLosses() {
-        return leaseLosses("instance");
+        return leaseLosses("node");
     }
 
-    /** Per "HOST NAME": how many times that host's agent logged the lease of {@code kind} (instance, node) NAME lost, all agent logs so far. */
+    /** Per "HOST NAME": how many times that host's agent logged the lease of {@code kind} NAME lost (node: the host lease), all agent logs so far. */
     Map<String, Integer> leaseLosses(String kind) {
         Map<String, Integer> m = new TreeMap<>();
         Pattern p = Pattern.compile("lease of " + kind + " (\\S+) was lost");

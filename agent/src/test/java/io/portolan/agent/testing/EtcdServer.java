@@ -26,10 +26,17 @@ public final class EtcdServer implements AutoCloseable {
     private final String serverCert;
     /** etcdctl's {@code --user} once authentication is on, or null. */
     private volatile String etcdctlUser;
+    /** More of etcd's flags, e.g. {@code --quota-backend-bytes N}. */
+    private final List<String> extraFlags;
     private Process process;
 
     public EtcdServer() throws IOException {
         this(null, null);
+    }
+
+    /** A plain etcd started with {@code extraFlags} too (e.g. {@code --quota-backend-bytes 4194304}). */
+    public EtcdServer(List<String> extraFlags) throws IOException {
+        this(null, "server", extraFlags);
     }
 
     /**
@@ -42,6 +49,11 @@ public final class EtcdServer implements AutoCloseable {
 
     /** {@link #EtcdServer(TestPki)} serving the PKI's certificate {@code serverCert} (e.g. one that names another address). */
     public EtcdServer(TestPki pki, String serverCert) throws IOException {
+        this(pki, serverCert, List.of());
+    }
+
+    private EtcdServer(TestPki pki, String serverCert, List<String> extraFlags) throws IOException {
+        this.extraFlags = List.copyOf(extraFlags);
         this.pki = pki;
         this.serverCert = serverCert;
         this.dataDir = Files.createTempDirectory("etcd-test");
@@ -79,6 +91,7 @@ public final class EtcdServer implements AutoCloseable {
                 "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
                 "--initial-cluster", "test=" + peer, "--initial-cluster-state", "new",
                 "--log-level", "warn", "--logger", "zap"));
+        cmd.addAll(extraFlags);
         if (pki != null) {
             cmd.addAll(List.of("--cert-file", pki.cert(serverCert).toString(), "--key-file", pki.key(serverCert).toString(),
                     "--trusted-ca-file", pki.caCert().toString(), "--client-cert-auth",
@@ -112,6 +125,26 @@ public final class EtcdServer implements AutoCloseable {
         } catch (IOException e) {
             return false;
         }
+    }
+
+    /** etcd's Prometheus metrics ({@code GET /metrics} on the client URL, or the metrics port with TLS). */
+    public String metrics() throws IOException {
+        try (Socket s = new Socket()) {
+            s.connect(new InetSocketAddress("127.0.0.1", pki == null ? clientPort : metricsPort), 2000);
+            s.getOutputStream().write(("GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n").getBytes());
+            s.setSoTimeout(5000);
+            return new String(s.getInputStream().readAllBytes());
+        }
+    }
+
+    /** The value of a counter or gauge without labels in {@link #metrics()}, e.g. {@code etcd_debugging_lease_renewed_total}. */
+    public double metric(String name) throws IOException {
+        for (String line : metrics().split("\n")) {
+            if (line.startsWith(name + " ")) {
+                return Double.parseDouble(line.substring(name.length() + 1).trim());
+            }
+        }
+        throw new IOException("no metric " + name + " in etcd's /metrics");
     }
 
     /** Stops etcd (SIGKILL: an abrupt outage); the data stays for {@link #start()}. */

@@ -119,6 +119,12 @@ final class EtcdLease implements Registry.Lease {
      * to the next member. "lease not found" is an answer, not a failure: it is not retried.
      */
     private <T> T attempts(java.util.function.Supplier<java.util.concurrent.CompletableFuture<T>> call, String what) {
+        return attempts(registry, ttlSeconds, call, what);
+    }
+
+    /** {@link #attempts(java.util.function.Supplier, String)} for a lease of {@code ttlSeconds} (the host lease's calls too). */
+    static <T> T attempts(EtcdRegistry registry, int ttlSeconds, java.util.function.Supplier<java.util.concurrent.CompletableFuture<T>> call,
+                          String what) {
         long total = registry.timeout().toMillis();
         long each = Math.min(total, Math.max(500, Math.min(total / 2, ttlSeconds * 250L)));
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(total);

@@ -19,6 +19,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
 import io.portolan.agent.registry.KvEvent;
 import io.portolan.agent.registry.Registry;
+import io.portolan.agent.registry.RegistryFullException;
 import io.portolan.agent.registry.RegistryState;
 import io.portolan.agent.registry.RegistryUnavailableException;
 import io.portolan.agent.registry.Services;
@@ -80,6 +81,8 @@ public final class EtcdRegistry implements Registry {
     private final List<String> endpoints;
     /** The registry's own watch, once started (its state is the registry's "connected" on the status page). */
     private volatile PrefixWatch registryWatch;
+    /** The agent's host lease (its node and the instances registered through it), or null for a registrant's registry. */
+    private final HostLease hostLease;
 
     public EtcdRegistry(List<URI> endpoints, KeyLayout layout, Cidr vipCidr, Duration timeout, MeterRegistry meters) {
         this(EtcdAccess.plain(endpoints), layout, vipCidr, timeout, meters);
@@ -87,6 +90,18 @@ public final class EtcdRegistry implements Registry {
 
     /** @param access the endpoints, and TLS and the etcd user when etcd asks for them */
     public EtcdRegistry(EtcdAccess access, KeyLayout layout, Cidr vipCidr, Duration timeout, MeterRegistry meters) {
+        this(access, layout, vipCidr, timeout, meters, null);
+    }
+
+    /**
+     * An agent's registry: instances registered through it ({@link #hold}) and its node hang on one host lease
+     * ({@link HostLease}), kept with the instances it holds in {@code stateDir}.
+     *
+     * @param stateDir where the host lease is kept ({@value HostLease#FILE}), or null for a registrant's registry
+     *                 (no host lease: {@link #hold} and {@link #announce} use a lease each)
+     */
+    public EtcdRegistry(EtcdAccess access, KeyLayout layout, Cidr vipCidr, Duration timeout, MeterRegistry meters,
+                        java.nio.file.Path stateDir) {
         this.access = access;
         this.layout = layout;
         this.endpoints = access.endpoints().stream().map(URI::toString).toList();
@@ -111,6 +126,22 @@ public final class EtcdRegistry implements Registry {
                 .permittedNumberOfCallsInHalfOpenState(1)
                 .build());
         TaggedCircuitBreakerMetrics.ofCircuitBreakerRegistry(breakers).bindTo(meters);
+        if (stateDir != null) {
+            try {
+                this.hostLease = new HostLease(this, stateDir);
+            } catch (RuntimeException e) {
+                close();
+                throw e;
+            }
+            io.micrometer.core.instrument.Gauge.builder("portolan_host_lease_instances", hostLease, HostLease::heldCount)
+                    .description("instances held under this agent's host lease").register(meters);
+            io.micrometer.core.instrument.FunctionCounter.builder("portolan_host_lease_expired", hostLease, HostLease::expired)
+                    .description("held instances deleted because their registrant's heartbeats stopped").register(meters);
+            io.micrometer.core.instrument.FunctionCounter.builder("portolan_host_lease_grants", hostLease, HostLease::leasesGranted)
+                    .description("host leases granted (at first, and each time one was lost)").register(meters);
+        } else {
+            this.hostLease = null;
+        }
     }
 
     @Override
@@ -323,11 +354,32 @@ public final class EtcdRegistry implements Registry {
         return lease;
     }
 
+    @Override
+    public Lease hold(Instance instance, int ttlSeconds, java.net.InetAddress registrant) {
+        if (hostLease == null) {
+            return register(instance, ttlSeconds, false);
+        }
+        return hostLease.hold(instance, ttlSeconds, registrant);
+    }
+
+    @Override
+    public List<Lease> held() {
+        return hostLease == null ? List.of() : hostLease.keptAtStart();
+    }
+
+    /** The host lease's id now (0 before the first grant), or -1 without one (tests). */
+    public long hostLeaseId() {
+        return hostLease == null ? -1 : hostLease.leaseId();
+    }
+
     /** A node's lease: short, so that a crashed agent's node leaves the others' snapshots soon. */
     static final int NODE_TTL_SECONDS = 10;
 
     @Override
     public Lease announce(Node node) {
+        if (hostLease != null) {
+            return hostLease.announce(node);
+        }
         EtcdLease lease = new EtcdLease(this, null, layout.nodeKey(node.name()), JsonCodec.encode(node), "node " + node.name(),
                 NODE_TTL_SECONDS);
         lease.grantAndPut();
@@ -361,12 +413,18 @@ public final class EtcdRegistry implements Registry {
     @Override
     public boolean deregister(String service, String id) {
         String key = layout.instanceKey(service, id);
+        if (hostLease != null) {
+            hostLease.forget(key);
+        }
         return call(kv.delete(bytes(key)), "delete " + key).getDeleted() > 0;
     }
 
     @Override
     public boolean deleteService(String name) {
         String svcKey = layout.serviceKey(name);
+        if (hostLease != null) {
+            hostLease.forgetUnder(layout.instancesPrefix(name));
+        }
         for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
             GetResponse got = call(kv.get(bytes(svcKey)), "get " + svcKey);
             if (got.getKvs().isEmpty()) {
@@ -440,6 +498,12 @@ public final class EtcdRegistry implements Registry {
             reconnect.reset();
             throw new RegistryUnavailableException("etcd did not answer '" + what + "' within " + timeoutMillis + " ms", e);
         } catch (ExecutionException e) {
+            String said = String.valueOf(e.getCause() == null ? null : e.getCause().getMessage());
+            if (said.contains("database space exceeded")) {
+                throw new RegistryFullException("etcd refused '" + what + "': " + said + " (etcd's backend is over its"
+                        + " --quota-backend-bytes and refuses writes and new leases until space is freed: etcdctl compact, etcdctl defrag,"
+                        + " then etcdctl alarm disarm)", e.getCause());
+            }
             reconnect.reset();
             throw new RegistryUnavailableException("etcd call '" + what + "' failed: " + e.getCause(), e.getCause());
         } catch (InterruptedException e) {
@@ -463,6 +527,9 @@ public final class EtcdRegistry implements Registry {
     @Override
     public void close() {
         closed = true;
+        if (hostLease != null) {
+            hostLease.close();
+        }
         watches.forEach(PrefixWatch::close);
         members.close();
         scheduler.shutdownNow();

@@ -5,6 +5,8 @@ import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.portolan.agent.registry.Deadlines;
+import io.portolan.agent.registry.Journal;
 import io.portolan.agent.registry.KvEvent;
 import io.portolan.agent.registry.Registry;
 import io.portolan.agent.registry.RegistryState;
@@ -33,7 +35,6 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -54,8 +55,8 @@ import java.util.concurrent.TimeUnit;
  * a snapshot at that revision is written (temp file, fsync, atomic rename, directory fsync) and
  * {@code registry.journal.1} removed. Loading reads the snapshot, then the journal(s), applying only
  * ops past the snapshot's revision, so a crash between any two steps loses nothing. Work per change
- * is O(1) amortized. Leases are deadlines checked four times a second and never written on a
- * refresh; after a restart every instance gets a full TTL to send its next heartbeat.
+ * is O(1) amortized. Leases are deadlines ({@link Deadlines}: a tick looks only at what is due) checked
+ * four times a second and never written on a refresh; after a restart every instance gets a full TTL to send its next heartbeat.
  */
 public final class LocalRegistry implements Registry {
     private static final Logger log = LoggerFactory.getLogger(LocalRegistry.class);
@@ -73,8 +74,10 @@ public final class LocalRegistry implements Registry {
     private final KeyLayout layout;
     private final Cidr vipCidr;
     private final TreeMap<String, byte[]> kv = new TreeMap<>();
-    /** Instance key → its lease: TTL in seconds and deadline (nanoTime). */
-    private final Map<String, long[]> leases = new HashMap<>();
+    /** Instance key → its lease's TTL in seconds. */
+    private final Map<String, Long> leases = new HashMap<>();
+    /** Instance key → its lease's deadline (nanoTime), moved by each refresh. */
+    private final Deadlines<String> deadlines = new Deadlines<>();
     private final ScheduledExecutorService reaper;
     private final ExecutorService compactor;
     private final Journal journal;
@@ -175,12 +178,15 @@ public final class LocalRegistry implements Registry {
                         if (op.value() == null) {
                             kv.remove(op.key());
                             leases.remove(op.key());
+                            deadlines.remove(op.key());
                         } else {
                             kv.put(op.key(), op.value());
                             if (op.ttl() > 0) {
-                                leases.put(op.key(), new long[] {op.ttl(), now + TimeUnit.SECONDS.toNanos(op.ttl())});
+                                leases.put(op.key(), op.ttl());
+                                deadlines.set(op.key(), now + TimeUnit.SECONDS.toNanos(op.ttl()));
                             } else {
                                 leases.remove(op.key());
+                                deadlines.remove(op.key());
                             }
                         }
                         revision = rev;
@@ -242,15 +248,14 @@ public final class LocalRegistry implements Registry {
         }
         ttls.forEach((key, ttl) -> {
             if (kv.containsKey(key)) {
-                leases.put(key, new long[] {ttl, now + TimeUnit.SECONDS.toNanos(ttl)});
+                leases.put(key, ttl);
+                deadlines.set(key, now + TimeUnit.SECONDS.toNanos(ttl));
             }
         });
     }
 
     private Map<String, Long> ttls() {
-        Map<String, Long> out = new HashMap<>(leases.size() * 2);
-        leases.forEach((k, v) -> out.put(k, v[0]));
-        return out;
+        return new HashMap<>(leases);
     }
 
     /** The snapshot: temp file, fsync, atomic rename, directory fsync. The format predates the journal. */
@@ -287,11 +292,7 @@ public final class LocalRegistry implements Registry {
     }
 
     static void syncDirectory(Path dir) {
-        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
-            ch.force(true);
-        } catch (IOException ignored) {
-            // some file systems cannot fsync a directory
-        }
+        Journal.syncDirectory(dir);
     }
 
     /** Called with the lock held after an append: rotates the journal and compacts in the background. */
@@ -390,8 +391,8 @@ public final class LocalRegistry implements Registry {
             if (e.value() == null) {
                 ops.add(Journal.Op.delete(e.key()));
             } else {
-                long[] lease = leases.get(e.key());
-                ops.add(Journal.Op.put(e.key(), e.value(), lease == null ? 0 : lease[0]));
+                Long ttl = leases.get(e.key());
+                ops.add(Journal.Op.put(e.key(), e.value(), ttl == null ? 0 : ttl));
             }
         }
         journal.append(events.get(0).modRevision(), ops);
@@ -409,21 +410,18 @@ public final class LocalRegistry implements Registry {
         revision++;
         kv.remove(key);
         leases.remove(key);
+        deadlines.remove(key);
         return new KvEvent(key, null, revision);
     }
 
     private void expire() {
         synchronized (this) {
-            long now = System.nanoTime();
             List<KvEvent> events = new ArrayList<>();
-            for (Iterator<Map.Entry<String, long[]>> it = leases.entrySet().iterator(); it.hasNext(); ) {
-                Map.Entry<String, long[]> e = it.next();
-                if (now - e.getValue()[1] > 0) {
-                    it.remove();
-                    if (kv.containsKey(e.getKey())) {
-                        log.info("lease of {} expired", e.getKey());
-                        events.add(delete(e.getKey()));
-                    }
+            for (String key : deadlines.expired(System.nanoTime())) { // only what is due: no pass over every lease
+                leases.remove(key);
+                if (kv.containsKey(key)) {
+                    log.info("lease of {} expired", key);
+                    events.add(delete(key));
                 }
             }
             if (!events.isEmpty()) {
@@ -483,7 +481,8 @@ public final class LocalRegistry implements Registry {
     public synchronized Lease register(Instance instance, int ttlSeconds, boolean keepsItselfAlive) {
         String key = layout.instanceKey(instance.service(), instance.id());
         byte[] value = JsonCodec.encode(instance);
-        leases.put(key, new long[] {ttlSeconds, System.nanoTime() + TimeUnit.SECONDS.toNanos(ttlSeconds)});
+        leases.put(key, (long) ttlSeconds);
+        deadlines.set(key, System.nanoTime() + TimeUnit.SECONDS.toNanos(ttlSeconds));
         emit(List.of(put(key, value)));
         LocalLease lease = new LocalLease(key, instance, ttlSeconds, value);
         if (keepsItselfAlive) {
@@ -610,11 +609,11 @@ public final class LocalRegistry implements Registry {
                     return;
                 }
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(ttlSeconds);
-                if (kv.containsKey(key) && leases.containsKey(key)) {
-                    leases.get(key)[1] = deadline;
+                if (kv.containsKey(key) && leases.containsKey(key) && deadlines.touch(key, deadline)) {
                     return;
                 }
-                leases.put(key, new long[] {ttlSeconds, deadline});
+                leases.put(key, (long) ttlSeconds);
+                deadlines.set(key, deadline);
                 log.info("lease of {} was lost; putting the key again", key);
                 emit(List.of(put(key, value)));
             }

@@ -1,4 +1,4 @@
-package io.portolan.agent.registry.local;
+package io.portolan.agent.registry;
 
 import com.fasterxml.jackson.core.JsonEncoding;
 import com.fasterxml.jackson.core.JsonGenerator;
@@ -23,8 +23,9 @@ import java.util.List;
 import java.util.zip.CRC32C;
 
 /**
- * The embedded store's append-only journal, {@code STATE_DIR/registry.journal}: one line per change,
- * written with one {@code write(2)} before the change is acknowledged.
+ * An append-only journal in the state directory: one line per change, written with one {@code write(2)}
+ * before the change is acknowledged. The embedded store's {@code registry.journal} and the etcd store's
+ * host lease ({@code host-lease.journal}: its lease id and the instances it holds) are written this way.
  *
  * <p>A line is a JSON object, a tab and the CRC-32C of the JSON's bytes in 8 hex digits:
  * <pre>{"rev":41,"ops":[{"put":"/portolan/services/web/instances/w1","ttl":30,"value":"{...}"}]}	1c2d3e4f</pre>
@@ -36,23 +37,23 @@ import java.util.zip.CRC32C;
  * the host lost power, mid-append) and is ignored with a warning; a damaged line with valid lines
  * after it is an error naming the file, the line and its byte offset: nothing is dropped silently.
  */
-final class Journal implements AutoCloseable {
+public final class Journal implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Journal.class);
     private static final ObjectMapper MAPPER = new ObjectMapper();
 
     /** One op as written and as replayed; {@code value} null for a delete, {@code ttl} 0 without a lease. */
-    record Op(String key, byte[] value, long ttl) {
-        static Op put(String key, byte[] value, long ttl) {
+    public record Op(String key, byte[] value, long ttl) {
+        public static Op put(String key, byte[] value, long ttl) {
             return new Op(key, value, ttl);
         }
 
-        static Op delete(String key) {
+        public static Op delete(String key) {
             return new Op(key, null, 0);
         }
     }
 
     /** One replayed line: its first op's revision and its ops. */
-    record Change(long revision, List<Op> ops) {
+    public record Change(long revision, List<Op> ops) {
     }
 
     private static final char[] HEX = "0123456789abcdef".toCharArray();
@@ -66,18 +67,18 @@ final class Journal implements AutoCloseable {
     private volatile boolean unsynced;
 
     /** Opens (creating) the journal for appending. */
-    Journal(Path file) throws IOException {
+    public Journal(Path file) throws IOException {
         this.file = file;
         this.channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
         this.size = channel.size();
     }
 
-    Path file() {
+    public Path file() {
         return file;
     }
 
     /** Ops written since this journal was started (what compaction weighs against the number of keys). */
-    long records() {
+    public long records() {
         return records;
     }
 
@@ -86,7 +87,7 @@ final class Journal implements AutoCloseable {
      * cannot lose it). On failure the file is cut back to its previous length, so a half-written line
      * is never followed by later ones.
      */
-    void append(long revision, List<Op> ops) {
+    public void append(long revision, List<Op> ops) {
         buf.reset();
         try (JsonGenerator g = MAPPER.getFactory().createGenerator(buf, JsonEncoding.UTF8)) {
             g.writeStartObject();
@@ -141,7 +142,7 @@ final class Journal implements AutoCloseable {
     }
 
     /** fsync if anything was appended since the last one (the batched flush for power loss). */
-    void sync() {
+    public void sync() {
         if (!unsynced) {
             return;
         }
@@ -160,7 +161,7 @@ final class Journal implements AutoCloseable {
      * Closes this journal (after an fsync), renames it to {@code rotated} and starts a fresh, empty
      * one at the same path.
      */
-    void rotate(Path rotated) throws IOException {
+    public void rotate(Path rotated) throws IOException {
         channel.force(false);
         Files.move(file, rotated, StandardCopyOption.ATOMIC_MOVE);
         FileChannel fresh;
@@ -176,7 +177,16 @@ final class Journal implements AutoCloseable {
         size = 0;
         records = 0;
         unsynced = false;
-        LocalRegistry.syncDirectory(file.getParent());
+        syncDirectory(file.getParent());
+    }
+
+    /** fsync of a directory (after a rename in it), where the file system allows it. */
+    public static void syncDirectory(Path dir) {
+        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+            ch.force(true);
+        } catch (IOException ignored) {
+            // some file systems cannot fsync a directory
+        }
     }
 
     @Override
@@ -192,7 +202,7 @@ final class Journal implements AutoCloseable {
     // ---- reading ------------------------------------------------------------------------
 
     /** Reads every whole, valid line of {@code file}; see the class comment for damaged lines. */
-    static List<Change> read(Path file) {
+    public static List<Change> read(Path file) {
         byte[] bytes;
         try {
             bytes = Files.readAllBytes(file);
