@@ -138,4 +138,12 @@ class CommandLineTest {
         assertThrows(ValidationException.class, () -> AgentConfig.parse(new String[] {"--dataplane", "Auto"}));
         assertEquals("auto", AgentConfig.parse(new String[] {"--advertise-address", "10.0.0.1"}).dataplane(), "the default");
     }
+
+    @Test
+    void nftTable_nftKeyword_exit2_namingFlagAndValue() throws Exception {
+        // "ct" passes the name grammar, but nft reads it as a keyword: every nft command naming the table would fail
+        Cli.Result r = Cli.run("agent", "--dataplane", "nftables", "--nft-table", "ct", "--dns-listen", "none", "--admin-listen", "127.0.0.1:0");
+        assertEquals(2, r.code(), r.output());
+        assertTrue(r.output().contains("--nft-table 'ct': an nft keyword"), r.output());
+    }
 }

@@ -29,7 +29,7 @@ import static org.junit.jupiter.api.Assertions.fail;
  * and three backend namespaces (python3 HTTP and echo servers), all on 10.213.0.0/16, which exists
  * only inside these namespaces. VIPs come from 10.214.0.0/24 and are put on the node's lo.
  * Covers: the VIP from the client and from the node, distribution, an instance removed and added,
- * a published port on the node's address, a long-lived connection through {@code kill -9} of the
+ * a published port on the node's address, a UDP service through its VIP and a published port, a long-lived connection through {@code kill -9} of the
  * agent and its restart (the table is adopted, not flushed), and {@code --cleanup}.
  */
 class AgentNftablesTest {
@@ -61,6 +61,23 @@ class AgentNftablesTest {
             "    if not line: break",
             "    f.write(line.encode()); sys.stdout.write(f.readline().decode()); sys.stdout.flush()");
 
+    /** A UDP echo server: answers each datagram with its name and the datagram. */
+    static final String UDP_ECHO_SERVER = String.join("\n",
+            "import socket, sys",
+            "u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind((sys.argv[1], int(sys.argv[2])))",
+            "while True:",
+            "    b, a = u.recvfrom(100); u.sendto(sys.argv[3].encode() + b' ' + b, a)");
+    /** COUNT datagrams to HOST:PORT, each from a new socket: one line per answer, "FROM_ADDRESS:FROM_PORT ANSWER" or "timeout". */
+    static final String UDP_CLIENT = String.join("\n",
+            "import socket, sys",
+            "for i in range(int(sys.argv[3])):",
+            "    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2); s.sendto(b'q%d' % i, (sys.argv[1], int(sys.argv[2])))",
+            "    try:",
+            "        b, a = s.recvfrom(100); print('%s:%d %s' % (a[0], a[1], b.decode()), flush=True)",
+            "    except socket.timeout:",
+            "        print('timeout', flush=True)",
+            "    s.close()");
+
     static final List<Process> processes = new ArrayList<>();
     static Path dir;
     static Process agent;
@@ -83,6 +100,8 @@ class AgentNftablesTest {
                     "--directory", www.toString()), dir.resolve("http" + i + ".log"));
             start(List.of("ip", "netns", "exec", b, "python3", "-c", ECHO_SERVER, backend(i), "9000", "b" + (i + 1)),
                     dir.resolve("echo" + i + ".log"));
+            start(List.of("ip", "netns", "exec", b, "python3", "-c", UDP_ECHO_SERVER, backend(i), "5353", "b" + (i + 1)),
+                    dir.resolve("udp" + i + ".log"));
         }
     }
 
@@ -165,8 +184,12 @@ class AgentNftablesTest {
     }
 
     static void register(String service, int i, int port, String published) throws Exception {
+        register(service, i, port, "tcp", published);
+    }
+
+    static void register(String service, int i, int port, String protocol, String published) throws Exception {
         post("{\"service\":\"" + service + "\",\"id\":\"" + service + (i + 1) + "\",\"address\":\"" + backend(i)
-                + "\",\"ports\":[{\"name\":\"p\",\"port\":" + port + ",\"protocol\":\"tcp\"}],\"ttl\":3600"
+                + "\",\"ports\":[{\"name\":\"p\",\"port\":" + port + ",\"protocol\":\"" + protocol + "\"}],\"ttl\":3600"
                 + (published == null ? "" : ",\"published\":[" + published + "]") + "}");
     }
 
@@ -259,6 +282,29 @@ class AgentNftablesTest {
         register("web", 2, 8080, "{\"published\":30080,\"target\":8080,\"protocol\":\"tcp\"}");
         awaitAnswer(CLIENT, url, "b3", 10_000);
 
+        // a UDP service, through its VIP and a published port: every datagram answered, from where it was sent, by
+        // each of the three instances (a given one is missed by 30 random picks with probability (2/3)^30)
+        for (int i = 0; i < 3; i++) {
+            register("dns", i, 5353, "udp", "{\"published\":30053,\"target\":5353,\"protocol\":\"udp\"}");
+        }
+        String dns = vip("dns");
+        long udpDeadline = System.nanoTime() + 10_000_000_000L;
+        while (udp(CLIENT, dns, 5353, 1).get(0).equals("timeout") && System.nanoTime() < udpDeadline) {
+            Thread.sleep(50);
+        }
+        for (String[] to : List.of(new String[] {dns, "5353"}, new String[] {NODE_ADDR, "30053"})) {
+            List<String> answers = udp(CLIENT, to[0], Integer.parseInt(to[1]), 30);
+            java.util.Set<String> names = new java.util.TreeSet<>();
+            for (int i = 0; i < answers.size(); i++) {
+                String[] a = answers.get(i).split(" ");
+                assertEquals(3, a.length, "UDP to " + to[0] + ":" + to[1] + ": " + answers + "\n" + agentLog());
+                assertEquals(to[0] + ":" + to[1], a[0], answers.toString());
+                assertEquals("q" + i, a[2], answers.toString());
+                names.add(a[1]);
+            }
+            assertEquals(java.util.Set.of("b1", "b2", "b3"), names, "UDP to " + to[0] + ":" + to[1] + ": " + answers);
+        }
+
         // a long-lived connection through the echo VIP survives kill -9 and the restart
         Process conn = start(List.of("ip", "netns", "exec", CLIENT, "python3", "-c", ECHO_CLIENT, echo, "9000"), dir.resolve("conn.log"));
         conn = replaceWithPipes(conn, echo);
@@ -286,6 +332,7 @@ class AgentNftablesTest {
         }
         assertTrue(Files.readString(dir.resolve("agent2.log")).contains("synced (full"), agentLog());
         assertEquals(tableBefore, elements(), "the restarted agent adopted the table without changing it");
+        assertFalse(Files.readString(dir.resolve("agent2.log")).contains("replacing table"), "adopted, not replaced: " + agentLog());
         assertEquals(instance + " after-restart", exchange(w, r, "after-restart"));
         assertEquals(3, distribution(CLIENT, url, 30).size());
         conn.getOutputStream().close();
@@ -304,6 +351,16 @@ class AgentNftablesTest {
         assertFalse(lo.contains("10.214."), lo);
         assertTrue(lo.contains("127.0.0.1/8"), lo);
         assertTrue(sh("ip", "-n", NODE, "-4", "addr", "show").contains(NODE_ADDR + "/24"));
+    }
+
+    /** The answers to {@code count} datagrams sent from {@code ns}, each from a new socket. */
+    static List<String> udp(String ns, String host, int port, int count) throws Exception {
+        Out o = run(List.of("ip", "netns", "exec", ns, "python3", "-c", UDP_CLIENT, host, Integer.toString(port), Integer.toString(count)),
+                10 + 3 * count);
+        assertEquals(0, o.code, o.text);
+        List<String> lines = o.text.lines().toList();
+        assertEquals(count, lines.size(), o.text);
+        return lines;
     }
 
     private static Process replaceWithPipes(Process started, String echo) throws IOException {

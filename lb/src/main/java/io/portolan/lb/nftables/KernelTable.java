@@ -16,6 +16,13 @@ final class KernelTable {
     private int elements;
     /** False until the table and its maps are known to exist. */
     boolean tablePresent;
+    /** The table was there when read back (with or without all its maps). */
+    boolean tableExists;
+    /**
+     * The table read back was written by an earlier layout of the plane (its slot chains DNAT one protocol
+     * only: see {@link Nft#parse}); a full plan replaces it whole instead of adopting it.
+     */
+    boolean earlierLayout;
 
     /** Holds {@code o} (owned by {@code o.owner()}) in place of the object with its identity. */
     void put(NftObject o) {

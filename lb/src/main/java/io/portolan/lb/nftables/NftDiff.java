@@ -47,6 +47,14 @@ final class NftDiff {
     private static Plan plan(NftConfig c, KernelTable actual, Ruleset previous, Ruleset desired, Set<String> changed,
                              Set<String> retry) {
         boolean full = previous == null;
+        // a table of an earlier layout is not adopted, nor one whose slot chains must be written (new, or other than
+        // these): nft 1.0.6 cannot read a rule using a backend map it loaded from the kernel (the map's typeof data,
+        // "ip daddr . th dport", fails with "conflicting protocols specified: ip vs. th"), but it can in the
+        // transaction that declares the map. Deleted and written anew in one transaction.
+        boolean replace = full && (actual.earlierLayout || (actual.tableExists && slotChainsToWrite(actual, desired.common())));
+        if (replace) {
+            actual = new KernelTable();
+        }
         Set<String> owners = new TreeSet<>();
         if (full) {
             owners.addAll(desired.services().keySet());
@@ -176,8 +184,21 @@ final class NftDiff {
             }
         }
         List<String> decl = full || !actual.tablePresent ? NftRender.declarations(c) : List.of();
-        return new Plan(c.table(), full, decl, new Plan.Group(Fragment.COMMON, preOps), List.copyOf(groups),
+        return new Plan(c.table(), full, replace, decl, new Plan.Group(Fragment.COMMON, preOps), List.copyOf(groups),
                 new Plan.Group(Fragment.COMMON, postOps));
+    }
+
+    /** Whether a slot chain of {@code common} is missing from {@code actual} or holds other rules. */
+    static boolean slotChainsToWrite(KernelTable actual, Fragment common) {
+        for (NftObject o : common.objects()) {
+            if (o.kind() == NftObject.Kind.CHAIN && Nft.isSlotChain(o.key())) {
+                NftObject a = actual.get(o);
+                if (a == null || !a.sameContent(o)) {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     /** Names the fixed part uses (base and slot chains); anything else in the table belongs to a service. */

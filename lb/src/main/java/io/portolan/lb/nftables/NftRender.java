@@ -36,6 +36,8 @@ final class NftRender {
     static final String BACKENDS = "backends";
     static final String PUBLISHED_BACKENDS = "published_backends";
     static final Set<String> AFFINITY_SCHEDULERS = Set.of("sh", "mh", "dh");
+    /** The data side of both backend maps: address and port, for any transport protocol. */
+    static final String BACKEND_DATA = "ip daddr . th dport";
 
     private NftRender() {
     }
@@ -55,11 +57,13 @@ final class NftRender {
                 "add table " + t.trim(),
                 "add map " + t + VIPS + " { type ipv4_addr . inet_proto . inet_service : verdict; }",
                 "add map " + t + PUBLISHED + " { type inet_proto . inet_service : verdict; }",
-                // typeof, because the slot is an integer with no type name; the data side says "tcp dport"
-                // only to name the type (inet_service): nft 1.0.6 cannot re-read "th dport" there. The modulus
-                // is a constant so that --nft-slots can change without redeclaring the maps.
-                "add map " + t + BACKENDS + " { typeof ip daddr . meta l4proto . th dport . numgen random mod 1024 : ip daddr . tcp dport; }",
-                "add map " + t + PUBLISHED_BACKENDS + " { typeof meta l4proto . th dport . numgen random mod 1024 : ip daddr . tcp dport; }");
+                // typeof, because the slot is an integer with no type name. The data side names its port "th
+                // dport", not "tcp dport": nft 1.0.6 takes a protocol dependency from the map's typeof and, with
+                // "tcp dport", put "meta l4proto tcp" in front of the first dnat rule it read using the map (slots_1,
+                // pslots_1: every one-slot service port), so UDP went on un-NATed there.
+                // The modulus is a constant so that --nft-slots can change without redeclaring the maps.
+                "add map " + t + BACKENDS + " { typeof ip daddr . meta l4proto . th dport . numgen random mod 1024 : " + BACKEND_DATA + "; }",
+                "add map " + t + PUBLISHED_BACKENDS + " { typeof meta l4proto . th dport . numgen random mod 1024 : " + BACKEND_DATA + "; }");
     }
 
     /** The base chains and the slot chains: the same for every snapshot. */

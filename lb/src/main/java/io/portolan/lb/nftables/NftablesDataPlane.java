@@ -205,6 +205,12 @@ public final class NftablesDataPlane implements DataPlane {
         Plan plan = full ? NftDiff.full(config, state, desired)
                 : NftDiff.incremental(config, state, applied, desired, changed, failed);
         long t3 = System.nanoTime();
+        if (plan.replace()) {
+            log.info("nftables: replacing table ip {} whole, in one transaction: {}", config.table(), state.earlierLayout
+                    ? "it was written by an earlier layout of this plane (its slot chains DNAT TCP only)"
+                    : "its slot chains are not this configuration's (--nft-slots, --nft-mark, --nft-masquerade), and nft writes them"
+                    + " only with their maps");
+        }
         scriptNanos = 0;
         nftNanos = 0;
         scriptChars = 0;
@@ -268,6 +274,9 @@ public final class NftablesDataPlane implements DataPlane {
             } finally {
                 nftNanos += System.nanoTime() - s1;
             }
+            if (plan.replace()) {
+                state = new KernelTable(); // the table read back is gone with everything in it
+            }
             state.accept(plan.pre());
             plan.groups().forEach(state::accept);
             state.accept(plan.post());
@@ -277,6 +286,9 @@ public final class NftablesDataPlane implements DataPlane {
             log.debug("nftables: transaction refused ({}); retrying service by service", whole.getMessage());
         }
         nft.apply(plan.script(List.of(plan.pre()))); // if the fixed part fails, the sync fails (retry, full resync)
+        if (plan.replace()) {
+            state = new KernelTable();
+        }
         state.accept(plan.pre());
         state.tablePresent = true;
         Map<String, String> refused = new TreeMap<>();

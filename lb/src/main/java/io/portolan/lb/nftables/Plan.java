@@ -9,9 +9,11 @@ import java.util.Map;
  * The changes one sync makes, as groups of operations: the table's fixed part first ({@link #pre}),
  * then one group per changed service, then stale objects, then removals from the fixed part
  * ({@link #post}). {@link #script()} is the whole thing as one {@code nft -f -} transaction; a group
- * alone ({@link #script(List)}) is what is retried when the kernel rejects the whole.
+ * alone ({@link #script(List)}) is what is retried when the kernel rejects the whole. {@link #replace}: the
+ * table found was written by an earlier layout; the script that carries {@link #pre} deletes it first, in
+ * the same transaction, and every object is added anew.
  */
-record Plan(String table, boolean full, List<String> declarations, Group pre, List<Group> groups, Group post) {
+record Plan(String table, boolean full, boolean replace, List<String> declarations, Group pre, List<Group> groups, Group post) {
     static final String STALE = "(stale)";
 
     enum OpType {
@@ -41,7 +43,7 @@ record Plan(String table, boolean full, List<String> declarations, Group pre, Li
     }
 
     boolean isEmpty() {
-        if (!declarations.isEmpty() || !pre.sendsNothing() || !post.sendsNothing()) {
+        if (replace || !declarations.isEmpty() || !pre.sendsNothing() || !post.sendsNothing()) {
             return false;
         }
         for (Group g : groups) {
@@ -70,6 +72,9 @@ record Plan(String table, boolean full, List<String> declarations, Group pre, Li
      */
     String script(List<Group> selected) {
         StringBuilder b = new StringBuilder();
+        if (replace && selected.stream().anyMatch(g -> g == pre)) {
+            b.append("delete table ip ").append(table).append('\n');
+        }
         for (String d : declarations) {
             b.append(d).append('\n');
         }

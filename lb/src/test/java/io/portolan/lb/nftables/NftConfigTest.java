@@ -45,9 +45,20 @@ class NftConfigTest {
                 NftConfig.Masquerade.PUBLISHED, 0x100, "dummy0", Duration.ofMinutes(10)), c);
     }
 
+    @Test
+    void parse_nftKeywordAsTable_refusedNamingIt_otherNamesTaken() {
+        ValidationException e = assertThrows(ValidationException.class, () -> NftConfig.parse(Map.of("nft-table", "ct")));
+        assertEquals("--nft-table", e.field());
+        assertEquals("ct", e.value());
+        assertTrue(e.getMessage().startsWith("--nft-table 'ct': an nft keyword"), e.getMessage());
+        for (String ok : new String[] {"portolan", "nat", "filter", "ct2", "ct-lb", "state", "dport", "kube-proxy"}) {
+            assertEquals(ok, NftConfig.parse(Map.of("nft-table", ok)).table());
+        }
+    }
+
     @ParameterizedTest
     @CsvSource(delimiter = '|', value = {
-            "nft-table|Portolan", "nft-table|a;b", "nft-table|1abc", "nft-slots|0", "nft-slots|1025", "nft-slots|x",
+            "nft-table|Portolan", "nft-table|a;b", "nft-table|1abc", "nft-table|ct", "nft-table|ip", "nft-table|table", "nft-slots|0", "nft-slots|1025", "nft-slots|x",
             "nft-masquerade|some", "nft-mark|0", "nft-mark|0xzz", "nft-mark|4294967296", "nft-vip-device|lo;rm",
             "nft-vip-device|averylongname", "nft-min-sync-interval|5", "nft-min-sync-interval|-1s", "nft-full-resync|1s",
             "nft-affinity-timeout|0", "nft-unknown|1"})

@@ -197,6 +197,154 @@ class NftKernelTest {
         }
     }
 
+    /** What the plane wrote before UDP was DNATed: the backend maps' data declared with {@code tcp dport}. */
+    static String earlierLayoutScript(NftConfig c, Ruleset r) {
+        String script = NftDiff.full(c, new KernelTable(), r).script();
+        String earlier = script.replace(": " + NftRender.BACKEND_DATA + ";", ": ip daddr . tcp dport;");
+        assertEquals(2, earlier.split(": ip daddr \\. tcp dport;", -1).length - 1, "both backend maps: " + earlier);
+        return earlier;
+    }
+
+    @Test
+    void sync_tableOfTheEarlierTcpOnlyLayout_replacedWholeInOneTransaction_thenAdopted() throws Exception {
+        NftConfig c = NftConfig.parse(Map.of("nft-slots", "8", "nft-table", "upgrade"));
+        Snapshots b = NftRenderGoldenTest.golden();
+        Ruleset r = NftRender.render(b.build(1), c);
+        Exec.Result old = Exec.inNetns(NS).run(List.of("nft", "-f", "-"), earlierLayoutScript(c, r)
+                + "add element ip upgrade vips { 10.96.9.9 . tcp . 99 : goto slots_1 }\n", java.time.Duration.ofSeconds(30));
+        assertEquals(0, old.code(), old.toString());
+        // that layout: nft made the dnat of the first rule it read using each backend map match TCP only (meta l4proto,
+        // compared with 6): slots_1 and pslots_1, the chains of every service port with one slot
+        for (String chain : List.of("slots_1", "pslots_1")) {
+            String netlink = run("ip", "netns", "exec", NS, "nft", "--debug=netlink", "list", "chain", "ip", "upgrade", chain);
+            assertTrue(netlink.contains("[ cmp eq reg 1 0x00000006 ]"), netlink);
+        }
+        KernelTable read = nft.read("upgrade");
+        assertTrue(read.tablePresent && read.earlierLayout, "the read-back sees the earlier layout");
+        Plan replace = NftDiff.full(c, read, r);
+        assertTrue(replace.replace());
+        assertTrue(replace.script().startsWith("delete table ip upgrade\nadd table ip upgrade\n"), replace.script());
+        assertEquals("delete table ip upgrade\n" + NftDiff.full(c, new KernelTable(), r).script(), replace.script(),
+                "the whole table written anew, as from empty");
+        for (Plan.Group g : replace.groups()) {
+            assertFalse(replace.script(List.of(g)).contains("delete table"), "only the transaction with the fixed part deletes the table");
+        }
+        try {
+            try (NftablesDataPlane p = plane(c)) {
+                p.sync(b.build(1), true);
+                assertTrue(p.rejected().isEmpty(), p.rejected().toString());
+            }
+            String text = run("ip", "netns", "exec", NS, "nft", "list", "table", "ip", "upgrade");
+            assertFalse(text.contains("tcp dport"), text);
+            assertFalse(text.contains("10.96.9.9"), "nothing of the old table is left: " + text);
+            for (int n = 1; n <= 8; n++) {
+                for (String chain : List.of("slots_" + n, "pslots_" + n)) {
+                    String netlink = run("ip", "netns", "exec", NS, "nft", "--debug=netlink", "list", "chain", "ip", "upgrade", chain);
+                    assertFalse(netlink.contains("cmp eq reg 1"), "no protocol match in " + chain + ": " + netlink);
+                    assertTrue(netlink.contains("nat dnat ip"), netlink);
+                }
+            }
+            read = nft.read("upgrade");
+            assertFalse(read.earlierLayout, "the new layout reads back as itself");
+            assertEquals(elements(r), elements(read));
+            // and a restart now adopts it: nothing replaced, no element sent
+            Plan adopt = NftDiff.full(c, read, r);
+            assertFalse(adopt.replace());
+            assertFalse(adopt.script().contains("element"), adopt.script());
+            assertFalse(adopt.script().contains("delete"), adopt.script());
+        } finally {
+            NftablesDataPlane.cleanup(c, Exec.inNetns(NS));
+        }
+    }
+
+    /** Every name {@link NftConfig} refuses as a keyword is one this host's nft cannot read as a table name (or a later nft's). */
+    @Test
+    void keywords_refusedAsTableNames_areThoseNftCannotRead() throws Exception {
+        List<String> all = new java.util.ArrayList<>(new java.util.TreeSet<>(NftConfig.KEYWORDS));
+        all.add("portolan");
+        all.add("nat");
+        Set<String> refused = new java.util.TreeSet<>();
+        StringBuilder errors = new StringBuilder();
+        // nft -c (check only) reports the syntax error of each line, up to 10 a run: 8 words a run
+        for (int i = 0; i < all.size(); i += 8) {
+            List<String> words = all.subList(i, Math.min(all.size(), i + 8));
+            StringBuilder script = new StringBuilder();
+            words.forEach(w -> script.append("add table ip ").append(w).append('\n'));
+            Exec.Result r = Exec.inNetns(NS).run(List.of("nft", "-c", "-f", "-"), script.toString(), java.time.Duration.ofSeconds(30));
+            errors.append(r.err());
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?m)^/dev/stdin:(\\d+):\\d+-\\d+: Error: syntax error").matcher(r.err());
+            while (m.find()) {
+                refused.add(words.get(Integer.parseInt(m.group(1)) - 1));
+            }
+        }
+        assertFalse(refused.contains("portolan") || refused.contains("nat"), refused.toString());
+        Set<String> newer = Set.of("destroy", "geneve", "gre", "gretap", "last", "tunnel", "vni", "vxlan");
+        Set<String> expected = new java.util.TreeSet<>(NftConfig.KEYWORDS);
+        expected.removeAll(newer);
+        String version = run("nft", "--version");
+        if (version.contains("v1.0.6 ")) { // Debian 12's: exactly these
+            assertEquals(expected, refused, version + errors);
+        } else { // a later nft: these and some of the newer ones
+            assertTrue(refused.containsAll(expected) && NftConfig.KEYWORDS.containsAll(refused), version + errors);
+        }
+    }
+
+    /**
+     * Why a full sync rewrites no slot chain of a table it adopts (and replaces the table when one must change): nft 1.0.6
+     * cannot read a rule using a backend map it loaded from the kernel, whose typeof data is {@code ip daddr . th dport}
+     * ("internal:0:0-0: Error: conflicting protocols specified: ip vs. th"); the session reports that refusal as one.
+     */
+    @Test
+    void slotRule_againstBackendMapReadFromKernel_refusedAndReportedAsRefused() throws Exception {
+        NftConfig c = NftConfig.parse(Map.of("nft-slots", "4", "nft-table", "reread"));
+        Nft own = new Nft(Exec.inNetns(NS));
+        try {
+            own.apply(NftDiff.full(c, new KernelTable(), NftRender.render(NftRenderGoldenTest.golden().build(1), c)).script());
+            String rewrite = "flush chain ip reread slots_1\nadd rule ip reread slots_1 dnat to ip daddr . meta l4proto . th dport"
+                    + " . numgen random mod 1 map @backends\n";
+            Nft.NftException refused = org.junit.jupiter.api.Assertions.assertThrows(Nft.NftException.class, () -> own.apply(rewrite));
+            assertTrue(refused.getMessage().contains("conflicting protocols"), refused.getMessage());
+            KernelTable read = own.read("reread");
+            assertTrue(read.tablePresent && !read.earlierLayout);
+            Ruleset r = NftRender.render(NftRenderGoldenTest.golden().build(1), c);
+            assertEquals("meta mark set meta mark | 0x00004000\ndnat to ip daddr . meta l4proto . th dport . numgen random mod 2 map @backends",
+                    read.find("c slots_2").value(), "slot chains read back as the text the plane writes");
+            assertFalse(NftDiff.slotChainsToWrite(read, r.common()));
+            assertFalse(NftDiff.full(c, read, r).replace(), "the same configuration: adopted");
+            NftConfig more = NftConfig.parse(Map.of("nft-slots", "5", "nft-table", "reread"));
+            assertTrue(NftDiff.full(more, read, NftRender.render(NftRenderGoldenTest.golden().build(1), more)).replace(), "a new slot chain");
+            NftConfig unmarked = NftConfig.parse(Map.of("nft-slots", "4", "nft-table", "reread", "nft-masquerade", "none"));
+            assertTrue(NftDiff.full(unmarked, read, NftRender.render(NftRenderGoldenTest.golden().build(1), unmarked)).replace(),
+                    "slot chains without the mark rule");
+        } finally {
+            own.close();
+            NftablesDataPlane.cleanup(c, Exec.inNetns(NS));
+        }
+    }
+
+    @Test
+    void sync_restartWithOtherSlotCount_replacesTableAndServes() throws Exception {
+        Snapshots b = NftRenderGoldenTest.golden();
+        NftConfig c = NftConfig.parse(Map.of("nft-table", "slotcount")); // 64 slots: a full sync's script goes to nft -f -
+        try {
+            try (NftablesDataPlane p = plane(c)) {
+                p.sync(b.build(1), true);
+            }
+            for (NftConfig restart : List.of(c, NftConfig.parse(Map.of("nft-table", "slotcount", "nft-slots", "65")), c)) {
+                try (NftablesDataPlane p = plane(restart)) {
+                    p.sync(b.build(1), true); // throws if nft refused the table
+                    assertTrue(p.rejected().isEmpty(), p.rejected().toString());
+                }
+                KernelTable read = nft.read("slotcount");
+                assertEquals(elements(NftRender.render(b.build(1), restart)), elements(read));
+                assertTrue(read.find("c slots_65") != null == (restart.slots() == 65), "slot chains of " + restart.slots());
+                assertFalse(NftDiff.full(restart, read, NftRender.render(b.build(1), restart)).replace());
+            }
+        } finally {
+            NftablesDataPlane.cleanup(c, Exec.inNetns(NS));
+        }
+    }
+
     @Test
     void oneLine_dropsCommentsAndJoinsCommands() {
         assertEquals("add table ip t; add chain ip t c", NftSession.oneLine("# t\nadd table ip t\n\n  add chain ip t c\n"));

@@ -108,6 +108,23 @@ class NftRenderGoldenTest {
     }
 
     @Test
+    void fullPlan_overATableOfAnEarlierLayout_deletesItAndWritesEverythingAnew() throws IOException {
+        Ruleset r = NftRender.render(golden().build(1), CONFIG);
+        KernelTable read = new KernelTable();
+        read.put(NftObject.element(NftRender.VIPS, "10.96.0.10 . tcp . 80", "goto slots_4"));
+        read.put(NftObject.element(NftRender.VIPS, "10.96.9.9 . tcp . 99", "goto slots_1"));
+        read.put(NftObject.chain("slots_4", "", null, null));
+        read.tablePresent = true;
+        read.earlierLayout = true;
+        Plan plan = NftDiff.full(CONFIG, read, r);
+        assertTrue(plan.replace());
+        assertEquals("delete table ip portolan\n" + Files.readString(Path.of("src/test/resources/nftables/full-from-empty.nft")),
+                plan.script());
+        read.earlierLayout = false;
+        assertTrue(!NftDiff.full(CONFIG, read, r).replace() && !NftDiff.full(CONFIG, read, r).script().contains("delete table"));
+    }
+
+    @Test
     void slotCounts_weightsBecomeSlots() {
         assertArrayEquals(new int[] {1, 1, 1}, NftRender.slotCounts(new int[] {100, 100, 100}, 64));
         assertArrayEquals(new int[] {1, 2}, NftRender.slotCounts(new int[] {50, 100}, 64));
