@@ -158,7 +158,8 @@ final class NftRender {
                     if (!seen.add(p.protocol().lower() + "/" + p.number())) {
                         continue;
                     }
-                    List<Backend> backends = backends(s, p, serving, warnings);
+                    List<Backend> backends = capped(backends(s, p, serving, warnings), c,
+                            "port " + p.protocol().lower() + "/" + p.number(), warnings);
                     String fe = s.name() + "_" + p.protocol().lower() + "_" + p.number();
                     frontend(o, c, s.name(), fe, ip(vip), p.number(), p.protocol(), backends, affinity, false);
                 }
@@ -178,7 +179,9 @@ final class NftRender {
                 }
             }
             String fe = s.name() + "_pub_" + pp.protocol().lower() + "_" + pp.published();
-            frontend(o, c, s.name(), fe, 0, pp.published(), pp.protocol(), new ArrayList<>(merged.values()), affinity, true);
+            frontend(o, c, s.name(), fe, 0, pp.published(), pp.protocol(),
+                    capped(new ArrayList<>(merged.values()), c, "published port " + pp.protocol().lower() + "/" + pp.published(), warnings),
+                    affinity, true);
         }
         return Fragment.of(s.name(), o, vip, warnings);
     }
@@ -203,6 +206,41 @@ final class NftRender {
             merge(merged, new Backend(i.address(), number, i.weight()));
         }
         return new ArrayList<>(merged.values());
+    }
+
+    /**
+     * At most {@code --nft-slots} backends for one port (there are slot chains for 1..slots only): past
+     * that, the ones whose hash with this host's name is lowest, so that each host sends this port's
+     * traffic to its own share and the fleet as a whole to every instance; a warning says so.
+     */
+    static List<Backend> capped(List<Backend> backends, NftConfig c, String what, List<String> warnings) {
+        if (backends.size() <= c.slots()) {
+            return backends;
+        }
+        warnings.add(what + " has " + backends.size() + " instances, more than --nft-slots " + c.slots() + ": this host sends it to "
+                + c.slots() + " of them (raise --nft-slots, at most 1024)");
+        List<Backend> order = new ArrayList<>(backends);
+        order.sort(java.util.Comparator.comparingInt((Backend b) -> mix(b.text().hashCode() ^ hostSeed)).thenComparing(Backend::text));
+        List<Backend> kept = new ArrayList<>(order.subList(0, c.slots()));
+        kept.sort(java.util.Comparator.comparingInt(backends::indexOf)); // the snapshot's order, as for a small service
+        return kept;
+    }
+
+    /**
+     * This host's name, hashed, so that which instances a port past {@code --nft-slots} keeps differs
+     * from host to host; set by the data plane (the I/O half) when it starts, 0 until then.
+     */
+    private static volatile int hostSeed;
+
+    static void hostSeed(int seed) {
+        hostSeed = seed;
+    }
+
+    private static int mix(int h) {
+        h ^= h >>> 16;
+        h *= 0x85EBCA6B;
+        h ^= h >>> 13;
+        return h;
     }
 
     private static void merge(Map<String, Backend> merged, Backend b) {

@@ -138,6 +138,11 @@ public final class NftablesDataPlane implements DataPlane {
         this.vipDevice = config.vipDevice() == null ? null : VipAddresses.shared(exec, config.vipDevice());
         this.renders = new FragmentCache(config);
         this.conntrack = new ConntrackCleaner(exec, Exec.onPath("conntrack"), meters);
+        try {
+            NftRender.hostSeed(java.nio.file.Files.readString(java.nio.file.Path.of("/proc/sys/kernel/hostname")).trim().hashCode());
+        } catch (java.io.IOException e) {
+            log.debug("no host name for the slot cap's spread: {}", e.toString());
+        }
         this.fullTimer = Timer.builder("portolan.lb.nftables.sync").tag("kind", "full").register(meters);
         this.incrementalTimer = Timer.builder("portolan.lb.nftables.sync").tag("kind", "incremental").register(meters);
         this.rejections = Counter.builder("portolan.lb.nftables.rejected").description("service changes the kernel refused").register(meters);

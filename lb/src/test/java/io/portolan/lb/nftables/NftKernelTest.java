@@ -112,6 +112,41 @@ class NftKernelTest {
         }
     }
 
+    /**
+     * A port with more instances than {@code --nft-slots}: there are slot chains for 1..slots only, so
+     * the plane keeps {@code slots} of them (and says so) instead of jumping to a chain that does not
+     * exist, which the kernel refused, and with it every service in the same transaction.
+     */
+    @Test
+    void sync_portWithMoreInstancesThanSlots_keepsSlotsOfThem_warns_othersProgrammed() throws Exception {
+        NftConfig c = NftConfig.parse(Map.of("nft-slots", "4", "nft-table", "capped"));
+        Snapshots b = Snapshots.builder().node("node1")
+                .vip("big", "10.96.0.40", "http:80/tcp").published("8040:80/tcp")
+                .vip("small", "10.96.0.41", "53/udp")
+                .instance("small", "s1", "10.1.5.1");
+        for (int i = 1; i <= 7; i++) {
+            b.instance("big", "b" + i, "10.1.4." + i, "http:80/tcp");
+        }
+        try (NftablesDataPlane p = plane(c)) {
+            p.sync(b.build(1), true);
+            assertTrue(p.rejected().isEmpty(), p.rejected().toString());
+            Map<String, String> kernel = elements(nft.read("capped"));
+            assertEquals(elements(NftRender.render(b.build(1), c)), kernel);
+            long bigVip = kernel.keySet().stream().filter(k -> k.startsWith("e backends 10.96.0.40 ")).count();
+            long bigPublished = kernel.keySet().stream().filter(k -> k.startsWith("e published_backends tcp . 8040 ")).count();
+            assertEquals(4, bigVip, kernel.toString());
+            assertEquals(4, bigPublished, kernel.toString());
+            assertTrue(kernel.containsKey("e backends 10.96.0.41 . udp . 53 . 0"), kernel.toString());
+            String table = run("ip", "netns", "exec", NS, "nft", "list", "table", "ip", "capped");
+            assertTrue(table.contains("goto slots_4"), table);
+            assertFalse(table.contains("slots_7"), table);
+            assertTrue(NftRender.render(b.build(1), c).services().get("big").warnings().stream()
+                    .anyMatch(w -> w.contains("port tcp/80 has 7 instances, more than --nft-slots 4")), "warned");
+        } finally {
+            run("ip", "netns", "exec", NS, "nft", "delete", "table", "ip", "capped");
+        }
+    }
+
     @Test
     void sync_twoServicesPublishSamePort_kernelRefusesOneOthersProgrammed() throws Exception {
         NftConfig c = NftConfig.parse(Map.of("nft-table", "refusal"));
