@@ -58,6 +58,8 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class FleetSim {
     static final String PROBE_KEY = "/fleetsim-probe/k";
     static final double SEC = 1e9;
+    /** Agents started per second, over all workers (hosts come up over time; all at once would measure a stampede). */
+    static final int RAMP_PER_SECOND = Integer.getInteger("fleetsim.rampPerSecond", 20);
 
     /** One write of the writer: when it was sent, the revision etcd gave it, its phase. */
     record Write(long sentNanos, long revision, String phase) {
@@ -102,7 +104,7 @@ public final class FleetSim {
         final PrintWriter in;
         final LinkedBlockingQueue<String> answers = new LinkedBlockingQueue<>();
 
-        Worker(int index, int first, int agents, int offline, String endpoints, Path log) throws IOException {
+        Worker(int index, int first, int agents, int offline, String endpoints, Path log, long rampMillis) throws IOException {
             this.index = index;
             this.agents = agents;
             this.offline = offline;
@@ -112,7 +114,7 @@ public final class FleetSim {
             cmd.addAll(Arrays.asList(opts.trim().split("\\s+")));
             cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), SimWorker.class.getName(), String.valueOf(index),
                     String.valueOf(first), String.valueOf(agents), String.valueOf(offline), endpoints,
-                    System.getProperty("fleetsim.eventLoops", "2")));
+                    System.getProperty("fleetsim.eventLoops", "2"), String.valueOf(rampMillis)));
             process = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
             in = new PrintWriter(new OutputStreamWriter(process.getOutputStream(), StandardCharsets.UTF_8), true);
             Thread reader = new Thread(() -> {
@@ -196,11 +198,12 @@ public final class FleetSim {
         for (int w = 0; w < workerCount; w++) {
             int n = w == workerCount - 1 ? agents - first : per;
             int off = w == workerCount - 1 ? offline : 0; // the offline group is the last worker's last agents
-            workers.add(new Worker(w, first, n, Math.min(off, n), eps, dir.resolve("worker-" + w + ".log")));
+            workers.add(new Worker(w, first, n, Math.min(off, n), eps, dir.resolve("worker-" + w + ".log"),
+                    Math.round(1000.0 * workerCount / RAMP_PER_SECOND)));
             first += n;
         }
         for (Worker w : workers) {
-            String a = w.await(400);
+            String a = w.await(300 + agents / RAMP_PER_SECOND);
             if (!a.startsWith("ready")) {
                 throw new IllegalStateException("worker " + w.index + ": " + a);
             }

@@ -40,7 +40,7 @@ import java.util.concurrent.TimeUnit;
  * starting with {@code @sim } (logs go to stderr): {@code status}, {@code cut}, {@code restore},
  * {@code mem}, {@code dump FILE}, {@code quit}.
  *
- * <p>Args: worker-index first-agent agents offline endpoints(comma-separated) event-loops
+ * <p>Args: worker-index first-agent agents offline endpoints(comma-separated) event-loops ramp-ms (between two agents' starts)
  */
 public final class SimWorker {
     static final String PREFIX = "/portolan/";
@@ -105,6 +105,7 @@ public final class SimWorker {
         int offline = Integer.parseInt(args[3]);
         List<URI> endpoints = Arrays.stream(args[4].split(",")).map(URI::create).toList();
         int eventLoops = Integer.parseInt(args[5]);
+        long rampMillis = Long.parseLong(args[6]);
 
         SharedClients clients = new SharedClients(eventLoops);
         List<TcpProxy> relays = new ArrayList<>();
@@ -117,7 +118,13 @@ public final class SimWorker {
             }
         }
         List<SimAgent> agents = new ArrayList<>();
+        long startedAt = System.nanoTime();
         for (int i = 0; i < count; i++) {
+            long due = startedAt + TimeUnit.MILLISECONDS.toNanos(i * rampMillis); // agents come up one by one, as hosts do
+            long wait = due - System.nanoTime();
+            if (wait > 0) {
+                TimeUnit.NANOSECONDS.sleep(wait);
+            }
             int idx = first + i;
             SimAgent a = new SimAgent(idx, i >= count - offline ? relayed : endpoints, clients);
             agents.add(a);
@@ -128,10 +135,10 @@ public final class SimWorker {
                     a.node = a.registry.announce(new Node(String.format("sim-%04d", idx), addr));
                     break;
                 } catch (RuntimeException e) {
-                    if (attempt == 5) {
+                    if (attempt == 20) {
                         throw e;
                     }
-                    Thread.sleep(500);
+                    Thread.sleep(1_000);
                 }
             }
         }

@@ -24,12 +24,19 @@ public final class EtcdServer implements AutoCloseable {
     private final TestPki pki;
     private final int metricsPort;
     private final String serverCert;
+    /** Flags added to etcd's command line (e.g. {@code --experimental-watch-progress-notify-interval=1s}). */
+    private final List<String> extraFlags;
     /** etcdctl's {@code --user} once authentication is on, or null. */
     private volatile String etcdctlUser;
     private Process process;
 
     public EtcdServer() throws IOException {
         this(null, null);
+    }
+
+    /** A plain etcd started with {@code extraFlags} added to its command line. */
+    public EtcdServer(List<String> extraFlags) throws IOException {
+        this(null, null, extraFlags);
     }
 
     /**
@@ -42,6 +49,11 @@ public final class EtcdServer implements AutoCloseable {
 
     /** {@link #EtcdServer(TestPki)} serving the PKI's certificate {@code serverCert} (e.g. one that names another address). */
     public EtcdServer(TestPki pki, String serverCert) throws IOException {
+        this(pki, serverCert, List.of());
+    }
+
+    private EtcdServer(TestPki pki, String serverCert, List<String> extraFlags) throws IOException {
+        this.extraFlags = List.copyOf(extraFlags);
         this.pki = pki;
         this.serverCert = serverCert;
         this.dataDir = Files.createTempDirectory("etcd-test");
@@ -84,6 +96,7 @@ public final class EtcdServer implements AutoCloseable {
                     "--trusted-ca-file", pki.caCert().toString(), "--client-cert-auth",
                     "--listen-metrics-urls", "http://127.0.0.1:" + metricsPort));
         }
+        cmd.addAll(extraFlags);
         ProcessBuilder pb = new ProcessBuilder(cmd)
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
