@@ -9,6 +9,7 @@
 # Usage: bench/fleetsim/run.sh [AGENTS=1000] [WORKERS=4] [OFFLINE=AGENTS/5] [STEADY_S=30] [BURST_S=10] [BACKGROUND=200]
 #   FLEETSIM_ETCD_FLAGS="--experimental-watch-progress-notify-interval=1s"  extra etcd flags
 #   FLEETSIM_WORKER_OPTS="-Xmx3g -Xss512k"                                   each worker JVM's options
+#   FLEETSIM_OPTS="-Dfleetsim.rampPerSecond=10 -Dfleetsim.idleOnly=true -Dfleetsim.announce=false"  (see FleetSim)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 missing=()
@@ -21,5 +22,5 @@ fi
 # Built in the reactor (no install: the other modules resolve to their target/classes).
 mvn -q -B -o -pl agent -am test-compile dependency:build-classpath -Dmdep.outputFile=target/fleetsim.cp -Dmdep.includeScope=test >/dev/null
 cp="agent/target/test-classes:agent/target/classes:$(cat agent/target/fleetsim.cp)"
-exec java -Xmx1g -Dfleetsim.etcdFlags="${FLEETSIM_ETCD_FLAGS:-}" -Dfleetsim.workerOpts="${FLEETSIM_WORKER_OPTS:--Xmx3g -Xss512k}" \
+exec java -Xmx1g ${FLEETSIM_OPTS:-} -Dfleetsim.etcdFlags="${FLEETSIM_ETCD_FLAGS:-}" -Dfleetsim.workerOpts="${FLEETSIM_WORKER_OPTS:--Xmx3g -Xss512k}" \
   -cp "$cp" io.portolan.agent.fleetsim.FleetSim "$@"

@@ -53,7 +53,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * </ol>
  * Args: agents workers offline steady-seconds burst-seconds background-instances. System properties:
  * {@code fleetsim.etcdFlags} (extra etcd flags, space-separated), {@code fleetsim.workerOpts} (JVM
- * options of each worker), {@code fleetsim.eventLoops} (Vert.x event loops per worker, default 2).
+ * options of each worker), {@code fleetsim.eventLoops} (Vert.x event loops per worker, default 2),
+ * {@code fleetsim.rampPerSecond} (agents started per second, default 20), {@code fleetsim.announce=false}
+ * (no node leases: what the rest costs), {@code fleetsim.idleOnly=true} (stop after the idle figures).
  */
 public final class FleetSim {
     static final String PROBE_KEY = "/fleetsim-probe/k";
@@ -110,6 +112,7 @@ public final class FleetSim {
             this.offline = offline;
             List<String> cmd = new ArrayList<>();
             cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+            cmd.add("-Dfleetsim.announce=" + System.getProperty("fleetsim.announce", "true"));
             String opts = System.getProperty("fleetsim.workerOpts", "-Xmx3g -Xss512k");
             cmd.addAll(Arrays.asList(opts.trim().split("\\s+")));
             cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), SimWorker.class.getName(), String.valueOf(index),
@@ -222,6 +225,12 @@ public final class FleetSim {
         double idleSec = (System.nanoTime() - i0) / SEC;
         reportIdle(agents, before, idle0, idle1, idleSec, cpu0, cpu1);
         String base = status();
+        if (Boolean.getBoolean("fleetsim.idleOnly")) {
+            for (Worker w : workers) {
+                say("worker %d: %s", w.index, w.ask("mem", 60));
+            }
+            return;
+        }
 
         // ---- steady, burst ----
         phase = "steady";

@@ -44,6 +44,8 @@ import java.util.concurrent.TimeUnit;
  */
 public final class SimWorker {
     static final String PREFIX = "/portolan/";
+    /** Whether each agent announces its node under a lease, as the agent does ({@code -Dfleetsim.announce=false}: to measure the rest alone). */
+    static final boolean ANNOUNCE = Boolean.parseBoolean(System.getProperty("fleetsim.announce", "true"));
 
     /** One simulated agent. */
     static final class SimAgent {
@@ -130,7 +132,7 @@ public final class SimWorker {
             agents.add(a);
             a.registry.start(a.state);
             InetAddress addr = InetAddress.getByAddress(new byte[] {10, (byte) 200, (byte) (idx / 250), (byte) (idx % 250 + 1)});
-            for (int attempt = 1; ; attempt++) { // a node lease, as every agent announces itself
+            for (int attempt = 1; ANNOUNCE; attempt++) { // a node lease, as every agent announces itself
                 try {
                     a.node = a.registry.announce(new Node(String.format("sim-%04d", idx), addr));
                     break;
@@ -237,7 +239,9 @@ public final class SimWorker {
                     sampler.interrupt();
                     for (SimAgent a : agents) {
                         try {
-                            a.node.close();
+                            if (a.node != null) {
+                                a.node.close();
+                            }
                         } catch (RuntimeException ignored) {
                             // etcd may be gone already
                         }
