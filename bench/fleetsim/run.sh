@@ -5,7 +5,8 @@
 # (20 writes/s, then 200 writes/s), a prober timing etcd's own puts. Prints: each agent's cost to etcd when
 # idle, registration -> every agent's snapshot, re-lists after a compaction, a member restart, a leader
 # change, and an offline group's re-lists after it comes back past a compaction. See bench/README.md.
-# Needs etcd-server and etcd-client (Debian), iproute2 (ss). About 6-8 minutes for 1,000 agents.
+# Needs etcd-server and etcd-client (Debian), iproute2 (ss). 250 agents in one JVM: about 5 minutes on 2 loaded
+# cores; 1,000 agents needed more CPU than 2 shared cores gave (bench/README.md, "fleetsim"). Every wait is bounded.
 # Usage: bench/fleetsim/run.sh [AGENTS=1000] [WORKERS=4] [OFFLINE=AGENTS/5] [STEADY_S=30] [BURST_S=10] [BACKGROUND=200]
 #   FLEETSIM_ETCD_FLAGS="--experimental-watch-progress-notify-interval=1s"  extra etcd flags
 #   FLEETSIM_WORKER_OPTS="-Xmx3g -Xss512k"                                   each worker JVM's options

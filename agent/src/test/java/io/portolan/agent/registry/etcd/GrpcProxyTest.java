@@ -50,7 +50,7 @@ class GrpcProxyTest {
         Path dir = Files.createTempDirectory("grpc-proxy-test");
         // etcd 3.4's grpc-proxy answers no progress request (recvLoop takes create and cancel only): behind it a
         // quiet watch hears from etcd only through etcd's own periodic progress notifications, which the proxy
-        // forwards. Without them the agents' watches would be taken for silent every 3 s (then 6, 12, 24, 30 s).
+        // forwards. Without them the agents' quiet watches are taken for silent after 3 s (this test then fails).
         try (EtcdServer etcd = new EtcdServer(List.of("--experimental-watch-progress-notify-interval=1s"));
              Client client = EtcdClients.client(etcd.endpoint());
              GrpcProxy proxy = new GrpcProxy(etcd.clientPort(), dir.resolve("proxy"))) {
