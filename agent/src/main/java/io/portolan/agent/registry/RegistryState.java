@@ -97,6 +97,11 @@ public final class RegistryState implements AutoCloseable {
         return revision;
     }
 
+    /** How many nodes the registry lists (announced agents): the fleet's size. */
+    public synchronized int nodeCount() {
+        return nodes.size();
+    }
+
     /** When the store's last change (an event, or a full listing) was applied; null before the first. */
     public java.time.Instant lastEvent() {
         long at = lastEventMillis;

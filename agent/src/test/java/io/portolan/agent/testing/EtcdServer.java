@@ -24,10 +24,10 @@ public final class EtcdServer implements AutoCloseable {
     private final TestPki pki;
     private final int metricsPort;
     private final String serverCert;
+    /** Flags added to etcd's command line (e.g. {@code --experimental-watch-progress-notify-interval=1s}, {@code --quota-backend-bytes N}). */
+    private final List<String> extraFlags;
     /** etcdctl's {@code --user} once authentication is on, or null. */
     private volatile String etcdctlUser;
-    /** More of etcd's flags, e.g. {@code --quota-backend-bytes N}. */
-    private final List<String> extraFlags;
     private Process process;
 
     public EtcdServer() throws IOException {
@@ -91,12 +91,12 @@ public final class EtcdServer implements AutoCloseable {
                 "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
                 "--initial-cluster", "test=" + peer, "--initial-cluster-state", "new",
                 "--log-level", "warn", "--logger", "zap"));
-        cmd.addAll(extraFlags);
         if (pki != null) {
             cmd.addAll(List.of("--cert-file", pki.cert(serverCert).toString(), "--key-file", pki.key(serverCert).toString(),
                     "--trusted-ca-file", pki.caCert().toString(), "--client-cert-auth",
                     "--listen-metrics-urls", "http://127.0.0.1:" + metricsPort));
         }
+        cmd.addAll(extraFlags);
         ProcessBuilder pb = new ProcessBuilder(cmd)
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));

@@ -19,12 +19,19 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class TcpProxy implements AutoCloseable {
     private final int port;
     private final int target;
+    private final InetAddress targetHost;
     private final Set<Socket> open = ConcurrentHashMap.newKeySet();
     private volatile ServerSocket server;
     private volatile boolean frozen;
 
     public TcpProxy(int target) throws IOException {
+        this(InetAddress.getLoopbackAddress(), target);
+    }
+
+    /** A relay to {@code targetHost:target} (an address in 127.0.0.0/8, e.g. a fleet simulation's etcd member). */
+    public TcpProxy(InetAddress targetHost, int target) throws IOException {
         this.target = target;
+        this.targetHost = targetHost;
         this.port = EtcdServer.freePort();
         restore();
     }
@@ -50,7 +57,7 @@ public final class TcpProxy implements AutoCloseable {
         while (!s.isClosed()) {
             try {
                 Socket c = s.accept();
-                Socket u = new Socket(InetAddress.getLoopbackAddress(), target);
+                Socket u = new Socket(targetHost, target);
                 c.setTcpNoDelay(true);
                 u.setTcpNoDelay(true);
                 synchronized (this) {

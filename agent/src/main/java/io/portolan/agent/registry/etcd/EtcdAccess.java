@@ -54,6 +54,14 @@ public record EtcdAccess(List<URI> endpoints, SslContext tls, String tlsFrom, St
      * reconnecting).
      */
     Client build(Duration timeout) {
+        return builder(timeout).build();
+    }
+
+    /**
+     * The builder {@link #build} uses, for a caller that adds to it before building (the fleet
+     * simulation gives many in-process agents one executor: {@link EtcdRegistry.Clients}).
+     */
+    public ClientBuilder builder(Duration timeout) {
         ClientBuilder b = Client.builder()
                 .endpoints(endpoints)
                 .waitForReady(false)
@@ -67,7 +75,7 @@ public record EtcdAccess(List<URI> endpoints, SslContext tls, String tlsFrom, St
         if (user != null) {
             b.user(ByteSequence.from(user, java.nio.charset.StandardCharsets.UTF_8)).password(ByteSequence.from(password));
         }
-        return b.build();
+        return b;
     }
 
     /** For logs: the endpoints, and how the agent proves who it is (never the password). */

@@ -83,14 +83,27 @@ public final class EtcdRegistry implements Registry {
     private volatile PrefixWatch registryWatch;
     /** The agent's host lease (its node and the instances registered through it), or null for a registrant's registry. */
     private final HostLease hostLease;
+    /** How many nodes the registry lists (spreads re-lists: {@link PrefixWatch#relistDelay}); 0 before start. */
+    private volatile java.util.function.IntSupplier fleetSize = () -> 0;
 
     public EtcdRegistry(List<URI> endpoints, KeyLayout layout, Cidr vipCidr, Duration timeout, MeterRegistry meters) {
         this(EtcdAccess.plain(endpoints), layout, vipCidr, timeout, meters);
     }
 
+    /**
+     * How the registry builds its jetcd clients (the one over every member, and each watch member's).
+     * The agent builds each from {@link EtcdAccess#build}; the fleet simulation
+     * ({@code bench/fleetsim}) runs hundreds of agents in one JVM and gives their clients one shared
+     * executor and event loops, each client still with its own connection.
+     */
+    @FunctionalInterface
+    public interface Clients {
+        Client build(EtcdAccess access, Duration timeout);
+    }
+
     /** @param access the endpoints, and TLS and the etcd user when etcd asks for them */
     public EtcdRegistry(EtcdAccess access, KeyLayout layout, Cidr vipCidr, Duration timeout, MeterRegistry meters) {
-        this(access, layout, vipCidr, timeout, meters, null);
+        this(access, layout, vipCidr, timeout, meters, null, EtcdAccess::build);
     }
 
     /**
@@ -102,16 +115,27 @@ public final class EtcdRegistry implements Registry {
      */
     public EtcdRegistry(EtcdAccess access, KeyLayout layout, Cidr vipCidr, Duration timeout, MeterRegistry meters,
                         java.nio.file.Path stateDir) {
+        this(access, layout, vipCidr, timeout, meters, stateDir, EtcdAccess::build);
+    }
+
+    /** {@link #EtcdRegistry(EtcdAccess, KeyLayout, Cidr, Duration, MeterRegistry)} with clients built by {@code clients} (no host lease). */
+    public EtcdRegistry(EtcdAccess access, KeyLayout layout, Cidr vipCidr, Duration timeout, MeterRegistry meters, Clients clients) {
+        this(access, layout, vipCidr, timeout, meters, null, clients);
+    }
+
+    /** The agent's registry with {@code stateDir} (or null) and clients built by {@code clients}. */
+    public EtcdRegistry(EtcdAccess access, KeyLayout layout, Cidr vipCidr, Duration timeout, MeterRegistry meters,
+                        java.nio.file.Path stateDir, Clients clients) {
         this.access = access;
         this.layout = layout;
         this.endpoints = access.endpoints().stream().map(URI::toString).toList();
         this.vipCidr = vipCidr;
         this.timeout = timeout;
         this.meters = meters;
-        this.client = access.build(timeout);
+        this.client = clients.build(access, timeout);
         this.kv = client.getKVClient();
         this.reconnect = new ConnectBackoff(client, RECONNECT_EVERY_MS);
-        this.members = new WatchMembers(access.endpoints(), e -> access.only(e).build(timeout));
+        this.members = new WatchMembers(access.endpoints(), e -> clients.build(access.only(e), timeout));
         this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "etcd-registry");
             t.setDaemon(true);
@@ -186,6 +210,7 @@ public final class EtcdRegistry implements Registry {
 
     @Override
     public void start(RegistryState target) {
+        fleetSize = target::nodeCount;
         PrefixWatch.Sink sink = new PrefixWatch.Sink() {
             @Override
             public void reset(Map<String, byte[]> listing, long revision) {
@@ -478,6 +503,10 @@ public final class EtcdRegistry implements Registry {
 
     ScheduledExecutorService scheduler() {
         return scheduler;
+    }
+
+    int fleetSize() {
+        return fleetSize.getAsInt();
     }
 
     boolean isClosed() {

@@ -39,7 +39,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <li>The resume point is the last revision whose events the sink got (the listing's, then the
  *     newest event's). Any end of the watch other than a compaction resumes from there + 1, with
  *     exponential backoff up to {@value #RESUME_MAX_MS} ms; a compaction leads to a re-list, which
- *     the sink diffs against what it holds, so no delete is missed.
+ *     the sink diffs against what it holds, so no delete is missed. That re-list waits a random delay
+ *     spread with the fleet's size ({@link #relistDelay}), so agents that come back together do not
+ *     all list at once.
  * <li>Silence: every {@value #PROGRESS_EVERY_MS} ms without a response the watch asks etcd for a
  *     progress notification. When nothing (no event, no answer to those requests) has come for
  *     {@value #SILENCE_MS} ms, the stream is taken as dead (its member cut off from us: a gRPC
@@ -65,6 +67,10 @@ public final class PrefixWatch implements AutoCloseable {
     static final long SILENCE_MAX_MS = 30_000;
     /** The longest wait before a failed watch or listing is tried again. */
     static final long RESUME_MAX_MS = 2_000;
+    /** A re-list after a compaction waits up to this much per node in the fleet ... */
+    static final long RELIST_SPREAD_PER_NODE_MS = 100;
+    /** ... and never longer than this. */
+    static final long RELIST_SPREAD_MAX_MS = 100_000;
 
     /** Where the watched keys go; called from one thread at a time. */
     public interface Sink {
@@ -327,8 +333,11 @@ public final class PrefixWatch implements AutoCloseable {
         }
         if (cause != null) {
             meters.compactions().increment();
-            log.warn("{}: watch of {} fell behind a compaction (last seen revision {}); re-listing and diffing", name, prefix, lastRevision);
-            relist();
+            connected = false;
+            long wait = relistDelay(registry.fleetSize(), java.util.concurrent.ThreadLocalRandom.current().nextDouble());
+            log.warn("{}: watch of {} fell behind a compaction (last seen revision {}); re-listing and diffing in {} ms"
+                    + " (spread over the fleet's {} nodes)", name, prefix, lastRevision, wait, registry.fleetSize());
+            schedule(this::relist, wait);
             return;
         }
         meters.restarts().increment();
@@ -358,6 +367,21 @@ public final class PrefixWatch implements AutoCloseable {
         generation.incrementAndGet();
         log.info("{}: watch of {} on {} closed by the client; resuming from revision {}", name, prefix, member, lastRevision + 1);
         schedule(() -> subscribe(lastRevision + 1), 100);
+    }
+
+    /**
+     * How long a watch that fell behind a compaction waits before it re-lists: {@code random} (in [0, 1))
+     * times the spread, {@value #RELIST_SPREAD_PER_NODE_MS} ms per node the registry lists, at most
+     * {@value #RELIST_SPREAD_MAX_MS} ms. Agents cut off past a compaction come back together (a partition
+     * heals); their listings then reach etcd spread over that window: on average at most 10 per second
+     * below 1,000 nodes, at most 1 % of the fleet per second above. The agent serves what it holds meanwhile.
+     */
+    static long relistDelay(int nodes, double random) {
+        if (random < 0 || random >= 1) {
+            throw new IllegalArgumentException("random must be in [0, 1): " + random);
+        }
+        long spread = Math.min(RELIST_SPREAD_MAX_MS, Math.max(0, nodes) * RELIST_SPREAD_PER_NODE_MS);
+        return (long) (random * spread);
     }
 
     private WatchMembers.Member failOver(WatchMembers.Member from, String why) {
