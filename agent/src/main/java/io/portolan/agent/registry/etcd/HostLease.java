@@ -522,6 +522,15 @@ final class HostLease {
 
     /** A put under the lease; if etcd no longer has it, a new lease (every key put again, this one with them). */
     private void putUnderLease(String key, byte[] value, String what) {
+        putUnderLease(key, value, what, () -> { });
+    }
+
+    /**
+     * Puts {@code key} under the lease and then runs {@code andHold} (under the lease's lock). If etcd
+     * no longer has the lease, runs {@code andHold} first and takes a new lease, which puts every
+     * held key again (this one with them when {@code andHold} held it).
+     */
+    private void putUnderLease(String key, byte[] value, String what, Runnable andHold) {
         long id;
         rw.readLock().lock();
         try {
@@ -529,6 +538,7 @@ final class HostLease {
             try {
                 registry.call(registry.client().getKVClient().put(EtcdRegistry.bytes(key), ByteSequence.from(value),
                         PutOption.builder().withLeaseId(id).build()), what);
+                andHold.run();
                 return;
             } catch (RegistryUnavailableException e) {
                 if (!String.valueOf(e.getMessage()).contains("lease not found")) {
@@ -540,12 +550,13 @@ final class HostLease {
         }
         rw.writeLock().lock();
         try {
+            andHold.run();
             if (leaseId == id) {
                 log.info("lease of {} was lost (host lease {}, found by '{}'); granting a new one and putting its {} instances again",
                         who(), hex(id), what, held.size());
                 newLease(null);
             } else {
-                putUnderLease(key, value, what);
+                putUnderLease(key, value, what, andHold);
             }
         } finally {
             rw.writeLock().unlock();
@@ -578,36 +589,7 @@ final class HostLease {
 
     /** Puts {@code h}'s key under the lease and holds it: a deadline of its TTL, a line in the state directory. */
     private void put(Held h) {
-        long id;
-        rw.readLock().lock();
-        try {
-            id = leaseId;
-            try {
-                registry.call(registry.client().getKVClient().put(EtcdRegistry.bytes(h.key), ByteSequence.from(h.value),
-                        PutOption.builder().withLeaseId(id).build()), "put " + h.key);
-                holdLocally(h);
-                return;
-            } catch (RegistryUnavailableException e) {
-                if (!String.valueOf(e.getMessage()).contains("lease not found")) {
-                    throw e;
-                }
-            }
-        } finally {
-            rw.readLock().unlock();
-        }
-        rw.writeLock().lock();
-        try {
-            holdLocally(h); // held first: the new lease puts it with every other key
-            if (leaseId == id) {
-                log.info("lease of {} was lost (host lease {}, found by the put of {}); granting a new one and putting its {} instances again",
-                        who(), hex(id), h.key, held.size());
-                newLease(null);
-            } else {
-                put(h);
-            }
-        } finally {
-            rw.writeLock().unlock();
-        }
+        putUnderLease(h.key, h.value, "put " + h.key, () -> holdLocally(h));
     }
 
     private void holdLocally(Held h) {
