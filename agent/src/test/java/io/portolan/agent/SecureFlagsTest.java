@@ -131,6 +131,8 @@ class SecureFlagsTest {
             "agent --admin-listen 0.0.0.0:ADMIN --admin-token-file WORLDTOKEN | --admin-token-file 'WORLDTOKEN': readable by every user",
             "agent --admin-listen 0.0.0.0:ADMIN --admin-token-file SHORT | --admin-token-file 'SHORT': the token must be at least 16",
             "register --agent http://127.0.0.1:ADMIN --service web --port 80 --etcd-cacert CA | --etcd-cacert 'CA': goes with --etcd-endpoints",
+            "agent --etcd-endpoints http://127.0.0.1:2379 --etcd-start last | --etcd-start 'last': random or first",
+            "agent --etcd-start first | --etcd-start 'first': goes with --etcd-endpoints",
             "register --etcd-endpoints HTTPS --service web --address 10.0.0.1 --port 80 --etcd-user u --etcd-password-file WORLDPW | --etcd-password-file 'WORLDPW'",
             "register --etcd-endpoints HTTPS --service web --address 10.0.0.1 --port 80 --etcd-cacert /nonexistent/ca.crt | --etcd-cacert '/nonexistent/ca.crt'",
             "services --agent http://127.0.0.1:ADMIN --admin-token-file WORLDTOKEN | --admin-token-file 'WORLDTOKEN': readable by every user",

@@ -29,7 +29,10 @@ public final class EtcdFlags {
             Flag.of("etcd-cert", "FILE", "", "the client certificate for etcd (PEM; with --etcd-key)"),
             Flag.of("etcd-key", "FILE", "", "the client certificate's private key (PEM, PKCS#8; not world-readable)"),
             Flag.of("etcd-user", "NAME", "", "etcd user to authenticate as (with --etcd-password-file)"),
-            Flag.of("etcd-password-file", "FILE", "", "the etcd user's password, first line of FILE (not world-readable)"));
+            Flag.of("etcd-password-file", "FILE", "", "the etcd user's password, first line of FILE (not world-readable)"),
+            Flag.of("etcd-start", "random|first", "random", "the etcd member talked to first (every call and watch go through one member"
+                    + " at a time, the next listed when it fails): one at random, spreading a fleet over the members, or the first"
+                    + " listed (the member on this host)"));
 
     public static final Set<String> FLAGS = Flag.valueNames(TABLE);
 
@@ -116,7 +119,11 @@ public final class EtcdFlags {
             }
             password = SecretFiles.secretLine("--etcd-password-file", f.get("etcd-password-file", null)).getBytes(StandardCharsets.UTF_8);
         }
-        return new EtcdAccess(endpoints, tls, tlsFrom, user, password);
+        String start = f.get("etcd-start", "random");
+        if (!start.equals("random") && !start.equals("first")) {
+            throw new ValidationException("--etcd-start", start, "random or first");
+        }
+        return new EtcdAccess(endpoints, tls, tlsFrom, user, password, start.equals("first"));
     }
 
     /** The file holds at least one PEM (or DER) X.509 certificate. */

@@ -19,8 +19,11 @@ import java.util.List;
  * @param tlsFrom  what the context was made from, for messages ({@code --etcd-cacert F, --etcd-cert F}); null without TLS
  * @param user     etcd's user ({@code --etcd-user}), or null without etcd authentication
  * @param password the user's password (read from {@code --etcd-password-file}), or null
+ * @param listedFirst talk to the first endpoint listed first ({@code --etcd-start first}: the member on
+ *                 this host, say), else to one at random ({@code random}: a fleet's agents spread over the
+ *                 members instead of all crowding, and all leaving, the first)
  */
-public record EtcdAccess(List<URI> endpoints, SslContext tls, String tlsFrom, String user, byte[] password) {
+public record EtcdAccess(List<URI> endpoints, SslContext tls, String tlsFrom, String user, byte[] password, boolean listedFirst) {
 
     public EtcdAccess {
         endpoints = List.copyOf(endpoints);
@@ -35,16 +38,26 @@ public record EtcdAccess(List<URI> endpoints, SslContext tls, String tlsFrom, St
 
     /** Plain http endpoints, no user (tests, and etcd without security). */
     public static EtcdAccess plain(List<URI> endpoints) {
-        return new EtcdAccess(endpoints, null, null, null, null);
+        return new EtcdAccess(endpoints, null, null, null, null, false);
+    }
+
+    /** The same access, starting at the first endpoint listed. */
+    public EtcdAccess listedFirst(boolean first) {
+        return new EtcdAccess(endpoints, tls, tlsFrom, user, password, first);
+    }
+
+    /** The index of the endpoint to talk to first. */
+    int firstMember() {
+        return listedFirst || endpoints.size() == 1 ? 0 : java.util.concurrent.ThreadLocalRandom.current().nextInt(endpoints.size());
     }
 
     public boolean secured() {
         return tls != null || user != null;
     }
 
-    /** The same settings for one of the endpoints (the watches' client: {@link WatchMembers}). */
+    /** The same settings for one of the endpoints (the client of one member: {@link Members}). */
     EtcdAccess only(URI endpoint) {
-        return new EtcdAccess(List.of(endpoint), tls, tlsFrom, user, password);
+        return new EtcdAccess(List.of(endpoint), tls, tlsFrom, user, password, true);
     }
 
     /**
@@ -80,7 +93,8 @@ public record EtcdAccess(List<URI> endpoints, SslContext tls, String tlsFrom, St
 
     /** For logs: the endpoints, and how the agent proves who it is (never the password). */
     public String describe() {
-        return endpoints + (tls == null ? "" : " over TLS (" + tlsFrom + ")") + (user == null ? "" : " as etcd user '" + user + "'");
+        return endpoints + (tls == null ? "" : " over TLS (" + tlsFrom + ")") + (user == null ? "" : " as etcd user '" + user + "'")
+                + (endpoints.size() > 1 && listedFirst ? ", the first listed first" : "");
     }
 
     @Override
@@ -91,7 +105,7 @@ public record EtcdAccess(List<URI> endpoints, SslContext tls, String tlsFrom, St
     @Override
     public boolean equals(Object o) {
         return o instanceof EtcdAccess a && a.endpoints.equals(endpoints) && a.tls == tls && java.util.Objects.equals(a.user, user)
-                && Arrays.equals(a.password, password);
+                && Arrays.equals(a.password, password) && a.listedFirst == listedFirst;
     }
 
     @Override

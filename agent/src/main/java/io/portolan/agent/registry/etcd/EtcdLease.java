@@ -1,5 +1,6 @@
 package io.portolan.agent.registry.etcd;
 
+import io.etcd.jetcd.Client;
 import io.etcd.jetcd.lease.LeaseKeepAliveResponse;
 import io.etcd.jetcd.options.PutOption;
 import io.portolan.agent.registry.Registry;
@@ -9,8 +10,10 @@ import io.portolan.proto.JsonCodec;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 
 /**
  * A key held by an etcd lease: an instance's, or a node's announcement (then {@link #instance()} is
@@ -59,8 +62,8 @@ final class EtcdLease implements Registry.Lease {
     }
 
     synchronized void grantAndPut() {
-        long id = attempts(() -> registry.client().getLeaseClient().grant(ttlSeconds), "grant lease").getID();
-        attempts(() -> registry.client().getKVClient().put(EtcdRegistry.bytes(key),
+        long id = attempts(c -> c.getLeaseClient().grant(ttlSeconds), "grant lease").getID();
+        attempts(c -> c.getKVClient().put(EtcdRegistry.bytes(key),
                 io.etcd.jetcd.ByteSequence.from(value),
                 PutOption.builder().withLeaseId(id).build()), "put " + key);
         // The key now hangs on the new lease. An old lease, if it still exists, holds nothing and
@@ -96,7 +99,7 @@ final class EtcdLease implements Registry.Lease {
         long id = leaseId;
         LeaseKeepAliveResponse r;
         try {
-            r = attempts(() -> registry.client().getLeaseClient().keepAliveOnce(id), "keep-alive " + key);
+            r = attempts(c -> c.getLeaseClient().keepAliveOnce(id), "keep-alive " + key);
         } catch (RegistryUnavailableException e) {
             if (!String.valueOf(e.getMessage()).contains("lease not found")) {
                 throw e;
@@ -111,20 +114,20 @@ final class EtcdLease implements Registry.Lease {
 
     /**
      * A lease call within --etcd-timeout, in attempts of a quarter of the TTL (at most half the
-     * timeout, at least 500 ms) while time is left. jetcd spreads calls over every member
-     * (round robin), and a member cut off from us keeps a connection that looks ready until gRPC's
-     * keepalive gives up on it (10 s + 5 s): a call sent there waits for the whole timeout. With a
-     * registrant heartbeating every TTL/3, one such keep-alive of 3 s let a 5 s lease expire (the
-     * fleet drill 5d: a host cut off made the other hosts' instances vanish). The next attempt goes
-     * to the next member. "lease not found" is an answer, not a failure: it is not retried.
+     * timeout, at least 500 ms) while time is left. A member cut off from us keeps a connection
+     * that looks ready until gRPC's keepalive gives up on it (10 s + 5 s): a call sent there waits
+     * for the whole timeout. With a registrant heartbeating every TTL/3, one such keep-alive of 3 s
+     * let a 5 s lease expire (the fleet drill 5d: a host cut off made the other hosts' instances
+     * vanish). An attempt that times out leaves that member ({@link Members#failed}), so the next
+     * one goes to the next member, and so do the watches. "lease not found" is an answer, not a
+     * failure: it is not retried.
      */
-    private <T> T attempts(java.util.function.Supplier<java.util.concurrent.CompletableFuture<T>> call, String what) {
+    private <T> T attempts(Function<Client, CompletableFuture<T>> call, String what) {
         return attempts(registry, ttlSeconds, call, what);
     }
 
-    /** {@link #attempts(java.util.function.Supplier, String)} for a lease of {@code ttlSeconds} (the host lease's calls too). */
-    static <T> T attempts(EtcdRegistry registry, int ttlSeconds, java.util.function.Supplier<java.util.concurrent.CompletableFuture<T>> call,
-                          String what) {
+    /** {@link #attempts(Function, String)} for a lease of {@code ttlSeconds} (the host lease's calls too). */
+    static <T> T attempts(EtcdRegistry registry, int ttlSeconds, Function<Client, CompletableFuture<T>> call, String what) {
         long total = registry.timeout().toMillis();
         long each = Math.min(total, Math.max(500, Math.min(total / 2, ttlSeconds * 250L)));
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(total);
@@ -136,7 +139,7 @@ final class EtcdLease implements Registry.Lease {
             }
             long started = System.nanoTime();
             try {
-                return registry.call(call.get(), what, Math.max(50, Math.min(each, left)));
+                return registry.call(call, what, Math.max(50, Math.min(each, left)));
             } catch (RegistryUnavailableException e) {
                 if (String.valueOf(e.getMessage()).contains("lease not found") || Thread.currentThread().isInterrupted()) {
                     throw e;
@@ -159,7 +162,7 @@ final class EtcdLease implements Registry.Lease {
     @Override
     public void revoke() {
         close();
-        registry.call(registry.client().getLeaseClient().revoke(leaseId), "revoke lease of " + key);
+        registry.call(c -> c.getLeaseClient().revoke(leaseId), "revoke lease of " + key);
     }
 
     @Override

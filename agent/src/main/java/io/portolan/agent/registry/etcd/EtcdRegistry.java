@@ -2,10 +2,10 @@ package io.portolan.agent.registry.etcd;
 
 import io.etcd.jetcd.ByteSequence;
 import io.etcd.jetcd.Client;
-import io.etcd.jetcd.KV;
 import io.etcd.jetcd.KeyValue;
 import io.etcd.jetcd.kv.GetResponse;
 import io.etcd.jetcd.kv.TxnResponse;
+import io.etcd.jetcd.common.exception.EtcdException;
 import io.etcd.jetcd.op.Cmp;
 import io.etcd.jetcd.op.CmpTarget;
 import io.etcd.jetcd.op.Op;
@@ -48,33 +48,28 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Function;
 
 /**
- * The etcd store, through jetcd. Reading: {@link PrefixWatch} (a paged listing at revision R, a
- * watch from R+1 with prevKV, progress requests and require-leader, a re-list after a compaction,
- * a resume on another member after a failure or {@value PrefixWatch#SILENCE_MS} ms of silence),
- * the listing behind a resilience4j circuit breaker; the watches run through one member at a
- * time ({@link WatchMembers}). Writing: VIPs by transaction (create-if-absent), instances under
- * leases ({@link EtcdLease}). Every call has a timeout: jetcd is built with waitForReady off, so a
- * call to a dead etcd fails instead of hanging, and a failed call cuts gRPC's reconnect backoff
- * short ({@link ConnectBackoff}), so a member that comes back is reached within a second or so.
+ * The etcd store, through jetcd. Everything goes through one member at a time, over one connection
+ * ({@link Members}): a call that times out or finds the member unavailable leaves it for the next.
+ * Reading: {@link PrefixWatch} (a paged listing at revision R, a watch from R+1 with prevKV and
+ * require-leader, a re-list after a compaction, a resume on another member after a failure or a
+ * silence), the listing behind a resilience4j circuit breaker. Writing: VIPs by transaction
+ * (create-if-absent), instances under leases ({@link HostLease}, {@link EtcdLease}). Every call has
+ * a timeout: jetcd is built with waitForReady off, so a call to a dead etcd fails instead of hanging.
  */
 public final class EtcdRegistry implements Registry {
     private static final Logger log = LoggerFactory.getLogger(EtcdRegistry.class);
     private static final int MAX_ATTEMPTS = 64;
-    /** At most one nudge of gRPC's reconnect backoff per this many ms. */
-    static final long RECONNECT_EVERY_MS = 1_000;
 
     private final EtcdAccess access;
-    private final Client client;
-    private final KV kv;
     private final KeyLayout layout;
     private final Cidr vipCidr;
     private final Duration timeout;
     private final ScheduledExecutorService scheduler;
     private final CircuitBreakerRegistry breakers;
-    private final WatchMembers members;
-    private final ConnectBackoff reconnect;
+    private final Members members;
     private final MeterRegistry meters;
     private final List<PrefixWatch> watches = new java.util.concurrent.CopyOnWriteArrayList<>();
     private volatile boolean closed;
@@ -91,7 +86,7 @@ public final class EtcdRegistry implements Registry {
     }
 
     /**
-     * How the registry builds its jetcd clients (the one over every member, and each watch member's).
+     * How the registry builds its jetcd clients (one per member it talks to, one at a time).
      * The agent builds each from {@link EtcdAccess#build}; the fleet simulation
      * ({@code bench/fleetsim}) runs hundreds of agents in one JVM and gives their clients one shared
      * executor and event loops, each client still with its own connection.
@@ -132,10 +127,7 @@ public final class EtcdRegistry implements Registry {
         this.vipCidr = vipCidr;
         this.timeout = timeout;
         this.meters = meters;
-        this.client = clients.build(access, timeout);
-        this.kv = client.getKVClient();
-        this.reconnect = new ConnectBackoff(client, RECONNECT_EVERY_MS);
-        this.members = new WatchMembers(access.endpoints(), e -> clients.build(access.only(e), timeout));
+        this.members = new Members(access.endpoints(), e -> clients.build(access.only(e), timeout), access.firstMember());
         this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "etcd-registry");
             t.setDaemon(true);
@@ -192,7 +184,20 @@ public final class EtcdRegistry implements Registry {
      * @throws EtcdRefusedException when TLS, the user or its role refused, in one line naming what
      */
     public boolean checkAccess(List<String> readPrefixes) {
-        return AccessCheck.run(kv, access, layout.prefix(), readPrefixes, timeout.toMillis()) == AccessCheck.Outcome.ALLOWED;
+        // every member in turn while they cannot be reached: the first one listed may be the one down
+        for (int tried = 0; tried < access.endpoints().size(); tried++) {
+            Members.Member m = members.current();
+            if (AccessCheck.run(m.client().getKVClient(), access, layout.prefix(), readPrefixes, timeout.toMillis())
+                    == AccessCheck.Outcome.ALLOWED) {
+                m.heard();
+                return true;
+            }
+            Members.Member now = members.failed(m, "the access check could not reach it");
+            if (now == m) {
+                break;
+            }
+        }
+        return false;
     }
 
     /** {@link #checkAccess} for a command that needs etcd now: unreachable is an error too. */
@@ -261,7 +266,7 @@ public final class EtcdRegistry implements Registry {
         String svcKey = layout.serviceKey(wanted.name());
         long probe = 0;
         for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-            GetResponse got = call(kv.get(bytes(svcKey)), "get " + svcKey);
+            GetResponse got = call(c -> c.getKVClient().get(bytes(svcKey)), "get " + svcKey);
             if (!got.getKvs().isEmpty()) {
                 KeyValue stored = got.getKvs().get(0);
                 Service existing = decodeStoredService(svcKey, stored);
@@ -269,7 +274,7 @@ public final class EtcdRegistry implements Registry {
                 if (merged == existing) {
                     return existing;
                 }
-                TxnResponse r = call(kv.txn()
+                TxnResponse r = call(c -> c.getKVClient().txn()
                         .If(new Cmp(bytes(svcKey), Cmp.Op.EQUAL, CmpTarget.modRevision(stored.getModRevision())))
                         .Then(Op.put(bytes(svcKey), ByteSequence.from(JsonCodec.encode(merged)), PutOption.DEFAULT))
                         .commit(), "update " + svcKey);
@@ -280,7 +285,7 @@ public final class EtcdRegistry implements Registry {
             }
             if (wanted.mode() == Mode.DNSRR) {
                 Service s = wanted.withVip(null);
-                TxnResponse r = call(kv.txn()
+                TxnResponse r = call(c -> c.getKVClient().txn()
                         .If(absent(svcKey))
                         .Then(Op.put(bytes(svcKey), ByteSequence.from(JsonCodec.encode(s)), PutOption.DEFAULT))
                         .commit(), "create " + svcKey);
@@ -295,7 +300,7 @@ public final class EtcdRegistry implements Registry {
             InetAddress vip = vipCidr.candidate(wanted.name(), probe);
             String vipKey = layout.vipKey(vip);
             Service s = wanted.withVip(vip);
-            TxnResponse r = call(kv.txn()
+            TxnResponse r = call(c -> c.getKVClient().txn()
                     .If(absent(svcKey), absent(vipKey))
                     .Then(Op.put(bytes(vipKey), bytes(wanted.name()), PutOption.DEFAULT),
                             Op.put(bytes(svcKey), ByteSequence.from(JsonCodec.encode(s)), PutOption.DEFAULT))
@@ -330,7 +335,8 @@ public final class EtcdRegistry implements Registry {
         }
         Cmp ownerCheck;
         if (ownerKey != null) {
-            GetResponse og = call(kv.get(bytes(ownerKey)), "get " + ownerKey);
+            String k = ownerKey;
+            GetResponse og = call(c -> c.getKVClient().get(bytes(k)), "get " + k);
             if (!og.getKvs().isEmpty()) {
                 KeyValue o = og.getKvs().get(0);
                 Service os;
@@ -349,7 +355,7 @@ public final class EtcdRegistry implements Registry {
         } else {
             ownerCheck = new Cmp(bytes(vipKey), Cmp.Op.EQUAL, CmpTarget.modRevision(owner.getModRevision()));
         }
-        TxnResponse r = call(kv.txn()
+        TxnResponse r = call(c -> c.getKVClient().txn()
                 .If(new Cmp(bytes(vipKey), Cmp.Op.EQUAL, CmpTarget.modRevision(owner.getModRevision())), ownerCheck, absent(svcKey))
                 .Then(Op.put(bytes(vipKey), bytes(s.name()), PutOption.DEFAULT),
                         Op.put(bytes(svcKey), ByteSequence.from(JsonCodec.encode(s)), PutOption.DEFAULT))
@@ -415,7 +421,7 @@ public final class EtcdRegistry implements Registry {
     @Override
     public boolean setHealth(String service, String id, Health health, String reason) {
         String key = layout.instanceKey(service, id);
-        GetResponse got = call(kv.get(bytes(key)), "get " + key);
+        GetResponse got = call(c -> c.getKVClient().get(bytes(key)), "get " + key);
         if (got.getKvs().isEmpty()) {
             return false;
         }
@@ -427,7 +433,7 @@ public final class EtcdRegistry implements Registry {
         }
         // the same lease (a put without one would detach the key from its registrant's lease), and only
         // if nobody wrote the key since it was read
-        TxnResponse r = call(kv.txn()
+        TxnResponse r = call(c -> c.getKVClient().txn()
                 .If(new Cmp(bytes(key), Cmp.Op.EQUAL, CmpTarget.modRevision(stored.getModRevision())))
                 .Then(Op.put(bytes(key), ByteSequence.from(JsonCodec.encode(next)),
                         stored.getLease() == 0 ? PutOption.DEFAULT : PutOption.builder().withLeaseId(stored.getLease()).build()))
@@ -441,7 +447,7 @@ public final class EtcdRegistry implements Registry {
         if (hostLease != null) {
             hostLease.forget(key);
         }
-        return call(kv.delete(bytes(key)), "delete " + key).getDeleted() > 0;
+        return call(c -> c.getKVClient().delete(bytes(key)), "delete " + key).getDeleted() > 0;
     }
 
     @Override
@@ -451,7 +457,7 @@ public final class EtcdRegistry implements Registry {
             hostLease.forgetUnder(layout.instancesPrefix(name));
         }
         for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-            GetResponse got = call(kv.get(bytes(svcKey)), "get " + svcKey);
+            GetResponse got = call(c -> c.getKVClient().get(bytes(svcKey)), "get " + svcKey);
             if (got.getKvs().isEmpty()) {
                 return false;
             }
@@ -471,14 +477,15 @@ public final class EtcdRegistry implements Registry {
                 log.warn("deleting service {} whose stored value does not parse: {}", name, e.getMessage());
             }
             Cmp same = new Cmp(bytes(svcKey), Cmp.Op.EQUAL, CmpTarget.modRevision(stored.getModRevision()));
-            TxnResponse r = call((vipOwned == null ? kv.txn().If(same) : kv.txn().If(same, vipOwned))
+            Cmp owned = vipOwned;
+            TxnResponse r = call(c -> (owned == null ? c.getKVClient().txn().If(same) : c.getKVClient().txn().If(same, owned))
                     .Then(ops.toArray(new Op[0])).commit(), "delete " + svcKey);
             if (r.isSucceeded()) {
                 return true;
             }
             if (vipOwned != null) {
                 // The VIP key no longer names this service; delete the service without touching it.
-                TxnResponse r2 = call(kv.txn().If(same).Then(ops.get(0), ops.get(1)).commit(), "delete " + svcKey);
+                TxnResponse r2 = call(c -> c.getKVClient().txn().If(same).Then(ops.get(0), ops.get(1)).commit(), "delete " + svcKey);
                 if (r2.isSucceeded()) {
                     return true;
                 }
@@ -489,8 +496,9 @@ public final class EtcdRegistry implements Registry {
 
     // ---- plumbing -----------------------------------------------------------------------
 
-    Client client() {
-        return client;
+    /** The member every call and watch goes through now. */
+    Members members() {
+        return members;
     }
 
     KeyLayout layout() {
@@ -513,32 +521,78 @@ public final class EtcdRegistry implements Registry {
         return closed;
     }
 
-    /** Waits for an etcd call within the timeout, turning every failure into one exception type. */
-    <T> T call(CompletableFuture<T> f, String what) {
-        return call(f, what, timeout.toMillis());
+    /**
+     * Makes an etcd call through the current member and waits for it within the timeout, turning
+     * every failure into one exception type. A call that timed out, or that the member could not
+     * serve (unavailable, no leader), leaves that member for the next ({@link Members#failed}).
+     */
+    <T> T call(Function<Client, CompletableFuture<T>> op, String what) {
+        return call(op, what, timeout.toMillis());
     }
 
-    /** {@link #call(CompletableFuture, String)} with a bound of its own (at most the timeout: see {@link EtcdLease}). */
-    <T> T call(CompletableFuture<T> f, String what, long timeoutMillis) {
+    /** {@link #call(Function, String)} with a bound of its own (at most the timeout: see {@link EtcdLease}). */
+    <T> T call(Function<Client, CompletableFuture<T>> op, String what, long timeoutMillis) {
+        Members.Member m = members.current();
+        CompletableFuture<T> f = op.apply(m.client());
         try {
-            return f.get(timeoutMillis, TimeUnit.MILLISECONDS);
+            T answer = f.get(timeoutMillis, TimeUnit.MILLISECONDS);
+            m.heard();
+            return answer;
         } catch (TimeoutException e) {
             f.cancel(true);
-            reconnect.reset();
+            leave(m, "no answer to '" + what + "' within " + timeoutMillis + " ms");
             throw new RegistryUnavailableException("etcd did not answer '" + what + "' within " + timeoutMillis + " ms", e);
         } catch (ExecutionException e) {
             String said = String.valueOf(e.getCause() == null ? null : e.getCause().getMessage());
             if (said.contains("database space exceeded")) {
+                m.heard();
                 throw new RegistryFullException("etcd refused '" + what + "': " + said + " (etcd's backend is over its"
                         + " --quota-backend-bytes and refuses writes and new leases until space is freed: etcdctl compact, etcdctl defrag,"
                         + " then etcdctl alarm disarm)", e.getCause());
             }
-            reconnect.reset();
+            if (memberFailure(e.getCause())) {
+                leave(m, "'" + what + "' failed: " + said);
+            } else {
+                m.heard(); // an answer (lease not found, permission denied...): the member is there
+            }
             throw new RegistryUnavailableException("etcd call '" + what + "' failed: " + e.getCause(), e.getCause());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new RegistryUnavailableException("interrupted during '" + what + "'", e);
         }
+    }
+
+    private void leave(Members.Member m, String why) {
+        try {
+            members.failed(m, why);
+        } catch (IllegalStateException closing) {
+            // the registry is closing
+        }
+    }
+
+    /**
+     * Whether a failed call says the member could not serve it (unreachable, timed out, no leader,
+     * closed under the call), rather than answering it (a refusal, a missing lease, a bad request).
+     */
+    static boolean memberFailure(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof EtcdException ee) {
+                return switch (ee.getErrorCode()) {
+                    case UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED, UNKNOWN, INTERNAL, ABORTED -> true;
+                    default -> false;
+                };
+            }
+            if (c instanceof io.grpc.StatusRuntimeException s) {
+                return switch (s.getStatus().getCode()) {
+                    case UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED, UNKNOWN, INTERNAL, ABORTED -> true;
+                    default -> false;
+                };
+            }
+            if (c instanceof java.io.IOException || c instanceof io.etcd.jetcd.common.exception.ClosedClientException) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static Cmp absent(String key) {
@@ -562,6 +616,5 @@ public final class EtcdRegistry implements Registry {
         watches.forEach(PrefixWatch::close);
         members.close();
         scheduler.shutdownNow();
-        client.close();
     }
 }

@@ -339,7 +339,7 @@ final class HostLease {
             long kept = keptLeaseId;
             if (kept != 0) {
                 LeaseTimeToLiveResponse r = EtcdLease.attempts(registry, MAX_TTL_SECONDS,
-                        () -> registry.client().getLeaseClient().timeToLive(kept, LeaseOption.DEFAULT), "time-to-live of the host lease");
+                        c -> c.getLeaseClient().timeToLive(kept, LeaseOption.DEFAULT), "time-to-live of the host lease");
                 keptLeaseId = 0;
                 if (r.getTTL() > 0) {
                     leaseId = kept;
@@ -373,7 +373,7 @@ final class HostLease {
     private void newLease(String why) {
         int t = wantedTtl();
         long old = leaseId;
-        long id = EtcdLease.attempts(registry, t, () -> registry.client().getLeaseClient().grant(t), "grant the host lease").getID();
+        long id = EtcdLease.attempts(registry, t, c -> c.getLeaseClient().grant(t), "grant the host lease").getID();
         List<Op> puts = new ArrayList<>(BATCH);
         PutOption under = PutOption.builder().withLeaseId(id).build();
         if (nodeKey != null) {
@@ -400,7 +400,7 @@ final class HostLease {
                 nodeKey == null ? "" : "the node's key and ", n, why == null ? "" : " (" + why + ")");
         if (old != 0) {
             try {
-                registry.call(registry.client().getLeaseClient().revoke(old), "revoke the former host lease " + hex(old));
+                registry.call(c -> c.getLeaseClient().revoke(old), "revoke the former host lease " + hex(old));
             } catch (RuntimeException e) {
                 log.debug("former host lease {} not revoked ({}): it holds nothing and expires with its TTL", hex(old), e.getMessage());
             }
@@ -408,7 +408,7 @@ final class HostLease {
     }
 
     private void commit(List<Op> ops, String what) {
-        registry.call(registry.client().getKVClient().txn().Then(ops.toArray(new Op[0])).commit(), what);
+        registry.call(c -> c.getKVClient().txn().Then(ops.toArray(new Op[0])).commit(), what);
         ops.clear();
     }
 
@@ -435,7 +435,7 @@ final class HostLease {
             } else {
                 LeaseKeepAliveResponse r;
                 try {
-                    r = EtcdLease.attempts(registry, ttl, () -> registry.client().getLeaseClient().keepAliveOnce(id), "keep-alive of the host lease");
+                    r = EtcdLease.attempts(registry, ttl, c -> c.getLeaseClient().keepAliveOnce(id), "keep-alive of the host lease");
                 } catch (RegistryUnavailableException e) {
                     if (!String.valueOf(e.getMessage()).contains("lease not found")) {
                         throw e;
@@ -509,7 +509,7 @@ final class HostLease {
                 nodeKey = null;
                 stopRenewing();
                 if (k != null) {
-                    registry.call(registry.client().getKVClient().delete(EtcdRegistry.bytes(k)), "delete " + k);
+                    registry.call(c -> c.getKVClient().delete(EtcdRegistry.bytes(k)), "delete " + k);
                 }
             }
 
@@ -536,7 +536,7 @@ final class HostLease {
         try {
             id = leaseId;
             try {
-                registry.call(registry.client().getKVClient().put(EtcdRegistry.bytes(key), ByteSequence.from(value),
+                registry.call(c -> c.getKVClient().put(EtcdRegistry.bytes(key), ByteSequence.from(value),
                         PutOption.builder().withLeaseId(id).build()), what);
                 andHold.run();
                 return;
@@ -787,7 +787,7 @@ final class HostLease {
         @Override
         public void revoke() {
             forget(key);
-            registry.call(registry.client().getKVClient().delete(EtcdRegistry.bytes(key)), "delete " + key);
+            registry.call(c -> c.getKVClient().delete(EtcdRegistry.bytes(key)), "delete " + key);
         }
 
         /** Heartbeats no longer keep it; its deadline takes it. */

@@ -42,28 +42,34 @@ import java.util.concurrent.atomic.AtomicInteger;
  *     the sink diffs against what it holds, so no delete is missed. That re-list waits a random delay
  *     spread with the fleet's size ({@link #relistDelay}), so agents that come back together do not
  *     all list at once.
- * <li>Silence: every {@value #PROGRESS_EVERY_MS} ms without a response the watch asks etcd for a
- *     progress notification. When nothing (no event, no answer to those requests) has come for
- *     {@value #SILENCE_MS} ms, the stream is taken as dead (its member cut off from us: a gRPC
- *     stream to it just goes silent until gRPC's keepalive gives up, 15 s) and the watch resumes
- *     on the next member ({@link WatchMembers}) at once. Each silence in a row doubles that bound
- *     (up to {@value #SILENCE_MAX_MS} ms) until something is heard again.
+ * <li>Silence, without polling: the watch shares its member's one connection with the registry's
+ *     calls, the lease keep-alives among them (every TTL/3, at least every 3.4 s on an agent), and
+ *     any answer there shows the member alive. A keep-alive that times out leaves the member
+ *     ({@link Members#failed}), and the watch resumes on the next one. Only when neither the watch
+ *     nor its member has answered anything for {@value #PROBE_AFTER_MS} ms (a registry holding no
+ *     lease) does the watch ask etcd for a progress notification, once a tick; when nothing (no
+ *     event, no answer through the member) has come for {@value #SILENCE_MS} ms, the stream is
+ *     taken as dead (its member cut off from us: a gRPC stream to it just goes silent until gRPC's
+ *     keepalive gives up, 15 s) and the watch resumes on the next member at once. Each silence in
+ *     a row doubles that bound (up to {@value #SILENCE_MAX_MS} ms) until something is heard again.
  * <li>A progress answer proves the stream alive and nothing more: it does not move the resume
  *     point nor the sink's revision. etcd 3.4 answers a progress request with its current revision
  *     even while events before it are still on their way to this watcher, so resuming after such
  *     a revision could skip events.
  * </ul>
- * Reads only: it never writes. Listings use the registry's client and timeout; the watch runs on
- * its member's client; every callback runs on this watch's own thread, so the sink sees one call
+ * Reads only: it never writes. Listings are the registry's calls (its timeout); the watch runs on
+ * the same member's client; every callback runs on this watch's own thread, so the sink sees one call
  * at a time, in order.
  */
 public final class PrefixWatch implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(PrefixWatch.class);
     private static final int PAGE = 2_000;
-    /** How often a quiet watch asks for a progress notification. */
-    static final long PROGRESS_EVERY_MS = 1_000;
-    /** How long a watch may stay silent (no event, no progress answer) before it is moved to another member. */
-    static final long SILENCE_MS = 3_000;
+    /** How often the watch looks at how long its member has been quiet. */
+    static final long TICK_MS = 1_000;
+    /** A watch whose member has answered nothing for this long asks for a progress notification (once a tick). */
+    static final long PROBE_AFTER_MS = 5_000;
+    /** How long a watch may stay silent (no event, no answer through its member) before it is moved to another member. */
+    static final long SILENCE_MS = 8_000;
     static final long SILENCE_MAX_MS = 30_000;
     /** The longest wait before a failed watch or listing is tried again. */
     static final long RESUME_MAX_MS = 2_000;
@@ -97,7 +103,7 @@ public final class PrefixWatch implements AutoCloseable {
     }
 
     private final EtcdRegistry registry;
-    private final WatchMembers members;
+    private final Members members;
     private final String name;
     private final String prefix;
     private final Sink sink;
@@ -110,7 +116,7 @@ public final class PrefixWatch implements AutoCloseable {
 
     // on this watch's thread only
     private int failures;
-    private WatchMembers.Member member;
+    private Members.Member member;
     private boolean watching;
     private long heardAt;
     private long silenceMs = SILENCE_MS;
@@ -123,7 +129,7 @@ public final class PrefixWatch implements AutoCloseable {
     private volatile long lastRevision;
     private volatile boolean closed;
 
-    PrefixWatch(EtcdRegistry registry, WatchMembers members, String name, String prefix, Sink sink, Meters meters,
+    PrefixWatch(EtcdRegistry registry, Members members, String name, String prefix, Sink sink, Meters meters,
                 CircuitBreaker breaker) {
         if (prefix == null || prefix.isEmpty()) {
             throw new IllegalArgumentException("an empty prefix would watch all of etcd");
@@ -154,7 +160,7 @@ public final class PrefixWatch implements AutoCloseable {
             } catch (RuntimeException e) { // a periodic task that throws is never run again
                 log.warn("{}: checking the watch of {} failed: {}", name, prefix, e.toString());
             }
-        }, PROGRESS_EVERY_MS, PROGRESS_EVERY_MS, TimeUnit.MILLISECONDS);
+        }, TICK_MS, TICK_MS, TimeUnit.MILLISECONDS);
     }
 
     private void relist() {
@@ -196,7 +202,8 @@ public final class PrefixWatch implements AutoCloseable {
             if (revision != 0) {
                 opt.withRevision(revision);
             }
-            GetResponse r = registry.call(registry.client().getKVClient().get(from, opt.build()), "list " + prefix);
+            ByteSequence key = from;
+            GetResponse r = registry.call(c -> c.getKVClient().get(key, opt.build()), "list " + prefix);
             if (revision == 0) {
                 revision = r.getHeader().getRevision();
             }
@@ -252,14 +259,19 @@ public final class PrefixWatch implements AutoCloseable {
         log.debug("{}: watching {} through {} from revision {}", name, prefix, member, fromRevision);
     }
 
-    /** Every {@value #PROGRESS_EVERY_MS} ms: a progress request to a quiet watch, or a move off a silent one. */
+    /**
+     * Every {@value #TICK_MS} ms: nothing while the member answers something (the lease keep-alives);
+     * a progress request when it has been quiet {@value #PROBE_AFTER_MS} ms; a move off a silent one.
+     */
     private void tick() {
         if (closed || !watching) {
             return;
         }
-        long quiet = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - heardAt);
+        long throughMember = member.heardAt();
+        long last = throughMember - heardAt > 0 ? throughMember : heardAt;
+        long quiet = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - last);
         if (quiet < silenceMs) {
-            if (quiet >= PROGRESS_EVERY_MS - 100) {
+            if (quiet >= PROBE_AFTER_MS - 100) {
                 Watch.Watcher w = watcher;
                 if (w != null) {
                     try {
@@ -277,11 +289,11 @@ public final class PrefixWatch implements AutoCloseable {
         resuming = true;
         generation.incrementAndGet();
         closeWatcher();
-        WatchMembers.Member silent = member;
+        Members.Member silent = member;
         long bound = silenceMs;
         silenceMs = Math.min(silenceMs * 2, SILENCE_MAX_MS);
-        WatchMembers.Member next = failOver(silent, "silent for " + quiet + " ms");
-        log.warn("{}: watch of {} on {} silent for {} ms (no event, no answer to a progress request; bound {} ms); resuming on {}"
+        Members.Member next = failOver(silent, "silent for " + quiet + " ms");
+        log.warn("{}: watch of {} on {} silent for {} ms (no event, no answer through the member; bound {} ms); resuming on {}"
                 + " from revision {}", name, prefix, silent, quiet, bound, next, lastRevision + 1);
         subscribe(lastRevision + 1);
     }
@@ -293,6 +305,7 @@ public final class PrefixWatch implements AutoCloseable {
             return;
         }
         heardAt = System.nanoTime();
+        member.heard();
         silenceMs = SILENCE_MS;
         failures = 0;
         connected = true;
@@ -344,8 +357,8 @@ public final class PrefixWatch implements AutoCloseable {
         connected = false;
         resuming = true;
         long wait = backoff.apply(Math.min(++failures, 20));
-        WatchMembers.Member failed = member;
-        WatchMembers.Member next = failOver(failed, String.valueOf(t.getMessage()));
+        Members.Member failed = member;
+        Members.Member next = failOver(failed, String.valueOf(t.getMessage()));
         if (failures == 1 || failures % 10 == 0) { // an outage: the first failure and every tenth
             log.warn("{}: watch of {} on {} failed ({}); resuming on {} from revision {} in {} ms (failure {} in a row)", name, prefix,
                     failed, t.toString(), next, lastRevision + 1, wait, failures);
@@ -384,7 +397,7 @@ public final class PrefixWatch implements AutoCloseable {
         return (long) (random * spread);
     }
 
-    private WatchMembers.Member failOver(WatchMembers.Member from, String why) {
+    private Members.Member failOver(Members.Member from, String why) {
         try {
             return from == null ? members.current() : members.failed(from, why);
         } catch (IllegalStateException closing) {

@@ -20,7 +20,13 @@ import io.portolan.proto.Protocol;
 import io.portolan.proto.Service;
 import org.junit.jupiter.api.Test;
 
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.portolan.agent.registry.SnapshotPublisher;
+import io.portolan.proto.Cidr;
+
 import java.net.InetAddress;
+import java.net.URI;
+import java.time.Duration;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -33,15 +39,20 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 
 import static io.portolan.agent.testing.EtcdClients.bs;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * A watch whose etcd member falls silent. One etcd behind two relays, A and B, given to the agent
- * as two members (A first, so the watches start on A); A is then frozen: its connections stay open
- * and carry nothing, as a member cut off by the network (no reset, no answer: gRPC's keepalive
- * would notice after 10 s + 5 s). Every watch (the registry's and the Dubbo import's two) must
- * resume on B within the silence bound and miss nothing that changed meanwhile.
+ * An etcd member that falls silent. One etcd behind two relays, A and B, given as two members (A
+ * first, {@code --etcd-start first}, so everything starts on A); A is then frozen: its connections
+ * stay open and carry nothing, as a member cut off by the network (no reset, no answer: gRPC's
+ * keepalive would notice after 10 s + 5 s).
+ * <ul>
+ * <li>An agent: its host lease's next keep-alive (every TTL/3) times out and leaves A; every watch
+ *     (the registry's and the Dubbo import's two) resumes on B and misses nothing.
+ * <li>A registry holding no lease (nothing on its connection but the watch): the watch asks for
+ *     progress once its member has been quiet {@value PrefixWatch#PROBE_AFTER_MS} ms and leaves it
+ *     after {@value PrefixWatch#SILENCE_MS} ms of silence.
+ * </ul>
  */
 class WatchSilenceTest {
     static final String PREFIX = "/portolan/";
@@ -58,7 +69,7 @@ class WatchSilenceTest {
             String memberB = "http://127.0.0.1:" + b.port();
             try (Agent agent = Agent.start(AgentConfig.parse(new String[] {"--etcd-endpoints", memberA + "," + memberB,
                     "--import", "dubbo", "--node", "silent-host", "--advertise-address", "10.20.0.5",
-                    "--admin-listen", "127.0.0.1:0", "--dns-listen", "none", "--etcd-timeout", "1s",
+                    "--admin-listen", "127.0.0.1:0", "--dns-listen", "none", "--etcd-timeout", "1s", "--etcd-start", "first",
                     "--state-dir", Files.createTempDirectory("watch-silence").toString()}))) {
                 Await.until("agent loaded", 15_000, () -> agent.state().loaded());
                 put(client, PREFIX + "services/web", JsonCodec.encode(new Service("web", Mode.DNSRR,
@@ -69,7 +80,7 @@ class WatchSilenceTest {
                 Await.until("silent-app imported from 10.20.0.8, its service defined", 15_000,
                         () -> dubboIds(agent).equals(Set.of("dubbo-10.20.0.8-20880-dubbo"))
                                 && agent.publisher().current().service("silent-app").isPresent());
-                Thread.sleep(1_500); // at least one progress answer through A: the watches were alive on A
+                Thread.sleep(1_500);
 
                 a.freeze();
                 long frozen = System.nanoTime();
@@ -78,22 +89,25 @@ class WatchSilenceTest {
                 client.getKVClient().delete(bs(dubboKey("10.20.0.8"))).get(10, TimeUnit.SECONDS);
                 put(client, dubboKey("10.20.0.9"), "1".getBytes(StandardCharsets.UTF_8));
 
-                // the bound: silence detected within SILENCE_MS after the last answer (progress asked every
-                // PROGRESS_EVERY_MS), then a resume on B at once; gRPC alone would wait 15 s
-                long bound = PrefixWatch.SILENCE_MS + 2 * PrefixWatch.PROGRESS_EVERY_MS + 2_000;
+                // the bound: the host lease's next keep-alive (TTL 10 s: every 3.3 s) times out after 500 ms (a quarter
+                // of the TTL, at most half of --etcd-timeout, at least 500 ms), then a resume on B at once; gRPC alone
+                // would wait 15 s
+                long bound = 10_000 / 3 + 500 + 2_500;
                 Await.until("web/b in, web/a out, silent-app moved to 10.20.0.9, all through member B", bound,
                         () -> ids(agent).equals(Set.of("b")) && dubboIds(agent).equals(Set.of("dubbo-10.20.0.9-20880-dubbo")));
                 long took = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - frozen);
                 System.out.println("every change seen " + took + " ms after member A froze");
 
                 String text = log.text();
-                assertTrue(text.contains(" on " + memberA + " silent for"), "a watch found A silent: " + tail(text));
-                assertTrue(text.contains("resuming on " + memberB + " from revision"), tail(text));
+                assertTrue(text.contains("leaving etcd member " + memberA + " (no answer to 'keep-alive of the host lease' within"),
+                        "the keep-alive found A silent: " + tail(text));
+                assertTrue(text.contains("talking to " + memberB + " now"), tail(text));
                 for (String w : List.of("registry: watch of " + PREFIX, "dubbo-interfaces: watch of /dubbo/",
                         "dubbo-applications: watch of /services/")) {
                     assertTrue(text.contains(w + " on " + memberA + " "), w + " left A too: " + tail(text));
                 }
-                assertTrue(!text.contains(" on " + memberB + " silent for"), "B never fell silent: " + tail(text));
+                assertTrue(!text.contains("leaving etcd member " + memberB), "B never failed: " + tail(text));
+                assertTrue(!text.contains(" silent for"), "no watch had to wait for silence: " + tail(text));
 
                 // nothing missed: the agent holds what etcd holds (its own nodes/ key aside)
                 Map<String, Object> want = parsedWithoutNodes(EtcdClients.list(client, PREFIX).values());
@@ -105,10 +119,44 @@ class WatchSilenceTest {
     }
 
     @Test
-    void jetcdChannel_isReachable_soThatTheReconnectBackoffCanBeCutShort() {
-        try (Client c = Client.builder().endpoints("http://127.0.0.1:1").build()) {
-            assertNotNull(ConnectBackoff.channelOf(c), "jetcd's ClientImpl.connectionManager.getChannel(): see ConnectBackoff");
+    void registryWithoutLease_memberFallsSilent_theWatchProbesAndLeavesIt_withinTheSilenceBound() throws Exception {
+        try (LogCapture log = new LogCapture();
+             EtcdServer etcd = new EtcdServer();
+             TcpProxy a = new TcpProxy(etcd.clientPort());
+             TcpProxy b = new TcpProxy(etcd.clientPort());
+             Client client = EtcdClients.client(etcd.endpoint())) {
+            URI memberA = URI.create("http://127.0.0.1:" + a.port());
+            URI memberB = URI.create("http://127.0.0.1:" + b.port());
+            KeyLayout layout = new KeyLayout(PREFIX);
+            SimpleMeterRegistry meters = new SimpleMeterRegistry();
+            SnapshotPublisher publisher = new SnapshotPublisher();
+            RegistryState state = new RegistryState(layout, publisher, meters);
+            put(client, PREFIX + "services/web", JsonCodec.encode(new Service("web", Mode.DNSRR,
+                    List.of(new Port("http", 8080, Protocol.TCP)), null, null, null, null)));
+            put(client, PREFIX + "instances/web/a", instance("a", 1));
+            try (EtcdRegistry registry = new EtcdRegistry(EtcdAccess.plain(List.of(memberA, memberB)).listedFirst(true), layout,
+                    Cidr.parse("vip-cidr", "10.99.0.0/16"), Duration.ofSeconds(1), meters)) {
+                registry.start(state);
+                Await.until("web/a in the snapshot", 10_000, () -> ids(publisher).equals(Set.of("a")));
+                a.freeze();
+                long frozen = System.nanoTime();
+                put(client, PREFIX + "instances/web/b", instance("b", 2));
+                client.getKVClient().delete(bs(PREFIX + "instances/web/a")).get(10, TimeUnit.SECONDS);
+                long bound = PrefixWatch.SILENCE_MS + 2 * PrefixWatch.TICK_MS + 2_000;
+                Await.until("web/b in, web/a out, through member B", bound, () -> ids(publisher).equals(Set.of("b")));
+                System.out.println("every change seen " + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - frozen)
+                        + " ms after member A froze");
+                String text = log.text();
+                assertTrue(text.contains("registry: watch of " + PREFIX + " on " + memberA + " silent for"), tail(text));
+                assertTrue(text.contains("leaving etcd member " + memberA + " (silent for"), tail(text));
+            } finally {
+                a.thaw();
+            }
         }
+    }
+
+    static Set<String> ids(SnapshotPublisher publisher) {
+        return publisher.current().instances("web").stream().map(Instance::id).collect(Collectors.toSet());
     }
 
     static void put(Client c, String key, byte[] value) throws Exception {
