@@ -540,7 +540,7 @@ public final class EtcdRegistry implements Registry {
             return answer;
         } catch (TimeoutException e) {
             f.cancel(true);
-            leave(m, "no answer to '" + what + "' within " + timeoutMillis + " ms");
+            suspect(m, "no answer to '" + what + "' within " + timeoutMillis + " ms");
             throw new RegistryUnavailableException("etcd did not answer '" + what + "' within " + timeoutMillis + " ms", e);
         } catch (ExecutionException e) {
             String said = String.valueOf(e.getCause() == null ? null : e.getCause().getMessage());
@@ -551,7 +551,11 @@ public final class EtcdRegistry implements Registry {
                         + " then etcdctl alarm disarm)", e.getCause());
             }
             if (memberFailure(e.getCause())) {
-                leave(m, "'" + what + "' failed: " + said);
+                if (said.startsWith("etcdserver:") || said.contains(": etcdserver:")) {
+                    suspect(m, "'" + what + "' failed: " + said); // etcd answered: it cannot serve it (no leader...)
+                } else {
+                    leave(m, "'" + what + "' failed: " + said); // no answer: refused, reset, closed
+                }
             } else {
                 m.heard(); // an answer (lease not found, permission denied...): the member is there
             }
@@ -565,6 +569,14 @@ public final class EtcdRegistry implements Registry {
     private void leave(Members.Member m, String why) {
         try {
             members.failed(m, why);
+        } catch (IllegalStateException closing) {
+            // the registry is closing
+        }
+    }
+
+    private void suspect(Members.Member m, String why) {
+        try {
+            members.suspect(m, why);
         } catch (IllegalStateException closing) {
             // the registry is closing
         }

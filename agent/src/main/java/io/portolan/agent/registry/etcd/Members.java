@@ -33,6 +33,11 @@ final class Members implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Members.class);
     /** A member is not left sooner than this after it was taken. */
     static final long MIN_AGE_MS = 1_000;
+    /**
+     * A member that failed a call but answered something else this recently is kept ({@link #suspect}):
+     * a loaded etcd answers late, and leaving it would only add a new connection and a watch to catch up.
+     */
+    static final long QUIET_BEFORE_LEAVING_MS = 2_000;
 
     /** One member and the client that talks to it alone. */
     static final class Member {
@@ -68,6 +73,11 @@ final class Members implements AutoCloseable {
         /** When this member last answered anything (System.nanoTime), or was taken. */
         long heardAt() {
             return heardAt;
+        }
+
+        /** How long since this member last answered anything. */
+        long quietMillis() {
+            return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - heardAt);
         }
 
         long ageMillis() {
@@ -114,6 +124,27 @@ final class Members implements AutoCloseable {
             current = new Member(i, e, clients.apply(e));
         }
         return current;
+    }
+
+    /**
+     * A call through {@code m} timed out, or etcd on it answered that it could not serve it (no
+     * leader, a request timed out inside etcd): {@link #failed} if the member has answered nothing
+     * for {@value #QUIET_BEFORE_LEAVING_MS} ms, else kept. A member cut off from us answers nothing at
+     * all, so its next failure leaves it; one that is only loaded goes on answering the rest (the
+     * watch's events, other calls) late, and is kept; a member cut off from etcd's quorum answers
+     * "no leader" to everything, and is left once it has for that long (an election takes 1-2 s).
+     */
+    Member suspect(Member m, String why) {
+        long quiet = m.quietMillis();
+        if (quiet < QUIET_BEFORE_LEAVING_MS) {
+            synchronized (this) {
+                if (closed) {
+                    throw new IllegalStateException("closed");
+                }
+                return current();
+            }
+        }
+        return failed(m, why + "; nothing else heard from it for " + quiet + " ms");
     }
 
     /**

@@ -358,7 +358,9 @@ public final class PrefixWatch implements AutoCloseable {
         resuming = true;
         long wait = backoff.apply(Math.min(++failures, 20));
         Members.Member failed = member;
-        Members.Member next = failOver(failed, String.valueOf(t.getMessage()));
+        String said = String.valueOf(t.getMessage());
+        // "etcdserver: no leader" (require-leader) is etcd's answer: the member is kept while it answers anything else
+        Members.Member next = said.startsWith("etcdserver:") ? suspect(failed, said) : failOver(failed, said);
         if (failures == 1 || failures % 10 == 0) { // an outage: the first failure and every tenth
             log.warn("{}: watch of {} on {} failed ({}); resuming on {} from revision {} in {} ms (failure {} in a row)", name, prefix,
                     failed, t.toString(), next, lastRevision + 1, wait, failures);
@@ -395,6 +397,14 @@ public final class PrefixWatch implements AutoCloseable {
         }
         long spread = Math.min(RELIST_SPREAD_MAX_MS, Math.max(0, nodes) * RELIST_SPREAD_PER_NODE_MS);
         return (long) (random * spread);
+    }
+
+    private Members.Member suspect(Members.Member from, String why) {
+        try {
+            return from == null ? members.current() : members.suspect(from, why);
+        } catch (IllegalStateException closing) {
+            return from;
+        }
     }
 
     private Members.Member failOver(Members.Member from, String why) {
