@@ -102,6 +102,24 @@ public final class RegistryState implements AutoCloseable {
         return nodes.size();
     }
 
+    /**
+     * Where {@code node} stands among the nodes the registry lists, in name order (0 for the first),
+     * or -1 when it is not listed: every agent works out the same order from the same listing, so
+     * each can take a turn of its own without asking the others (re-lists after a compaction).
+     */
+    public synchronized int nodeRank(String node) {
+        if (node == null || !nodes.containsKey(node)) {
+            return -1;
+        }
+        int rank = 0;
+        for (String n : nodes.keySet()) {
+            if (n.compareTo(node) < 0) {
+                rank++;
+            }
+        }
+        return rank;
+    }
+
     /** When the store's last change (an event, or a full listing) was applied; null before the first. */
     public java.time.Instant lastEvent() {
         long at = lastEventMillis;

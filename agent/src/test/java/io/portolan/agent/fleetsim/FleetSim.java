@@ -263,16 +263,7 @@ public final class FleetSim {
         phase = "compaction";
         long rev = writer.getKVClient().get(ByteSequence.from(PROBE_KEY, StandardCharsets.UTF_8)).get(10, TimeUnit.SECONDS)
                 .getHeader().getRevision();
-        try {
-            writer.getKVClient().compact(rev, io.etcd.jetcd.options.CompactOption.builder().withCompactPhysical(true).build())
-                    .get(30, TimeUnit.SECONDS);
-        } catch (java.util.concurrent.ExecutionException e) {
-            // jetcd tries a call again when its answer is lost (a loaded etcd): the first try compacted
-            if (!String.valueOf(e.getCause()).contains("required revision has been compacted")) {
-                throw e;
-            }
-            say("compaction at %d: already done (jetcd's retry of a compaction whose answer was lost)", rev);
-        }
+        compact(rev);
         writeAt(20, 10);
         Thread.sleep(3_000);
         String c1 = status();
@@ -319,8 +310,7 @@ public final class FleetSim {
             writeAt(20, 5);
             rev = writer.getKVClient().get(ByteSequence.from(PROBE_KEY, StandardCharsets.UTF_8)).get(10, TimeUnit.SECONDS)
                     .getHeader().getRevision();
-            writer.getKVClient().compact(rev, io.etcd.jetcd.options.CompactOption.builder().withCompactPhysical(true).build())
-                    .get(30, TimeUnit.SECONDS);
+            compact(rev);
             String o0 = last.ask("status", 30);
             phase = "relist";
             offStart = System.nanoTime();
@@ -719,8 +709,23 @@ public final class FleetSim {
         }
     }
 
+    /** Compacts etcd at {@code rev}, waiting for the backend. */
+    void compact(long rev) throws Exception {
+        try {
+            writer.getKVClient().compact(rev, io.etcd.jetcd.options.CompactOption.builder().withCompactPhysical(true).build())
+                    .get(30, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.ExecutionException e) {
+            // jetcd tries a call again when its answer is slow or lost (a loaded etcd): the first try compacted
+            if (!String.valueOf(e.getCause()).contains("required revision has been compacted")) {
+                throw e;
+            }
+            say("compaction at %d: already done (jetcd's retry of a compaction whose answer came late)", rev);
+        }
+    }
+
     void say(String fmt, Object... args) {
-        String s = String.format(Locale.ROOT, fmt, args);
+        String s = String.format(Locale.ROOT, "%s %s", java.time.LocalTime.now().truncatedTo(java.time.temporal.ChronoUnit.MILLIS),
+                String.format(Locale.ROOT, fmt, args));
         System.out.println(s);
         System.out.flush();
         report.append(s).append('\n');

@@ -80,6 +80,10 @@ public final class EtcdRegistry implements Registry {
     private final HostLease hostLease;
     /** How many nodes the registry lists (spreads re-lists: {@link PrefixWatch#relistDelay}); 0 before start. */
     private volatile java.util.function.IntSupplier fleetSize = () -> 0;
+    /** This agent's place among them, by name (its turn to re-list), or -1. */
+    private volatile java.util.function.IntSupplier fleetRank = () -> -1;
+    /** The node this registry announced, or null. */
+    private volatile String nodeName;
 
     public EtcdRegistry(List<URI> endpoints, KeyLayout layout, Cidr vipCidr, Duration timeout, MeterRegistry meters) {
         this(EtcdAccess.plain(endpoints), layout, vipCidr, timeout, meters);
@@ -216,6 +220,7 @@ public final class EtcdRegistry implements Registry {
     @Override
     public void start(RegistryState target) {
         fleetSize = target::nodeCount;
+        fleetRank = () -> target.nodeRank(nodeName);
         PrefixWatch.Sink sink = new PrefixWatch.Sink() {
             @Override
             public void reset(Map<String, byte[]> listing, long revision) {
@@ -408,6 +413,7 @@ public final class EtcdRegistry implements Registry {
 
     @Override
     public Lease announce(Node node) {
+        nodeName = node.name();
         if (hostLease != null) {
             return hostLease.announce(node);
         }
@@ -515,6 +521,10 @@ public final class EtcdRegistry implements Registry {
 
     int fleetSize() {
         return fleetSize.getAsInt();
+    }
+
+    int fleetRank() {
+        return fleetRank.getAsInt();
     }
 
     boolean isClosed() {

@@ -39,9 +39,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <li>The resume point is the last revision whose events the sink got (the listing's, then the
  *     newest event's). Any end of the watch other than a compaction resumes from there + 1, with
  *     exponential backoff up to {@value #RESUME_MAX_MS} ms; a compaction leads to a re-list, which
- *     the sink diffs against what it holds, so no delete is missed. That re-list waits a random delay
- *     spread with the fleet's size ({@link #relistDelay}), so agents that come back together do not
- *     all list at once.
+ *     the sink diffs against what it holds, so no delete is missed. That re-list waits for this
+ *     agent's turn among the fleet's nodes ({@link #relistDelay}), so agents that come back together
+ *     do not all list at once.
  * <li>Silence, without polling: the watch shares its member's one connection with the registry's
  *     calls, the lease keep-alives among them (every TTL/3, at least every 3.4 s on an agent), and
  *     any answer there shows the member alive. A keep-alive that times out leaves the member
@@ -73,9 +73,9 @@ public final class PrefixWatch implements AutoCloseable {
     static final long SILENCE_MAX_MS = 30_000;
     /** The longest wait before a failed watch or listing is tried again. */
     static final long RESUME_MAX_MS = 2_000;
-    /** A re-list after a compaction waits up to this much per node in the fleet ... */
-    static final long RELIST_SPREAD_PER_NODE_MS = 100;
-    /** ... and never longer than this. */
+    /** Re-lists after a compaction take turns of this much per node in the fleet ... */
+    static final long RELIST_SLOT_MAX_MS = 1_000;
+    /** ... over a window never longer than this: the fleet's turns come at 1 % of it per second above 100 nodes. */
     static final long RELIST_SPREAD_MAX_MS = 100_000;
 
     /** Where the watched keys go; called from one thread at a time. */
@@ -347,9 +347,11 @@ public final class PrefixWatch implements AutoCloseable {
         if (cause != null) {
             meters.compactions().increment();
             connected = false;
-            long wait = relistDelay(registry.fleetSize(), java.util.concurrent.ThreadLocalRandom.current().nextDouble());
+            int nodes = registry.fleetSize();
+            int rank = registry.fleetRank();
+            long wait = relistDelay(nodes, rank, java.util.concurrent.ThreadLocalRandom.current().nextDouble());
             log.warn("{}: watch of {} fell behind a compaction (last seen revision {}); re-listing and diffing in {} ms"
-                    + " (spread over the fleet's {} nodes)", name, prefix, lastRevision, wait, registry.fleetSize());
+                    + " (turn {} of the fleet's {} nodes)", name, prefix, lastRevision, wait, rank < 0 ? "drawn at random" : rank, nodes);
             schedule(this::relist, wait);
             return;
         }
@@ -385,18 +387,30 @@ public final class PrefixWatch implements AutoCloseable {
     }
 
     /**
-     * How long a watch that fell behind a compaction waits before it re-lists: {@code random} (in [0, 1))
-     * times the spread, {@value #RELIST_SPREAD_PER_NODE_MS} ms per node the registry lists, at most
-     * {@value #RELIST_SPREAD_MAX_MS} ms. Agents cut off past a compaction come back together (a partition
-     * heals); their listings then reach etcd spread over that window: on average at most 10 per second
-     * below 1,000 nodes, at most 1 % of the fleet per second above. The agent serves what it holds meanwhile.
+     * How long a watch that fell behind a compaction waits before it re-lists: its turn. The fleet's
+     * {@code nodes} share a window of {@value #RELIST_SLOT_MAX_MS} ms per node, at most
+     * {@value #RELIST_SPREAD_MAX_MS} ms, in equal slots; the agent at {@code rank} in the nodes' name
+     * order takes slot {@code rank}, at {@code random} (in [0, 1)) within it. Agents cut off past a
+     * compaction come back together (a partition heals); their listings then reach etcd one slot at
+     * a time: at most 1 % of the fleet per second above 100 nodes, one per second below, whoever
+     * comes back, with no agent asking the others (each works out the same order from the nodes it
+     * lists). An agent that does not know its rank ({@code rank} < 0: not listed yet, or a registry
+     * that announces no node) draws its delay at random over the whole window. The agent serves what
+     * it holds meanwhile.
      */
-    static long relistDelay(int nodes, double random) {
+    static long relistDelay(int nodes, int rank, double random) {
         if (random < 0 || random >= 1) {
             throw new IllegalArgumentException("random must be in [0, 1): " + random);
         }
-        long spread = Math.min(RELIST_SPREAD_MAX_MS, Math.max(0, nodes) * RELIST_SPREAD_PER_NODE_MS);
-        return (long) (random * spread);
+        if (nodes <= 0) {
+            return 0;
+        }
+        long window = Math.min(RELIST_SPREAD_MAX_MS, nodes * RELIST_SLOT_MAX_MS);
+        if (rank < 0 || rank >= nodes) {
+            return (long) (random * window);
+        }
+        double slot = (double) window / nodes;
+        return Math.min(window - 1, (long) ((rank + random) * slot));
     }
 
     private Members.Member suspect(Members.Member from, String why) {
