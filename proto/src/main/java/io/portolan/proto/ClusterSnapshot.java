@@ -48,6 +48,8 @@ public final class ClusterSnapshot {
     private final Delta delta;
     private final long revision;
     private final Map<String, Service> services;
+    /** The instances by service: {@link #instances} is its read-only view (a successor copies it in linear time). */
+    private final TreeMap<String, List<Instance>> sortedInstances;
     private final Map<String, List<Instance>> instances;
     private final Map<String, List<Instance>> serving;
     private final int instanceCount;
@@ -85,48 +87,81 @@ public final class ClusterSnapshot {
         } else {
             this.delta = null;
         }
-        this.services = Collections.unmodifiableMap(new TreeMap<>(services));
-        Map<String, List<Instance>> byService = new TreeMap<>();
-        Map<String, List<Instance>> servingByService = new HashMap<>();
-        int count = 0;
-        for (Map.Entry<String, ? extends Collection<Instance>> e : instances.entrySet()) {
-            String name = e.getKey();
-            if (e.getValue().isEmpty()) {
-                continue;
-            }
-            List<Instance> frozen;
-            List<Instance> up;
-            if (previous != null && changed != null && !changed.contains(name) && previous.instances.containsKey(name)) {
-                frozen = previous.instances.get(name);
-                up = previous.serving.get(name);
-            } else {
-                List<Instance> list = new ArrayList<>(e.getValue());
-                list.sort(BY_ID);
-                frozen = List.copyOf(list);
-                List<Instance> u = new ArrayList<>(frozen.size());
-                for (Instance i : frozen) {
-                    if (i.serving()) {
-                        u.add(i);
-                    }
+        boolean incremental = previous != null && changed != null;
+        this.services = incremental && sameServices(previous.services, services, changed) ? previous.services
+                : Collections.unmodifiableMap(new TreeMap<>(services));
+        TreeMap<String, List<Instance>> byService;
+        Map<String, List<Instance>> servingByService;
+        int count;
+        if (incremental) {
+            // only the changed services are looked at: the maps are copied (linear, no comparison) and those replaced
+            byService = new TreeMap<>(previous.sortedInstances);
+            servingByService = new HashMap<>(previous.serving);
+            count = previous.instanceCount;
+            for (String name : changed) {
+                List<Instance> old = byService.remove(name);
+                servingByService.remove(name);
+                if (old != null) {
+                    count -= old.size();
                 }
-                if (u.isEmpty()) {
-                    // panic threshold: every instance with traffic allowed is unhealthy, so a check is more
-                    // likely wrong than all of them: serve them all rather than none
-                    for (Instance i : frozen) {
-                        if (i.weight() > 0) {
-                            u.add(i);
-                        }
-                    }
+                Collection<Instance> now = instances.get(name);
+                if (now != null && !now.isEmpty()) {
+                    count += add(name, now, byService, servingByService);
                 }
-                up = u.size() == frozen.size() ? frozen : List.copyOf(u);
             }
-            byService.put(name, frozen);
-            servingByService.put(name, up);
-            count += frozen.size();
+        } else {
+            byService = new TreeMap<>();
+            servingByService = new HashMap<>();
+            count = 0;
+            for (Map.Entry<String, ? extends Collection<Instance>> e : instances.entrySet()) {
+                if (!e.getValue().isEmpty()) {
+                    count += add(e.getKey(), e.getValue(), byService, servingByService);
+                }
+            }
         }
+        this.sortedInstances = byService;
         this.instances = Collections.unmodifiableMap(byService);
         this.serving = servingByService;
         this.instanceCount = count;
+    }
+
+    /** Whether {@code services} holds what {@code before} held, given that only the names in {@code changed} may differ. */
+    private static boolean sameServices(Map<String, Service> before, Map<String, Service> services, Set<String> changed) {
+        if (before.size() != services.size()) {
+            return false;
+        }
+        for (String name : changed) {
+            if (before.get(name) != services.get(name)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Puts one service's instances, sorted by id, and those served; returns how many. */
+    private static int add(String name, Collection<Instance> given, Map<String, List<Instance>> byService,
+                           Map<String, List<Instance>> servingByService) {
+        List<Instance> list = new ArrayList<>(given);
+        list.sort(BY_ID); // linear when given in order (a sorted map's values)
+        List<Instance> frozen = List.copyOf(list);
+        List<Instance> u = new ArrayList<>(frozen.size());
+        for (Instance i : frozen) {
+            if (i.serving()) {
+                u.add(i);
+            }
+        }
+        if (u.isEmpty()) {
+            // panic threshold: every instance with traffic allowed is unhealthy, so a check is more
+            // likely wrong than all of them: serve them all rather than none
+            for (Instance i : frozen) {
+                if (i.weight() > 0) {
+                    u.add(i);
+                }
+            }
+        }
+        byService.put(name, frozen);
+        servingByService.put(name, u.size() == frozen.size() ? frozen : List.copyOf(u));
+        return frozen.size();
     }
 
     public long revision() {

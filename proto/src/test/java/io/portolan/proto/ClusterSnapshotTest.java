@@ -76,4 +76,59 @@ class ClusterSnapshotTest {
         assertEquals(null, far.changedSince(s0), "beyond the chain's depth: the caller walks");
         assertEquals(java.util.Set.of("a", "b", "c"), far.changedServices(s0), "changedServices still answers, by walking");
     }
+
+    /**
+     * A chain of snapshots built incrementally (only the changed names looked at) holds, after every
+     * step, what one built from scratch holds: services, instances, served instances and the count.
+     */
+    @Test
+    void next_incremental_equalsFull_overRandomChanges() throws Exception {
+        java.util.Random r = new java.util.Random(42);
+        Map<String, Service> services = new java.util.HashMap<>();
+        Map<String, Map<String, Instance>> byService = new java.util.HashMap<>();
+        ClusterSnapshot chain = null;
+        for (int step = 1; step <= 2_000; step++) {
+            java.util.Set<String> changed = new java.util.HashSet<>();
+            for (int op = 0, ops = 1 + r.nextInt(4); op < ops; op++) {
+                String name = "s" + r.nextInt(12);
+                changed.add(name);
+                switch (r.nextInt(6)) {
+                    case 0 -> services.put(name, new Service(name, Mode.DNSRR, List.of(new Port("p", 1 + r.nextInt(3), Protocol.TCP)),
+                            null, null, null, null));
+                    case 1 -> services.remove(name);
+                    case 2 -> {
+                        Map<String, Instance> m = byService.get(name);
+                        if (m != null && !m.isEmpty()) {
+                            m.remove(m.keySet().iterator().next());
+                        }
+                    }
+                    default -> {
+                        String id = "i" + r.nextInt(30);
+                        byService.computeIfAbsent(name, x -> new java.util.TreeMap<>()).put(id, new Instance(id, name, "n",
+                                InetAddress.getByName("10.0." + r.nextInt(4) + "." + (1 + r.nextInt(200))),
+                                List.of(new Port("p", 1, Protocol.TCP)), r.nextInt(3) * 50, r.nextInt(4) == 0 ? Health.UNHEALTHY : Health.HEALTHY,
+                                Map.of(), Instant.EPOCH, Extras.NONE));
+                    }
+                }
+            }
+            Map<String, java.util.Collection<Instance>> all = new java.util.HashMap<>();
+            byService.forEach((k, v) -> all.put(k, v.values()));
+            Map<String, java.util.Collection<Instance>> onlyChanged = new java.util.HashMap<>();
+            for (String c : changed) {
+                if (byService.containsKey(c)) {
+                    onlyChanged.put(c, byService.get(c).values());
+                }
+            }
+            chain = chain == null ? ClusterSnapshot.next(null, step, services, all, null)
+                    : ClusterSnapshot.next(chain, step, services, onlyChanged, changed);
+            ClusterSnapshot full = new ClusterSnapshot(step, services, all);
+            assertEquals(full.services(), chain.services(), "services at step " + step);
+            assertEquals(full.instancesByService(), chain.instancesByService(), "instances at step " + step);
+            assertEquals(full.instanceCount(), chain.instanceCount(), "count at step " + step);
+            for (String name : full.instancesByService().keySet()) {
+                assertEquals(full.servingInstances(name), chain.servingInstances(name), "served of " + name + " at step " + step);
+            }
+            assertEquals(List.copyOf(full.services().keySet()), List.copyOf(chain.services().keySet()), "in name order");
+        }
+    }
 }

@@ -219,7 +219,8 @@ public final class RegistryState implements AutoCloseable {
         switch (k.kind()) {
             case SERVICE -> services.put(k.service(), (Service) value);
             // keyed by the value's own id (decode checked it equals the key's): one String per instance, not two
-            case INSTANCE -> instances.computeIfAbsent(k.service(), x -> new HashMap<>()).put(((Instance) value).id(), (Instance) value);
+            // by id in order: the snapshot's sort of a changed service's instances is then linear
+            case INSTANCE -> instances.computeIfAbsent(k.service(), x -> new java.util.TreeMap<>()).put(((Instance) value).id(), (Instance) value);
             case NODE -> {
                 nodes.put(k.id(), (Node) value);
                 nodesChanged = true;
@@ -315,6 +316,7 @@ public final class RegistryState implements AutoCloseable {
             if (!loaded || !pendingImports.isEmpty()) {
                 return; // the first snapshot waits for every source: a name not yet listed is not "absent"
             }
+            boolean nodesMoved = nodesChanged;
             if (nodesChanged) {
                 nodesChanged = false;
                 for (String service : imported.keySet()) {
@@ -323,32 +325,47 @@ public final class RegistryState implements AutoCloseable {
                     }
                 }
             }
-            // Only the dirty services' instances are copied and sorted; the others are shared
-            // with the previous snapshot (consumers see them unchanged by identity).
-            Map<String, java.util.Collection<Instance>> view = new HashMap<>(instances.size() * 2);
-            for (Map.Entry<String, Map<String, Instance>> e : instances.entrySet()) {
-                view.put(e.getKey(), e.getValue().values());
+            // Only the dirty services' instances are looked at, copied and sorted; the others are
+            // shared with the previous snapshot (consumers see them unchanged by identity).
+            java.util.Collection<String> names = dirty;
+            if (last == null) {
+                names = new java.util.HashSet<>(instances.keySet());
+                names.addAll(importedView.keySet());
             }
-            for (Map.Entry<String, Map<String, Instance>> e : importedView.entrySet()) {
-                java.util.Collection<Instance> own = view.get(e.getKey());
-                if (own == null) {
-                    view.put(e.getKey(), e.getValue().values());
-                } else {
-                    List<Instance> both = new java.util.ArrayList<>(own);
-                    for (Instance i : e.getValue().values()) {
-                        if (!instances.get(e.getKey()).containsKey(i.id())) { // a registered instance wins over an imported one of the same id
-                            both.add(i);
-                        }
-                    }
-                    view.put(e.getKey(), both);
+            Map<String, java.util.Collection<Instance>> view = new HashMap<>(names.size() * 2);
+            for (String name : names) {
+                java.util.Collection<Instance> v = viewOf(name);
+                if (v != null) {
+                    view.put(name, v);
                 }
             }
-            snapshot = ClusterSnapshot.next(last, revision, services, view, last == null ? null : dirty, nodes);
+            // the same nodes map when none changed: the snapshot keeps its predecessor's without comparing
+            snapshot = ClusterSnapshot.next(last, revision, services, view, last == null ? null : dirty,
+                    nodesMoved || last == null ? nodes : last.nodes());
             dirty.clear();
             last = snapshot;
         }
         publisher.publish(snapshot);
         buildTimer.record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
+    }
+
+    /** One service's instances as the snapshot serves them: registered, and imported ones of other ids; null when none. */
+    private java.util.Collection<Instance> viewOf(String name) {
+        Map<String, Instance> own = instances.get(name);
+        Map<String, Instance> imp = importedView.get(name);
+        if (imp == null) {
+            return own == null ? null : own.values();
+        }
+        if (own == null) {
+            return imp.values();
+        }
+        List<Instance> both = new java.util.ArrayList<>(own.values());
+        for (Instance i : imp.values()) {
+            if (!own.containsKey(i.id())) { // a registered instance wins over an imported one of the same id
+                both.add(i);
+            }
+        }
+        return both;
     }
 
     // ---- imported instances (importers: Dubbo's keys) ------------------------------------
