@@ -73,10 +73,6 @@ public final class PrefixWatch implements AutoCloseable {
     static final long SILENCE_MAX_MS = 30_000;
     /** The longest wait before a failed watch or listing is tried again. */
     static final long RESUME_MAX_MS = 2_000;
-    /** Re-lists after a compaction take turns of this much per node in the fleet ... */
-    static final long RELIST_SLOT_MAX_MS = 1_000;
-    /** ... over a window never longer than this: the fleet's turns come at 1 % of it per second above 100 nodes. */
-    static final long RELIST_SPREAD_MAX_MS = 100_000;
 
     /** Where the watched keys go; called from one thread at a time. */
     public interface Sink {
@@ -349,7 +345,7 @@ public final class PrefixWatch implements AutoCloseable {
             connected = false;
             int nodes = registry.fleetSize();
             int rank = registry.fleetRank();
-            long wait = relistDelay(nodes, rank, java.util.concurrent.ThreadLocalRandom.current().nextDouble());
+            long wait = relistDelay(nodes, rank, java.util.concurrent.ThreadLocalRandom.current().nextDouble(), System.currentTimeMillis());
             log.warn("{}: watch of {} fell behind a compaction (last seen revision {}); re-listing and diffing in {} ms"
                     + " (turn {} of the fleet's {} nodes)", name, prefix, lastRevision, wait, rank < 0 ? "drawn at random" : rank, nodes);
             schedule(this::relist, wait);
@@ -387,30 +383,33 @@ public final class PrefixWatch implements AutoCloseable {
     }
 
     /**
-     * How long a watch that fell behind a compaction waits before it re-lists: its turn. The fleet's
-     * {@code nodes} share a window of {@value #RELIST_SLOT_MAX_MS} ms per node, at most
-     * {@value #RELIST_SPREAD_MAX_MS} ms, in equal slots; the agent at {@code rank} in the nodes' name
-     * order takes slot {@code rank}, at {@code random} (in [0, 1)) within it. Agents cut off past a
-     * compaction come back together (a partition heals); their listings then reach etcd one slot at
-     * a time: at most 1 % of the fleet per second above 100 nodes, one per second below, whoever
-     * comes back, with no agent asking the others (each works out the same order from the nodes it
-     * lists). An agent that does not know its rank ({@code rank} < 0: not listed yet, or a registry
-     * that announces no node) draws its delay at random over the whole window. The agent serves what
-     * it holds meanwhile.
+     * How long a watch that fell behind a compaction waits before it re-lists: its turn, on the wall
+     * clock the fleet shares. The fleet's {@code nodes} take {@code k} turns a second, k = 1 % of the
+     * fleet (at least 1), {@code 1/k} s apart, over a window of {@code nodes/k} seconds that repeats
+     * from the epoch; the agent at {@code rank} in the nodes' name order takes turn {@code rank}, at
+     * its next occurrence after {@code nowMillis}. Agents cut off past a compaction come back together
+     * (a partition heals) and notice it at different moments; their listings still reach etcd at
+     * most 1 % of the fleet (at least one) in any second, however many come back and whenever each
+     * noticed, and no agent asks the others: each works out the same order from the nodes it lists,
+     * and hosts' clocks agree well within a turn. The wait is below the window: {@code nodes} seconds
+     * under 200 nodes, 100-150 s above. An agent that does not know its rank ({@code rank} < 0: not
+     * listed yet, or a registry that announces no node) waits {@code random} (in [0, 1)) times the
+     * window. The agent serves what it holds meanwhile.
      */
-    static long relistDelay(int nodes, int rank, double random) {
+    static long relistDelay(int nodes, int rank, double random, long nowMillis) {
         if (random < 0 || random >= 1) {
             throw new IllegalArgumentException("random must be in [0, 1): " + random);
         }
         if (nodes <= 0) {
             return 0;
         }
-        long window = Math.min(RELIST_SPREAD_MAX_MS, nodes * RELIST_SLOT_MAX_MS);
+        int perSecond = Math.max(1, nodes / 100);
+        long window = nodes * 1000L / perSecond;
         if (rank < 0 || rank >= nodes) {
             return (long) (random * window);
         }
-        double slot = (double) window / nodes;
-        return Math.min(window - 1, (long) ((rank + random) * slot));
+        long turn = rank * 1000L / perSecond;
+        return Math.floorMod(turn - nowMillis, window);
     }
 
     private Members.Member suspect(Members.Member from, String why) {
