@@ -48,7 +48,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * <li>steady writes at 20/s, then a burst at 200/s: registration (the writer's put sent) to the
  *     snapshot of every agent, p50/p99/max;
  * <li>a compaction while every agent is connected: re-lists counted (goal 0);
- * <li>the member serving the watches restarted, then the leader moved: re-lists counted (goal 0);
+ * <li>the first member (a third of the agents talk to it) restarted, then the leader moved: re-lists counted (goal 0);
  * <li>the offline group (agents behind relays) cut off, a compaction, back: their re-lists per second.
  * </ol>
  * Args: agents workers offline steady-seconds burst-seconds background-instances. System properties:
@@ -283,7 +283,7 @@ public final class FleetSim {
         Thread.sleep(15_000);
         during.cancel(false);
         String r1 = status();
-        say("restart of the member serving the watches: %s", delta(r0, r1));
+        say("restart of the first member (the agents on it moved): %s", delta(r0, r1));
 
         // ---- leader change ----
         String l0 = status();
