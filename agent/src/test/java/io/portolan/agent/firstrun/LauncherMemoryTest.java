@@ -30,6 +30,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class LauncherMemoryTest {
     /** Starts an agent through the launcher with {@code env}, returns the JVM's flags once it is ready. */
     static String flagsOfAgent(Map<String, String> env) throws Exception {
+        return agent(env).flags();
+    }
+
+    /** What a running agent's JVM showed: its flags, its memory maps, and its log once it stopped. */
+    record Seen(String flags, String maps, String log) {
+    }
+
+    /** Starts an agent through the launcher with {@code env}; once it is ready, reads its flags and maps, and stops it (SIGTERM). */
+    static Seen agent(Map<String, String> env) throws Exception {
         Path root = QuickStartTest.repoRoot();
         Path dir = Files.createTempDirectory("launcher-memory");
         int admin = EtcdServer.freePort();
@@ -40,6 +49,8 @@ class LauncherMemoryTest {
         pb.environment().put("PORTOLAN_JAR", Fleet.findOrMakeJar(dir).toString());
         pb.environment().remove("PORTOLAN_JAVA_OPTS");
         pb.environment().remove("PORTOLAN_HEAP_MAX");
+        pb.environment().remove("PORTOLAN_CDS_DIR");
+        pb.environment().remove("CACHE_DIRECTORY");
         pb.environment().putAll(env);
         Process p = pb.start();
         try {
@@ -59,13 +70,21 @@ class LauncherMemoryTest {
                 Thread.sleep(200);
             }
             // the launcher execs java: the process it started is the JVM
-            Process jcmd = new ProcessBuilder("jcmd", Long.toString(p.pid()), "VM.flags").redirectErrorStream(true).start();
-            String flags = new String(jcmd.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertTrue(jcmd.waitFor(30, TimeUnit.SECONDS));
-            return flags;
-        } finally {
+            String flags = "";
+            for (int attempt = 0; attempt < 20 && !flags.contains("-XX:"); attempt++) {
+                if (attempt > 0) {
+                    Thread.sleep(500); // a JVM just started may answer an attach with nothing yet
+                }
+                Process jcmd = new ProcessBuilder("jcmd", Long.toString(p.pid()), "VM.flags").redirectErrorStream(true).start();
+                flags = new String(jcmd.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                assertTrue(jcmd.waitFor(30, TimeUnit.SECONDS));
+            }
+            String maps = Files.readString(Path.of("/proc/" + p.pid() + "/maps"));
             p.destroy();
-            if (!p.waitFor(20, TimeUnit.SECONDS)) {
+            assertTrue(p.waitFor(30, TimeUnit.SECONDS), "the agent stops on SIGTERM");
+            return new Seen(flags, maps, read(dir.resolve("agent.log")));
+        } finally {
+            if (p.isAlive()) {
                 p.destroyForcibly();
             }
         }
@@ -88,6 +107,40 @@ class LauncherMemoryTest {
 
         String raised = flagsOfAgent(Map.of("PORTOLAN_HEAP_MAX", "256m"));
         assertTrue(raised.contains("-XX:MaxHeapSize=" + 256L * 1024 * 1024), raised);
+    }
+
+    /**
+     * Class data sharing: with a cache directory (the unit's {@code CacheDirectory}, here
+     * {@code PORTOLAN_CDS_DIR}) the first agent archives its classes when it stops, the next maps the
+     * archive; neither logs a word of it; without one (a run by hand) no archive is asked for.
+     */
+    @Test
+    void cacheDirectory_classesArchivedAtStop_mappedByTheNextStart() throws Exception {
+        Path cache = Files.createTempDirectory("launcher-cds");
+        Files.writeString(cache.resolve("portolan-17.0.0-1-1.jsa"), "an old jar's archive");
+        // one jar for both starts: the archive is the jar's (its size and time are in the archive's name)
+        Map<String, String> env = Map.of("PORTOLAN_CDS_DIR", cache.toString(),
+                "PORTOLAN_JAR", Fleet.findOrMakeJar(Files.createTempDirectory("launcher-cds-jar")).toString());
+        Seen first = agent(env);
+        assertTrue(first.flags().contains("-XX:ArchiveClassesAtExit=" + cache), first.flags());
+        List<Path> archives;
+        try (var files = Files.list(cache)) {
+            archives = files.toList();
+        }
+        assertEquals(1, archives.size(), "one archive, the old jar's removed: " + archives);
+        Path archive = archives.get(0);
+        assertTrue(archive.getFileName().toString().matches("portolan-[0-9.]+-[0-9]+-[0-9]+\\.jsa"), archive.toString());
+        assertTrue(Files.size(archive) > 1_000_000, "written at the stop: " + Files.size(archive) + " bytes");
+
+        Seen next = agent(env);
+        assertTrue(next.flags().contains("-XX:SharedArchiveFile=" + archive), next.flags());
+        assertTrue(next.maps().contains(archive.toString()), "the archive is mapped into the JVM");
+        for (Seen s : List.of(first, next)) {
+            assertFalse(s.log().contains("[cds"), "nothing about class data sharing in the log: " + s.log());
+        }
+
+        Seen byHand = agent(Map.of());
+        assertFalse(byHand.flags().contains("ArchiveClassesAtExit") || byHand.flags().contains("SharedArchiveFile"), byHand.flags());
     }
 
     @Test
