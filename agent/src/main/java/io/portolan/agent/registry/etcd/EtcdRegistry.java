@@ -502,11 +502,6 @@ public final class EtcdRegistry implements Registry {
 
     // ---- plumbing -----------------------------------------------------------------------
 
-    /** The member every call and watch goes through now. */
-    Members members() {
-        return members;
-    }
-
     KeyLayout layout() {
         return layout;
     }
@@ -561,7 +556,7 @@ public final class EtcdRegistry implements Registry {
                         + " then etcdctl alarm disarm)", e.getCause());
             }
             if (memberFailure(e.getCause())) {
-                if (said.startsWith("etcdserver:") || said.contains(": etcdserver:")) {
+                if (answeredByEtcd(said)) {
                     suspect(m, "'" + what + "' failed: " + said); // etcd answered: it cannot serve it (no leader...)
                 } else {
                     leave(m, "'" + what + "' failed: " + said); // no answer: refused, reset, closed
@@ -610,11 +605,16 @@ public final class EtcdRegistry implements Registry {
                     default -> false;
                 };
             }
-            if (c instanceof java.io.IOException || c instanceof io.etcd.jetcd.common.exception.ClosedClientException) {
+            if (c instanceof java.io.IOException) {
                 return true;
             }
         }
         return false;
+    }
+
+    /** Whether a failure's message is etcd's own answer ("etcdserver: no leader"): the member is there, it could not serve. */
+    static boolean answeredByEtcd(String message) {
+        return message != null && (message.startsWith("etcdserver:") || message.contains(": etcdserver:"));
     }
 
     private static Cmp absent(String key) {

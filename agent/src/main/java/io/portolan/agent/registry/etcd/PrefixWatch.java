@@ -358,7 +358,7 @@ public final class PrefixWatch implements AutoCloseable {
         Members.Member failed = member;
         String said = String.valueOf(t.getMessage());
         // "etcdserver: no leader" (require-leader) is etcd's answer: the member is kept while it answers anything else
-        Members.Member next = said.startsWith("etcdserver:") ? suspect(failed, said) : failOver(failed, said);
+        Members.Member next = EtcdRegistry.answeredByEtcd(said) ? suspect(failed, said) : failOver(failed, said);
         if (failures == 1 || failures % 10 == 0) { // an outage: the first failure and every tenth
             log.warn("{}: watch of {} on {} failed ({}); resuming on {} from revision {} in {} ms (failure {} in a row)", name, prefix,
                     failed, t.toString(), next, lastRevision + 1, wait, failures);

@@ -92,5 +92,10 @@ class MembersTest {
         assertFalse(EtcdRegistry.memberFailure(EtcdExceptionFactory.toEtcdException(Status.RESOURCE_EXHAUSTED.withDescription(
                 "etcdserver: mvcc: database space exceeded"))));
         assertFalse(EtcdRegistry.memberFailure(EtcdExceptionFactory.newEtcdException(ErrorCode.INVALID_ARGUMENT, "bad")));
+        // etcd's own answer (the member is there) against a failure to reach it
+        assertTrue(EtcdRegistry.answeredByEtcd("etcdserver: no leader"));
+        assertTrue(EtcdRegistry.answeredByEtcd("UNAVAILABLE: etcdserver: request timed out"));
+        assertFalse(EtcdRegistry.answeredByEtcd("UNAVAILABLE: io exception"));
+        assertFalse(EtcdRegistry.answeredByEtcd(null));
     }
 }
